@@ -30,8 +30,10 @@ internal static class Program
 
         await using var run = await LocalRun.CreateAsync("test-run", Log).ConfigureAwait(false);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => run.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        // The servers start while the solution builds: neither waits for the other.
         var cassandraStart = run.StartCassandraAsync();
         var zookeeperStart = run.StartZooKeeperAsync();
+        var build = serveOnly ? Task.FromResult(0) : RunAsync("dotnet", new[] { "build", "CassaFS.sln", "-c", "Release", "-nologo", "-clp:ErrorsOnly;Summary" }, root, new Dictionary<string, string>());
         var cassandra = await cassandraStart.ConfigureAwait(false);
         var zookeeper = await zookeeperStart.ConfigureAwait(false);
         Log($"server start-up: Cassandra {cassandra.StartupTime.TotalSeconds:F1} s, ZooKeeper {zookeeper.StartupTime.TotalSeconds:F1} s");
@@ -51,14 +53,13 @@ internal static class Program
             return 0;
         }
 
-        var results = Path.Combine(root, "artifacts", "test-results");
-        if (Directory.Exists(results)) Directory.Delete(results, recursive: true);
-        var build = await RunAsync("dotnet", new[] { "build", "CassaFS.sln", "-c", "Release", "-nologo", "-clp:ErrorsOnly;Summary" }, root, environment).ConfigureAwait(false);
-        if (build != 0)
+        if (await build.ConfigureAwait(false) is not 0 and var buildExit)
         {
             Log("build failed");
-            return build;
+            return buildExit;
         }
+        var results = Path.Combine(root, "artifacts", "test-results");
+        if (Directory.Exists(results)) Directory.Delete(results, recursive: true);
         var testCommand = new List<string>
         {
             "test", "CassaFS.sln", "-c", "Release", "--no-build", "-nologo",
