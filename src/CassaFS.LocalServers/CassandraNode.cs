@@ -43,6 +43,7 @@ public sealed class CassandraNode : IAsyncDisposable
         "java.lang", "java.lang.reflect", "java.lang.ref", "java.util", "java.util.concurrent", "java.util.concurrent.atomic",
         "java.util.concurrent.locks", "java.io", "java.nio", "java.nio.channels", "java.net", "sun.nio.ch", "jdk.internal.ref",
         "jdk.internal.misc", "sun.nio.fs", "java.text", "java.math", "java.security", "java.util.regex", "java.time",
+        "java.nio.charset", // not in the documented recipe: without it Cassandra 2.1 cannot PREPARE statements with text collections
     };
 
     private readonly CassandraDistribution _distribution;

@@ -38,7 +38,7 @@ public static class RunRegistry
                 {
                     log?.Invoke($"reaping server {pid} left behind by {Path.GetFileName(run)}");
                     Shell.Signal(pid, Shell.SIGKILL);
-                    for (var i = 0; i < 200 && Shell.IsAlive(pid); i++) Thread.Sleep(25);
+                    for (var i = 0; i < 200 && !Shell.HasExited(pid); i++) Thread.Sleep(25);
                     killed++;
                 }
                 File.Delete(pidFile);

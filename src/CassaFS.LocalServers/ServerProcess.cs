@@ -51,7 +51,7 @@ internal sealed class ServerProcess
         var deadline = DateTime.UtcNow + grace;
         while (DateTime.UtcNow < deadline)
         {
-            if (!Shell.IsAlive(Pid)) return;
+            if (Shell.HasExited(Pid)) return;
             await Task.Delay(50).ConfigureAwait(false);
         }
         Kill();
@@ -62,12 +62,20 @@ internal sealed class ServerProcess
     {
         if (!IsRunning) return;
         Shell.Signal(Pid, Shell.SIGKILL);
-        for (var i = 0; i < 200 && Shell.IsAlive(Pid); i++) Thread.Sleep(25);
+        for (var i = 0; i < 200 && !Shell.HasExited(Pid); i++) Thread.Sleep(25);
     }
 
-    /// <summary>True when pid is alive and its command line mentions the state folder (guards against PID reuse).</summary>
-    public static bool IsOurs(int pid, string stateDirectory) =>
-        Shell.IsAlive(pid) && Shell.CommandLine(pid).Contains(stateDirectory, StringComparison.Ordinal);
+    /// <summary>
+    /// True when pid is alive (not a zombie) and its command line mentions the state folder, which guards against
+    /// PID reuse. While the launcher execs its way into the JVM the command line can read empty for an instant:
+    /// that is still ours.
+    /// </summary>
+    public static bool IsOurs(int pid, string stateDirectory)
+    {
+        if (!Shell.IsAlive(pid) || Shell.IsZombie(pid)) return false;
+        var commandLine = Shell.CommandLine(pid);
+        return commandLine.Length == 0 || commandLine.Contains(stateDirectory, StringComparison.Ordinal);
+    }
 
     public string LogTail(int lines = 30)
     {

@@ -57,6 +57,23 @@ internal static partial class Shell
 
     public static bool IsAlive(int pid) => pid > 0 && (NativeKill(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: alive, not ours */);
 
+    /// <summary>True once the process has exited (gone, or a zombie its parent has not reaped yet).</summary>
+    public static bool HasExited(int pid) => !IsAlive(pid) || IsZombie(pid);
+
+    /// <summary>True for a process that has exited but not been reaped by its parent.</summary>
+    public static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The NUL-separated command line of a live process, joined by spaces; empty when it is gone.</summary>
     public static string CommandLine(int pid)
     {

@@ -1,0 +1,56 @@
+namespace CassaFS.Fuse;
+
+/// <summary>How a filesystem is mounted. auto_unmount is always on, so a killed daemon never leaves a dead mount behind.</summary>
+public sealed record FuseMountOptions
+{
+    /// <summary>Mount read-only (-o ro): the kernel answers writes with EROFS.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Let users other than the mounting one in (-o allow_other; needs root or user_allow_other in /etc/fuse.conf).</summary>
+    public bool AllowOther { get; init; } = true;
+
+    /// <summary>Let the kernel check permissions from the mode bits (-o default_permissions); access() is then never called.</summary>
+    public bool DefaultPermissions { get; init; } = true;
+
+    /// <summary>The source column of /proc/mounts (-o fsname=).</summary>
+    public string FileSystemName { get; init; } = "cassafs";
+
+    /// <summary>Shown as the type fuse.&lt;subtype&gt; (-o subtype=).</summary>
+    public string Subtype { get; init; } = "cassafs";
+
+    /// <summary>Attribute cache time for replies that do not set their own.</summary>
+    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Name cache time for replies that do not set their own.</summary>
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Largest write request (conn->max_write; libfuse 3.14 caps it at 1 MiB).</summary>
+    public int MaxWrite { get; init; } = 1 << 20;
+
+    /// <summary>Largest read request (-o max_read=) and readahead window.</summary>
+    public int MaxRead { get; init; } = 1 << 20;
+
+    /// <summary>Readahead window in KiB set on the mount's bdi after mounting (needs root; 0 keeps the kernel's 128 KiB).</summary>
+    public int ReadAheadKiB { get; init; } = 1024;
+
+    /// <summary>Upper bound of libfuse worker threads. Handlers that complete asynchronously free their worker at once.</summary>
+    public int MaxThreads { get; init; } = 10;
+
+    /// <summary>Serve readdirplus (attributes with the listing) when the kernel offers it.</summary>
+    public bool ReadDirPlus { get; init; } = true;
+
+    /// <summary>On SIGTERM / SIGINT, unmount cleanly instead of letting the runtime exit (then <see cref="FuseMount.Completion"/> completes).</summary>
+    public bool HandleTerminationSignals { get; init; }
+
+    /// <summary>How long unmount waits for the kernel to let go before aborting the connection through fusectl.</summary>
+    public TimeSpan UnmountTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long teardown waits for handlers still running before the session is destroyed (late replies are dropped).</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>libfuse debug output (-d) on stderr.</summary>
+    public bool Debug { get; init; }
+
+    /// <summary>Told of exceptions other than <see cref="FuseException"/> escaping a handler (the kernel got EIO).</summary>
+    public Action<Exception>? OnHandlerError { get; init; }
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text;
+
+namespace CassaFS.Locks;
+
+/// <summary>
+/// What a lock protects, in one naming scheme for every implementation:
+/// <c>inode/{uuid}</c>, <c>entry/{directory uuid}/{name}</c>, <c>block/{uuid}/{index}</c>, <c>path/{path}</c>,
+/// <c>fs/{name}</c>, <c>advisory/{uuid}</c>. Names and paths are percent-encoded (UTF-8) outside <c>[A-Za-z0-9._~-]</c>, so a key is
+/// always one safe ZooKeeper node name and one Cassandra text value, and keys sort in a stable global order
+/// (ordinal) that callers use to take several locks without deadlock.
+/// </summary>
+public readonly record struct LockKey : IComparable<LockKey>
+{
+    private LockKey(string value) => Value = value;
+
+    /// <summary>The canonical form, e.g. <c>inode/00000000-0000-0000-0000-000000000000</c>.</summary>
+    public string Value { get; }
+
+    /// <summary>The inode's metadata (stat data, size, nlink).</summary>
+    public static LockKey ForInode(Guid inode) => new($"inode/{inode:D}");
+
+    /// <summary>One name in one directory (create, unlink and rename of that name).</summary>
+    public static LockKey ForEntry(Guid directory, string name) => new($"entry/{directory:D}/{Encode(name)}");
+
+    /// <summary>One data block of a file.</summary>
+    public static LockKey ForBlock(Guid inode, long index) => new(string.Create(CultureInfo.InvariantCulture, $"block/{inode:D}/{index}"));
+
+    /// <summary>A path as a user names it (the PowerShell face locks items by path).</summary>
+    public static LockKey ForPath(string path) => new($"path/{Encode(path)}");
+
+    /// <summary>
+    /// An application's advisory lock on a file (flock, fcntl): apart from <see cref="ForInode"/>, which the
+    /// filesystem takes for its own metadata, so a process holding flock never blocks the filesystem's writes.
+    /// </summary>
+    public static LockKey ForAdvisory(Guid inode) => new($"advisory/{inode:D}");
+
+    /// <summary>A whole-filesystem lock (format, fsck repair).</summary>
+    public static LockKey ForFileSystem(string name) => new($"fs/{Encode(name)}");
+
+    /// <summary>Parses a canonical key (as listed by an inspection call).</summary>
+    public static LockKey Parse(string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        var kind = value.Split('/', 2)[0];
+        if (kind is not ("inode" or "entry" or "block" or "path" or "fs" or "advisory") || value.Length <= kind.Length + 1)
+            throw new FormatException($"'{value}' is not a CassaFS lock key (inode/…, entry/…, block/…, path/…, fs/…, advisory/…).");
+        return new LockKey(value);
+    }
+
+    /// <summary>
+    /// The key as one ZooKeeper node name (no '/'): the key's own separators become ':', a character its encoded
+    /// parts never contain, so the mapping is reversible whatever the names held.
+    /// </summary>
+    public string NodeName => Value.Replace('/', ':');
+
+    /// <summary>The key back from <see cref="NodeName"/>.</summary>
+    public static LockKey FromNodeName(string nodeName) => Parse(nodeName.Replace(':', '/'));
+
+    /// <summary>True when the key starts with <paramref name="prefix"/> (null matches every key): for listing locks.</summary>
+    public bool StartsWith(string? prefix) => prefix is null || Value.StartsWith(prefix, StringComparison.Ordinal);
+
+    public int CompareTo(LockKey other) => string.CompareOrdinal(Value, other.Value);
+
+    public static bool operator <(LockKey left, LockKey right) => left.CompareTo(right) < 0;
+    public static bool operator <=(LockKey left, LockKey right) => left.CompareTo(right) <= 0;
+    public static bool operator >(LockKey left, LockKey right) => left.CompareTo(right) > 0;
+    public static bool operator >=(LockKey left, LockKey right) => left.CompareTo(right) >= 0;
+
+    public override string ToString() => Value;
+
+    private static string Encode(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        foreach (var b in Encoding.UTF8.GetBytes(text))
+        {
+            var c = (char)b;
+            if (c is >= 'A' and <= 'Z' or >= 'a' and <= 'z' or >= '0' and <= '9' or '.' or '_' or '~' or '-') sb.Append(c);
+            else sb.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,526 @@
+using System.Diagnostics;
+using System.Globalization;
+using CassaFS.ZooKeeper;
+
+namespace CassaFS.Locks;
+
+/// <summary>
+/// The ZooKeeper read/write lock recipe (after kazoo's <c>recipe/lock.py</c>): one grant or wait = one
+/// EPHEMERAL_SEQUENTIAL child of <c>/locks/{key.NodeName}</c>.
+/// <para><b>How it fails.</b></para>
+/// <list type="bullet">
+/// <item>Connection <b>Suspended</b> (the client lost its server but the session may live): every holder is told
+/// its lock may be lost, <see cref="State"/> = <see cref="LockState.Suspended"/>. Stop changing what the lock
+/// guards. On Reconnected the holder checks that its node still exists and belongs to this session, then goes back
+/// to <see cref="LockState.Held"/> (or to Lost). Waiters keep their place; their watch is restored by the client.</item>
+/// <item>Session <b>Lost</b> (expired, or no server heard for a whole session timeout): the node is gone or going, so
+/// <see cref="State"/> = <see cref="LockState.Lost"/> and <see cref="LostToken"/> is cancelled; a waiter's
+/// acquire fails with the client's <see cref="SessionExpiredException"/>.</item>
+/// <item><b>Broken</b> by an operator: the node's data is rewritten with BrokenBy (so the record is in ZooKeeper's
+/// log and readable until the delete), then the node is deleted; the holder's own-node watch reports Lost with that reason.</item>
+/// <item>A <b>create whose reply was lost</b> (ConnectionLoss: applied or not, unknown) is resolved by listing the
+/// children for this attempt's GUID: found = ours, adopted; not found = created again. A node of ours that turns up
+/// later (the create was applied after all) is deleted as soon as it is seen, so none is left behind.</item>
+/// <item><b>Giving up</b> (timeout, cancellation, any error while waiting) deletes our node, retried until confirmed
+/// or the session is gone; a timeout throws <see cref="LockTimeoutException"/> naming the holders from their node data.</item>
+/// </list>
+/// <para>Lowest sequence holds. A writer waits for its immediate predecessor (any mode); a reader waits only for the
+/// nearest preceding writer. Each waiter watches that one node only, so a release wakes one waiter, never the herd.
+/// The fencing token is the node's czxid: zxids increase across the whole ensemble, so a later grant always carries a
+/// larger token, whatever happened to the parent in between.</para>
+/// </summary>
+internal sealed class ZooKeeperLock : ILockHandle
+{
+    private readonly ZooKeeperLockProvider _provider;
+    private readonly ZooKeeperClient _client;
+    private readonly string _parent;
+    private readonly string _guidPrefix;
+    private readonly byte[] _data;
+    private readonly object _gate = new();
+    private readonly CancellationTokenSource _lost = new();
+    private int _ownNodeGone;
+    private TaskCompletionSource? _waiting;
+    private string? _ownName;
+    private LockState _state = LockState.Held;
+    private bool _granted;
+    private bool _releasing;
+
+    public ZooKeeperLock(ZooKeeperLockProvider provider, LockRequest request, LockHolder holder)
+    {
+        _provider = provider;
+        _client = provider.Client;
+        Key = request.Key;
+        Mode = request.Mode;
+        Holder = holder;
+        _parent = provider.ParentOf(request.Key);
+        _guidPrefix = Guid.NewGuid().ToString("N") + "-";
+        _data = HolderRecord.Serialize(holder);
+    }
+
+    public LockKey Key { get; }
+    public LockMode Mode { get; }
+    public long FencingToken { get; private set; }
+    public LockHolder Holder { get; }
+
+    public LockState State
+    {
+        get
+        {
+            lock (_gate) return _state;
+        }
+    }
+
+    public event EventHandler<LockState>? StateChanged;
+
+    public CancellationToken LostToken => _lost.Token;
+
+    /// <summary>Our node's name under the lock's parent, once created.</summary>
+    internal string? OwnNodeName => Volatile.Read(ref _ownName);
+
+    private string OwnPath => $"{_parent}/{_ownName}";
+
+    private string NamePrefix => _guidPrefix + (Mode == LockMode.Write ? "write-" : "read-");
+
+    /// <summary>Runs the recipe until granted; on timeout, cancellation or failure removes our node before throwing.</summary>
+    internal async Task AcquireAsync(TimeSpan? timeout, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (timeout is { } t) limit.CancelAfter(t);
+        try
+        {
+            await CreateOwnNode(limit.Token).ConfigureAwait(false);
+            // The own-node watch travels with the first listing (pipelined): it costs no extra round trip.
+            var watchOwn = WatchOwnNode(limit.Token);
+            var firstListing = FindBlocker(limit.Token);
+            await Task.WhenAll(watchOwn, firstListing).ConfigureAwait(false);
+            var blocker = await firstListing.ConfigureAwait(false);
+            while (blocker is not null)
+            {
+                await WatchPredecessor(blocker, limit.Token).ConfigureAwait(false);
+                blocker = await FindBlocker(limit.Token).ConfigureAwait(false);
+            }
+            Grant();
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            await GiveUp().ConfigureAwait(false);
+            throw new LockTimeoutException(Key, clock.Elapsed, await HoldersForTimeout().ConfigureAwait(false));
+        }
+        catch
+        {
+            await GiveUp().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Creates our EPHEMERAL_SEQUENTIAL node exactly once, recreating the parent if it was pruned meanwhile.</summary>
+    private async Task CreateOwnNode(CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                var (path, stat) = await _provider.CreateSequentialAsync(_parent + "/" + NamePrefix, _data, ct).ConfigureAwait(false);
+                Adopt(path[(path.LastIndexOf('/') + 1)..], stat.CreatedZxid);
+                return;
+            }
+            catch (NoNodeException)
+            {
+                await EnsureParent(ct).ConfigureAwait(false);
+            }
+            catch (ZooKeeperException e) when (IsUnsure(e))
+            {
+                await PauseAfter(e, ct).ConfigureAwait(false);
+                if (await FindOwnNode(ct).ConfigureAwait(false)) return;
+            }
+        }
+    }
+
+    /// <summary>After a ConnectionLoss on create: our node exists iff a child carries our GUID (ZOOKEEPER-1262).</summary>
+    internal async Task<bool> FindOwnNode(CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                var children = await _client.GetChildrenAsync(_parent, null, ct).ConfigureAwait(false);
+                var mine = children.Children.Where(c => c.StartsWith(_guidPrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault();
+                if (mine is null) return false;
+                var stat = await _client.ExistsAsync($"{_parent}/{mine}", null, ct).ConfigureAwait(false);
+                if (stat is null) continue;
+                Adopt(mine, stat.CreatedZxid);
+                return true;
+            }
+            catch (NoNodeException)
+            {
+                return false;
+            }
+            catch (ZooKeeperException e) when (IsUnsure(e))
+            {
+                // the listing is read-only: ask again on the next connection
+                await PauseAfter(e, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Errors after which the request may or may not have been applied, or was refused for now: the connection broke
+    /// (ConnectionLoss), the server gave up waiting for the quorum (OperationTimeout, RequestTimeout), the session moved
+    /// to another server during a failover (SessionMoved), or the server sheds load (Throttled).
+    /// </summary>
+    internal static bool IsUnsure(ZooKeeperException e) =>
+        e is ConnectionLossException ||
+        e.Code is ErrorCode.OperationTimeout or ErrorCode.RequestTimeout or ErrorCode.SessionMoved or ErrorCode.Throttled;
+
+    /// <summary>A ConnectionLoss retry already waits for the next connection; the other answers come back at once, so back off a little.</summary>
+    private static Task PauseAfter(ZooKeeperException e, CancellationToken ct) =>
+        e is ConnectionLossException ? Task.CompletedTask : Task.Delay(Random.Shared.Next(20, 100), ct);
+
+    private void Adopt(string name, long czxid)
+    {
+        Volatile.Write(ref _ownName, name);
+        FencingToken = czxid;
+    }
+
+    /// <summary>Creates the lock's parent (and the root) when a create found it missing: pruning may remove it at any time.</summary>
+    private async Task EnsureParent(CancellationToken ct)
+    {
+        foreach (var path in new[] { _provider.Root, _parent })
+        {
+            try
+            {
+                await _client.CreateAsync(path, ReadOnlyMemory<byte>.Empty, CreateMode.Persistent, null, ct).ConfigureAwait(false);
+            }
+            catch (NodeExistsException)
+            {
+                // someone else made it, or our earlier create did before its reply was lost
+            }
+            catch (ZooKeeperException e) when (IsUnsure(e))
+            {
+                // unknown outcome: the next create finds out
+            }
+        }
+    }
+
+    /// <summary>Watches our own node, so a holder (or waiter) learns when an operator breaks it.</summary>
+    private async Task WatchOwnNode(CancellationToken ct)
+    {
+        try
+        {
+            if (await _client.ExistsAsync(OwnPath, OnOwnNodeEvent, ct).ConfigureAwait(false) is null) OnOwnNodeGone("its lock node no longer exists");
+        }
+        catch (ZooKeeperException e) when (IsUnsure(e))
+        {
+            // the next listing retries; the holder verifies its node on Reconnected
+        }
+    }
+
+    private void OnOwnNodeEvent(WatchedEvent e)
+    {
+        switch (e.Type)
+        {
+            case WatchEventType.NodeDeleted:
+                OnOwnNodeGone("its lock node was deleted (broken by an operator)");
+                break;
+            case WatchEventType.NodeDataChanged:
+                _ = ReadBreakRecord();
+                break;
+            case WatchEventType.None:
+                OnOwnNodeGone($"the ZooKeeper session ended ({e.State})");
+                break;
+        }
+    }
+
+    /// <summary>An operator writes BrokenBy before deleting: read it (re-arming the watch) to report why.</summary>
+    private async Task ReadBreakRecord()
+    {
+        try
+        {
+            var node = await _client.GetDataAsync(OwnPath, OnOwnNodeEvent).ConfigureAwait(false);
+            var record = HolderRecord.Parse(node.Data);
+            if (record.BrokenBy is not null) OnOwnNodeGone($"broken by an operator: {record.BrokenBy}");
+        }
+        catch (NoNodeException)
+        {
+            OnOwnNodeGone("its lock node was deleted (broken by an operator)");
+        }
+#pragma warning disable CA1031 // A failed re-arm leaves the Reconnected check and the session state to report the loss.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void OnOwnNodeGone(string reason)
+    {
+        lock (_gate)
+        {
+            if (_releasing) return;
+        }
+        // Full fences on both sides (here and in WatchPredecessor): one of the two always sees the other's write.
+        Interlocked.Exchange(ref _ownNodeGone, 1);
+        Volatile.Read(ref _waiting)?.TrySetResult();
+        MarkLost(reason);
+    }
+
+    /// <summary>Lists the queue and returns the node we must wait for, or null when the lock is ours.</summary>
+    private async Task<string?> FindBlocker(CancellationToken ct)
+    {
+        while (true)
+        {
+            IReadOnlyList<LockQueue.Entry> queue;
+            try
+            {
+                _provider.Observe(ZooKeeperLockEvent.Listing, _ownName);
+                queue = LockQueue.Parse((await _client.GetChildrenAsync(_parent, null, ct).ConfigureAwait(false)).Children);
+            }
+            catch (ZooKeeperException e) when (IsUnsure(e))
+            {
+                await PauseAfter(e, ct).ConfigureAwait(false);
+                continue;
+            }
+            var own = -1;
+            for (var i = 0; i < queue.Count; i++)
+            {
+                if (queue[i].Name == _ownName) own = i;
+                else if (queue[i].Name.StartsWith(_guidPrefix, StringComparison.Ordinal)) await DeleteOrphan(queue[i].Name).ConfigureAwait(false);
+            }
+            if (own < 0) throw new LockLostException(Key, "our lock node vanished while we waited (broken by an operator, or the session expired)");
+            var blocker = LockQueue.Blocker(queue, own);
+            return blocker?.Name;
+        }
+    }
+
+    /// <summary>A second node with our GUID: the create that we believed lost was applied late. It must not hold a place.</summary>
+    private async Task DeleteOrphan(string name)
+    {
+        try
+        {
+            await _client.DeleteAsync($"{_parent}/{name}").ConfigureAwait(false);
+        }
+        catch (NoNodeException)
+        {
+        }
+    }
+
+    /// <summary>Waits until the one node ahead of us that blocks us is gone (or our own node is).</summary>
+    private async Task WatchPredecessor(string predecessor, CancellationToken ct)
+    {
+        // One wake-up source: the predecessor's watch, or our own node going (set by OnOwnNodeGone).
+        var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _waiting, gone);
+        if (Volatile.Read(ref _ownNodeGone) == 1) return;
+        try
+        {
+            // getData, not exists: a missing node must not leave an exist-watch behind.
+            await _client.GetDataAsync($"{_parent}/{predecessor}", _ =>
+            {
+                _provider.Observe(ZooKeeperLockEvent.Woken, _ownName);
+                gone.TrySetResult();
+            }, ct).ConfigureAwait(false);
+        }
+        catch (NoNodeException)
+        {
+            return;
+        }
+        catch (ZooKeeperException e) when (IsUnsure(e))
+        {
+            return;
+        }
+        await gone.Task.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    private void Grant()
+    {
+        lock (_gate)
+        {
+            _granted = true;
+            if (_state == LockState.Lost) throw new LockLostException(Key, "our lock node went away as it was granted");
+        }
+        _provider.Track(this);
+        // A connection that broke during the acquire is reported now that there is a holder to tell.
+        if (_client.State == ConnectionState.Suspended) OnSuspended();
+    }
+
+    /// <summary>Gives up a wait: our node (found by GUID if its create's outcome was unknown) is deleted.</summary>
+    private async Task GiveUp()
+    {
+        lock (_gate) _releasing = true;
+        try
+        {
+            if (_ownName is null && !await FindOwnNode(CancellationToken.None).ConfigureAwait(false)) return;
+            await DeleteOwnNode().ConfigureAwait(false);
+        }
+        catch (ZooKeeperException)
+        {
+            // session gone: its ephemeral node goes with it
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Deletes our node, retried across connection losses until confirmed or the session is gone.</summary>
+    private async Task DeleteOwnNode(CancellationToken ct = default)
+    {
+        while (true)
+        {
+            try
+            {
+                await _client.DeleteAsync(OwnPath, -1, ct).ConfigureAwait(false);
+                return;
+            }
+            catch (NoNodeException)
+            {
+                return;
+            }
+            catch (ZooKeeperException e) when (IsUnsure(e))
+            {
+                // unknown outcome; deleting again is harmless (NoNode means done)
+                await PauseAfter(e, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (SessionExpiredException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask ReleaseAsync(CancellationToken ct = default)
+    {
+        lock (_gate)
+        {
+            if (_releasing) return;
+            _releasing = true;
+        }
+        _provider.Forget(this);
+        await DeleteOwnNode(ct).ConfigureAwait(false);
+        SetState(LockState.Released);
+    }
+
+    public ValueTask DisposeAsync() => ReleaseAsync();
+
+    internal void OnSuspended()
+    {
+        lock (_gate)
+        {
+            if (!_granted || _state != LockState.Held) return;
+        }
+        SetState(LockState.Suspended);
+    }
+
+    /// <summary>Back on a server in the same session: the node should still be ours; make sure before saying Held.</summary>
+    internal async Task OnReconnected()
+    {
+        lock (_gate)
+        {
+            if (!_granted || _state is LockState.Lost or LockState.Released) return;
+        }
+        try
+        {
+            var stat = await _client.ExistsAsync(OwnPath, OnOwnNodeEvent).ConfigureAwait(false);
+            if (stat is not null && stat.EphemeralOwner == _client.SessionId) SetState(LockState.Held);
+            else OnOwnNodeGone("its lock node was gone after reconnecting");
+        }
+        catch (ZooKeeperException e) when (IsUnsure(e))
+        {
+            // suspended again; the next Reconnected checks again
+        }
+        catch (ZooKeeperException e)
+        {
+            MarkLost(e.Message);
+        }
+        catch (ObjectDisposedException)
+        {
+            MarkLost("the ZooKeeper client was closed");
+        }
+    }
+
+    internal void MarkLost(string reason)
+    {
+        lock (_gate)
+        {
+            if (_releasing || _state is LockState.Lost or LockState.Released) return;
+        }
+        _provider.Forget(this);
+        SetState(LockState.Lost);
+        LostReason = reason;
+        try
+        {
+            _lost.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // a LostToken callback threw; the state is Lost regardless
+        }
+    }
+
+    /// <summary>Why the lock was lost (null while not lost).</summary>
+    internal string? LostReason { get; private set; }
+
+    private void SetState(LockState next)
+    {
+        lock (_gate)
+        {
+            if (_state == next || _state == LockState.Released || (_state == LockState.Lost && next != LockState.Released)) return;
+            _state = next;
+        }
+        StateChanged?.Invoke(this, next);
+    }
+
+    private async Task<IReadOnlyList<LockParticipant>> HoldersForTimeout()
+    {
+        try
+        {
+            return (await _provider.InspectAsync(Key).ConfigureAwait(false)).Holders;
+        }
+        catch (ZooKeeperException)
+        {
+            return Array.Empty<LockParticipant>();
+        }
+    }
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Mode} lock {Key} ({_ownName}, token {FencingToken}, {State})");
+}
+
+/// <summary>The children of one lock's parent in queue order, and who blocks whom.</summary>
+internal static class LockQueue
+{
+    private const int SequenceDigits = 10;
+
+    internal sealed record Entry(string Name, LockMode Mode, int Sequence);
+
+    /// <summary>Our nodes, sorted by sequence; names of other shapes (not ours) are ignored.</summary>
+    public static IReadOnlyList<Entry> Parse(IReadOnlyList<string> children)
+    {
+        var entries = new List<Entry>(children.Count);
+        foreach (var name in children)
+        {
+            if (name.Length <= SequenceDigits ||
+                !int.TryParse(name.AsSpan(name.Length - SequenceDigits), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)) continue;
+            var head = name.AsSpan(0, name.Length - SequenceDigits);
+            if (head.EndsWith("-write-", StringComparison.Ordinal)) entries.Add(new Entry(name, LockMode.Write, seq));
+            else if (head.EndsWith("-read-", StringComparison.Ordinal)) entries.Add(new Entry(name, LockMode.Read, seq));
+        }
+        entries.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        return entries;
+    }
+
+    /// <summary>A writer waits for its immediate predecessor; a reader for the nearest writer ahead of it.</summary>
+    public static Entry? Blocker(IReadOnlyList<Entry> queue, int own)
+    {
+        if (own == 0) return null;
+        if (queue[own].Mode == LockMode.Write) return queue[own - 1];
+        for (var i = own - 1; i >= 0; i--)
+            if (queue[i].Mode == LockMode.Write) return queue[i];
+        return null;
+    }
+
+    public static bool Holds(IReadOnlyList<Entry> queue, int index) => Blocker(queue, index) is null;
+}

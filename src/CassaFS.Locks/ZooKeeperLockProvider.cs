@@ -1,0 +1,255 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using CassaFS.ZooKeeper;
+
+namespace CassaFS.Locks;
+
+/// <summary>What a waiter did, reported to tests that check the recipe wakes one waiter per release.</summary>
+internal enum ZooKeeperLockEvent
+{
+    /// <summary>The waiter listed the lock's children.</summary>
+    Listing,
+    /// <summary>The waiter's predecessor watch fired.</summary>
+    Woken,
+}
+
+/// <summary>How a simulated lost create reply behaves (tests only).</summary>
+internal enum LostCreateReply
+{
+    None,
+    /// <summary>The server applies the create, then the reply is lost.</summary>
+    AfterApplied,
+    /// <summary>The connection breaks before the server saw the create.</summary>
+    BeforeApplied,
+}
+
+/// <summary>
+/// Read/write locks on ZooKeeper (the recipe is <see cref="ZooKeeperLock"/>): FIFO-fair, no herd, held by an
+/// ephemeral node that dies with the session; fencing token = the node's czxid.
+/// </summary>
+public sealed class ZooKeeperLockProvider : ILockProvider
+{
+    private readonly ConcurrentDictionary<ZooKeeperLock, byte> _held = new();
+    private int _lostCreateReplies;
+
+    /// <param name="client">The session the locks live in; the caller owns it (disposing the provider does not close it).</param>
+    /// <param name="root">The parent of every lock's node (default <c>/locks</c>, relative to the client's chroot).</param>
+    /// <param name="owner">Who holds, as operators see it (default: host, pid and session id).</param>
+    public ZooKeeperLockProvider(ZooKeeperClient client, string root = "/locks", string? owner = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        if (!root.StartsWith('/') || root.EndsWith('/')) throw new ArgumentException($"'{root}' is not a ZooKeeper path such as /locks.", nameof(root));
+        Client = client;
+        Root = root;
+        Owner = owner ?? $"{Environment.MachineName}:{Environment.ProcessId}:zk-0x{client.SessionId:x}";
+        client.StateChanged += OnClientStateChanged;
+    }
+
+    public string Name => "zookeeper";
+
+    public ZooKeeperClient Client { get; }
+
+    /// <summary>The parent of every lock node.</summary>
+    public string Root { get; }
+
+    /// <summary>The owner recorded in every holder record this provider writes.</summary>
+    public string Owner { get; }
+
+    /// <summary>Test hook: sees every listing and every wake-up of a waiter, with the waiter's node name.</summary>
+    internal Action<ZooKeeperLockEvent, string?>? Observer { get; set; }
+
+    /// <summary>Test hook: the next <paramref name="count"/> creates behave as if their reply were lost.</summary>
+    internal void SimulateLostCreateReplies(LostCreateReply how, int count = 1)
+    {
+        LostCreateMode = how;
+        Volatile.Write(ref _lostCreateReplies, count);
+    }
+
+    private LostCreateReply LostCreateMode { get; set; }
+
+    internal string ParentOf(LockKey key) => $"{Root}/{key.NodeName}";
+
+    public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var attempt = new ZooKeeperLock(this, request, LockHolder.ForThisProcess(request.Purpose, Owner));
+        await attempt.AcquireAsync(request.Timeout, ct).ConfigureAwait(false);
+        return attempt;
+    }
+
+    internal async Task<(string Path, Stat Stat)> CreateSequentialAsync(string prefix, byte[] data, CancellationToken ct)
+    {
+        if (Volatile.Read(ref _lostCreateReplies) > 0 && Interlocked.Decrement(ref _lostCreateReplies) >= 0)
+        {
+            if (LostCreateMode == LostCreateReply.AfterApplied)
+                await Client.CreateWithStatAsync(prefix, data, CreateMode.EphemeralSequential, null, ct).ConfigureAwait(false);
+            throw new ConnectionLossException(prefix, $"create {prefix}: simulated loss of the reply ({LostCreateMode}).", null);
+        }
+        return await Client.CreateWithStatAsync(prefix, data, CreateMode.EphemeralSequential, null, ct).ConfigureAwait(false);
+    }
+
+    public async IAsyncEnumerable<LockInfo> ListAsync(string? keyPrefix = null, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        IReadOnlyList<string> parents;
+        try
+        {
+            parents = (await Client.GetChildrenAsync(Root, null, ct).ConfigureAwait(false)).Children;
+        }
+        catch (NoNodeException)
+        {
+            yield break;
+        }
+        foreach (var name in parents.Order(StringComparer.Ordinal))
+        {
+            LockKey key;
+            try
+            {
+                key = LockKey.FromNodeName(name);
+            }
+            catch (FormatException)
+            {
+                continue; // not a lock of ours
+            }
+            if (!key.StartsWith(keyPrefix)) continue;
+            var info = await InspectAsync(key, ct).ConfigureAwait(false);
+            if (info.Holders.Count + info.Waiters.Count > 0) yield return info;
+        }
+    }
+
+    public async ValueTask<LockInfo> InspectAsync(LockKey key, CancellationToken ct = default)
+    {
+        IReadOnlyList<LockQueue.Entry> queue;
+        try
+        {
+            queue = LockQueue.Parse((await Client.GetChildrenAsync(ParentOf(key), null, ct).ConfigureAwait(false)).Children);
+        }
+        catch (NoNodeException)
+        {
+            return new LockInfo(key, Array.Empty<LockParticipant>(), Array.Empty<LockParticipant>());
+        }
+        var holders = new List<LockParticipant>();
+        var waiters = new List<LockParticipant>();
+        var reads = queue.Select(e => ReadParticipantAsync(key, e, ct)).ToList();
+        for (var i = 0; i < queue.Count; i++)
+        {
+            if (await reads[i].ConfigureAwait(false) is not { } participant) continue;
+            (LockQueue.Holds(queue, i) ? holders : waiters).Add(participant);
+        }
+        return new LockInfo(key, holders, waiters);
+    }
+
+    private async Task<LockParticipant?> ReadParticipantAsync(LockKey key, LockQueue.Entry entry, CancellationToken ct)
+    {
+        try
+        {
+            var node = await Client.GetDataAsync($"{ParentOf(key)}/{entry.Name}", null, ct).ConfigureAwait(false);
+            return new LockParticipant(entry.Name, entry.Mode, HolderRecord.Parse(node.Data), node.Stat.CreatedZxid);
+        }
+        catch (NoNodeException)
+        {
+            return null; // released while we looked
+        }
+    }
+
+    /// <summary>Writes BrokenBy into the holder's node (the holder and ZooKeeper's log see why), then deletes it.</summary>
+    public async ValueTask<bool> BreakAsync(LockKey key, string participantId, string reason, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(participantId);
+        if (participantId.Contains('/', StringComparison.Ordinal)) throw new ArgumentException($"'{participantId}' is not a lock node name.", nameof(participantId));
+        var path = $"{ParentOf(key)}/{participantId}";
+        try
+        {
+            var node = await Client.GetDataAsync(path, null, ct).ConfigureAwait(false);
+            var record = HolderRecord.Parse(node.Data) with { BrokenBy = $"{Owner} at {DateTimeOffset.UtcNow:u}: {reason}" };
+            var stat = await Client.SetDataAsync(path, HolderRecord.Serialize(record), node.Stat.Version, ct).ConfigureAwait(false);
+            await Client.DeleteAsync(path, stat.Version, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (NoNodeException)
+        {
+            return false;
+        }
+        catch (BadVersionException)
+        {
+            // someone else broke it between our read and write; make sure it is gone
+            try
+            {
+                await Client.DeleteAsync(path, -1, ct).ConfigureAwait(false);
+                return true;
+            }
+            catch (NoNodeException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes lock parents that have no children (locks nobody holds or waits for). Safe while clients lock: a
+    /// create that finds its parent gone recreates it. Returns how many were deleted.
+    /// </summary>
+    public async Task<int> PruneAsync(CancellationToken ct = default)
+    {
+        IReadOnlyList<string> parents;
+        try
+        {
+            parents = (await Client.GetChildrenAsync(Root, null, ct).ConfigureAwait(false)).Children;
+        }
+        catch (NoNodeException)
+        {
+            return 0;
+        }
+        var deleted = 0;
+        foreach (var name in parents)
+        {
+            try
+            {
+                await Client.DeleteAsync($"{Root}/{name}", -1, ct).ConfigureAwait(false);
+                deleted++;
+            }
+            catch (NotEmptyException)
+            {
+            }
+            catch (NoNodeException)
+            {
+            }
+        }
+        return deleted;
+    }
+
+    internal void Observe(ZooKeeperLockEvent e, string? node) => Observer?.Invoke(e, node);
+
+    internal void Track(ZooKeeperLock held) => _held.TryAdd(held, 0);
+
+    internal void Forget(ZooKeeperLock held) => _held.TryRemove(held, out _);
+
+    private void OnClientStateChanged(object? sender, ConnectionStateChangedEventArgs e)
+    {
+        foreach (var held in _held.Keys)
+        {
+            switch (e.State)
+            {
+                case ConnectionState.Suspended:
+                    held.OnSuspended();
+                    break;
+                case ConnectionState.Reconnected:
+                    _ = held.OnReconnected();
+                    break;
+                case ConnectionState.Lost:
+                    held.MarkLost("the ZooKeeper session expired");
+                    break;
+                case ConnectionState.Closed:
+                    held.MarkLost("the ZooKeeper client was closed");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Stops following the client's state; held locks stay held until released or the session ends.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Client.StateChanged -= OnClientStateChanged;
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,482 @@
+using CassaFS.Locks;
+
+namespace CassaFS;
+
+public sealed partial class CassaFileSystem
+{
+    /// <summary>open(2) of an existing inode: permission checks by the access mode; O_TRUNC truncates.</summary>
+    public async Task<FileHandle> OpenAsync(Guid id, OpenFlags flags, Caller caller, CancellationToken ct = default)
+    {
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        return await OpenInodeAsync(inode, flags, caller, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>open(2) with O_CREAT: creates a regular file, or opens the existing one (EEXIST with O_EXCL).</summary>
+    public async Task<(FileHandle Handle, Inode Inode)> CreateAsync(Guid parent, string name, int mode, OpenFlags flags, Caller caller, CancellationToken ct = default)
+    {
+        Inode inode;
+        try
+        {
+            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct).ConfigureAwait(false);
+            // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT).
+            var handle = Track(inode, flags, caller);
+            return (handle, inode);
+        }
+        catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
+        {
+            inode = await LookupAsync(parent, name, caller, ct).ConfigureAwait(false);
+            var handle = await OpenInodeAsync(inode, flags, caller, ct).ConfigureAwait(false);
+            return (handle, await GetAttrAsync(inode.Id, ct).ConfigureAwait(false));
+        }
+    }
+
+    private async Task<FileHandle> OpenInodeAsync(Inode inode, OpenFlags flags, Caller caller, CancellationToken ct)
+    {
+        var subject = inode.Id.ToString();
+        if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
+        var access = flags & OpenFlags.AccessModeMask;
+        var wantsWrite = access is OpenFlags.WriteOnly or OpenFlags.ReadWrite || flags.HasFlag(OpenFlags.Truncate);
+        if (inode.IsDirectory && wantsWrite) throw new FileSystemException(Errno.EISDIR, subject);
+        if (wantsWrite) ThrowIfReadOnly(subject);
+        var want = (access is OpenFlags.ReadOnly or OpenFlags.ReadWrite ? AccessMode.Read : 0) | (wantsWrite ? AccessMode.Write : 0);
+        Permissions.Demand(inode, caller, want, subject);
+        var handle = Track(inode, flags, caller);
+        if (flags.HasFlag(OpenFlags.Truncate) && inode.Type == FileType.Regular && access != OpenFlags.ReadOnly)
+            await TruncateAsync(inode.Id, 0, caller, handle, ct).ConfigureAwait(false);
+        return handle;
+    }
+
+    private FileHandle Track(Inode inode, OpenFlags flags, Caller caller)
+    {
+        while (true)
+        {
+            var file = _open.GetOrAdd(inode.Id, id => new OpenFile(id, BlockSize));
+            lock (file)
+            {
+                if (file.Handles < 0) continue; // being retired by the last release: take a fresh one
+                file.Handles++;
+            }
+            return new FileHandle(Interlocked.Increment(ref _nextHandle), file, flags, caller);
+        }
+    }
+
+    /// <summary>read(2): reads at <paramref name="offset"/>; holes and the ends of short blocks read as zeros. Returns the byte count (0 at end of file).</summary>
+    public async ValueTask<int> ReadAsync(FileHandle handle, long offset, Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (!handle.CanRead || handle.Released) throw new FileSystemException(Errno.EBADF, handle.Inode.ToString(), "not open for reading");
+        if (offset < 0) throw new FileSystemException(Errno.EINVAL, handle.Inode.ToString(), "negative offset");
+        var file = handle.File;
+        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            long size;
+            Inode? loaded = null;
+            if (file.WriterLock is not null || file.MetadataDirty) size = file.Size;
+            else
+            {
+                loaded = await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false);
+                if (loaded.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
+                size = loaded.Size;
+            }
+            if (!handle.AtimeConsidered)
+            {
+                handle.AtimeConsidered = true;
+                await UpdateAtimeAsync(loaded ?? await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+            }
+            if (offset >= size || buffer.Length == 0) return 0;
+            var count = (int)Math.Min(buffer.Length, size - offset);
+            var first = offset / BlockSize;
+            var last = (offset + count - 1) / BlockSize;
+            var sequential = first == file.LastReadBlock || first == file.LastReadBlock + 1;
+            var lastWanted = sequential ? Math.Min(last + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
+            await FetchBlocksAsync(file, first, lastWanted, ct).ConfigureAwait(false);
+            for (var index = first; index <= last; index++)
+            {
+                var blockStart = index * BlockSize;
+                var from = (int)Math.Max(0, offset - blockStart);
+                var to = (int)Math.Min(BlockSize, offset + count - blockStart);
+                var destination = buffer.Span.Slice((int)(blockStart + from - offset), to - from);
+                ReadOnlySpan<byte> data = file.Dirty.TryGetValue(index, out var dirty)
+                    ? dirty.Buffer.AsSpan(0, dirty.Length)
+                    : file.ReadCache.TryGetValue(index, out var cached) && cached is { } bytes ? bytes.Span : ReadOnlySpan<byte>.Empty;
+                var available = Math.Max(0, Math.Min(to, data.Length) - from);
+                if (available > 0) data.Slice(from, available).CopyTo(destination);
+                destination[available..].Clear();
+            }
+            file.LastReadBlock = last;
+            TrimReadCache(file, first);
+            return count;
+        }
+        finally
+        {
+            file.Gate.Release();
+        }
+    }
+
+    /// <summary>relatime, Linux's default: a read moves atime only when it is not newer than mtime/ctime or is a day old.</summary>
+    private async Task UpdateAtimeAsync(Inode inode, CancellationToken ct)
+    {
+        if (_options.ReadOnly) return;
+        var now = Timespec.Now;
+        var dayOld = now.TotalNanoseconds - inode.Atime.TotalNanoseconds > 86_400_000_000_000L;
+        if (inode.Atime <= inode.Mtime || inode.Atime <= inode.Ctime || dayOld)
+            await TouchAsync(inode with { Atime = now }, ct).ConfigureAwait(false);
+    }
+
+    private async Task FetchBlocksAsync(OpenFile file, long first, long last, CancellationToken ct)
+    {
+        var missing = new List<long>();
+        for (var i = first; i <= last; i++)
+            if (!file.Dirty.ContainsKey(i) && !file.ReadCache.ContainsKey(i)) missing.Add(i);
+        foreach (var chunk in missing.Chunk(_options.BlocksInFlight))
+        {
+            var fetched = await Task.WhenAll(chunk.Select(i => _store.ReadBlockAsync(file.Id, i, ct))).ConfigureAwait(false);
+            for (var k = 0; k < chunk.Length; k++) file.ReadCache[chunk[k]] = fetched[k];
+        }
+    }
+
+    private void TrimReadCache(OpenFile file, long keepFrom)
+    {
+        if (file.ReadCache.Count <= (_options.ReadAheadBlocks * 2) + 2) return;
+        foreach (var stale in file.ReadCache.Keys.Where(k => k < keepFrom).ToList()) file.ReadCache.Remove(stale);
+    }
+
+    /// <summary>
+    /// write(2). Data goes into this client's write-back buffer; full blocks are stored at once (up to
+    /// <see cref="MountOptions.BlocksInFlight"/> in flight), partial ones when they fill up or at flush. The
+    /// writer keeps the inode lock across consecutive writes. An error storing a block is reported by the next
+    /// write, flush or fsync, as POSIX write-back does.
+    /// </summary>
+    public async ValueTask<int> WriteAsync(FileHandle handle, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    {
+        if (!handle.CanWrite || handle.Released) throw new FileSystemException(Errno.EBADF, handle.Inode.ToString(), "not open for writing");
+        ThrowIfReadOnly(handle.Inode.ToString());
+        if (offset < 0) throw new FileSystemException(Errno.EINVAL, handle.Inode.ToString(), "negative offset");
+        var file = handle.File;
+        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            ThrowWriteBackError(file);
+            await EnsureWriterAsync(file, ct).ConfigureAwait(false);
+            if (handle.Flags.HasFlag(OpenFlags.Append)) offset = file.Size;
+            var end = offset + data.Length;
+            if (end > MaxFileSize) throw new FileSystemException(Errno.EFBIG, file.Id.ToString(), $"files are at most {MaxFileSize} bytes");
+            if (data.IsEmpty) return 0;
+            file.ReadCache.Clear();
+            var committedSize = file.Inode!.Size;
+            for (var index = offset / BlockSize; index * BlockSize < end; index++)
+            {
+                var blockStart = index * BlockSize;
+                var from = (int)Math.Max(0, offset - blockStart);
+                var to = (int)Math.Min(BlockSize, end - blockStart);
+                if (!file.Dirty.TryGetValue(index, out var block))
+                {
+                    block = new DirtyBlock(BlockSize);
+                    file.Dirty[index] = block;
+                    // A partial write inside stored data must keep the bytes around it: read the block once.
+                    var coversStored = from == 0 && to >= Math.Min(BlockSize, committedSize - blockStart);
+                    if (!coversStored && blockStart < committedSize && file.Allocated!.Contains(index))
+                    {
+                        var stored = await _store.ReadBlockAsync(file.Id, index, ct).ConfigureAwait(false);
+                        if (stored is { } bytes)
+                        {
+                            bytes.Span.CopyTo(block.Buffer);
+                            block.Length = bytes.Length;
+                        }
+                    }
+                }
+                if (from > block.Length) block.Buffer.AsSpan(block.Length, from - block.Length).Clear();
+                data.Span.Slice((int)(blockStart + from - offset), to - from).CopyTo(block.Buffer.AsSpan(from));
+                block.Length = Math.Max(block.Length, to);
+                if (block.Length == BlockSize) await StartBlockWriteAsync(file, index, ct).ConfigureAwait(false);
+            }
+            var now = Timespec.Now;
+            file.Size = Math.Max(file.Size, end);
+            file.Inode = file.Inode with { Mtime = now, Ctime = now, Mode = Permissions.ModeAfterWrite(file.Inode.Mode, handle.Caller) };
+            file.MetadataDirty = true;
+            file.LastWrite = DateTime.UtcNow;
+            if (file.Dirty.Count > _options.WriteBackBlocks)
+                foreach (var index in file.Dirty.Keys.Order().Take(file.Dirty.Count - _options.WriteBackBlocks).ToList())
+                    await StartBlockWriteAsync(file, index, ct).ConfigureAwait(false);
+            return data.Length;
+        }
+        finally
+        {
+            file.Gate.Release();
+        }
+    }
+
+    /// <summary>Takes the inode lock for a burst of writes and loads what the writer needs (the inode, which blocks exist).</summary>
+    private async Task EnsureWriterAsync(OpenFile file, CancellationToken ct)
+    {
+        if (file.WriterLock is { AllHeld: true }) return;
+        if (file.WriterLock is not null)
+        {
+            // The lock went (suspended or lost) with changes pending: they cannot be committed safely.
+            var hadChanges = file.MetadataDirty || file.Dirty.Count > 0;
+            await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            DropBuffers(file);
+            if (hadChanges) throw new FileSystemException(Errno.EIO, file.Id.ToString(), "the file's lock was lost with writes not yet stored; they are discarded");
+        }
+        file.WriterLock = await LockAsync(new[] { (LockKey.ForInode(file.Id), LockMode.Write) }, $"write {file.Id}", ct).ConfigureAwait(false);
+        var inode = await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false);
+        if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
+        file.Inode = inode;
+        file.Size = inode.Size;
+        file.ReadCache.Clear();
+        var allocated = new HashSet<long>();
+        await foreach (var index in _store.BlockIndexesAsync(file.Id, 0, ct).ConfigureAwait(false)) allocated.Add(index);
+        file.Allocated = allocated;
+        // Blocks beyond the size are left by a crash during truncate: remove them before the file grows over them.
+        var beyond = allocated.Where(i => i * BlockSize >= inode.Size).ToList();
+        if (beyond.Count > 0)
+        {
+            await Task.WhenAll(beyond.Select(i => _store.DeleteBlockAsync(file.Id, i, ct))).ConfigureAwait(false);
+            await Task.WhenAll(beyond.Select(i => _store.DeleteBlockIndexAsync(file.Id, i, ct))).ConfigureAwait(false);
+            allocated.ExceptWith(beyond);
+            file.MetadataDirty = true;
+        }
+    }
+
+    /// <summary>Starts storing one buffered block (its index row first, so every stored block is indexed), waiting if too many are in flight.</summary>
+    private async Task StartBlockWriteAsync(OpenFile file, long index, CancellationToken ct)
+    {
+        if (!file.Dirty.Remove(index, out var block)) return;
+        file.WriterLock!.ThrowIfLost(file.Id.ToString());
+        var isNew = file.Allocated!.Add(index);
+        var write = WriteBlockAsync(file.Id, index, block, isNew, ct);
+        file.InFlight.Add((index, write));
+        while (file.InFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
+    }
+
+    private async Task WriteBlockAsync(Guid id, long index, DirtyBlock block, bool isNew, CancellationToken ct)
+    {
+        try
+        {
+            if (isNew) await _store.AddBlockIndexAsync(id, index, ct).ConfigureAwait(false);
+            await _store.WriteBlockAsync(id, index, block.Buffer.AsMemory(0, block.Length), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            block.Dispose();
+        }
+    }
+
+    private static async Task AwaitOldestWriteAsync(OpenFile file)
+    {
+        var (_, write) = file.InFlight[0];
+        file.InFlight.RemoveAt(0);
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            file.WriteBackError ??= e;
+        }
+    }
+
+    private static void ThrowWriteBackError(OpenFile file)
+    {
+        if (file.WriteBackError is not { } error) return;
+        file.WriteBackError = null;
+        throw error as FileSystemException ?? new FileSystemException(Errno.EIO, file.Id.ToString(), "storing written data failed: " + error.Message, error);
+    }
+
+    /// <summary>Stores every buffered block, waits for those in flight, then commits size, block count and times (fenced).</summary>
+    private async Task FlushFileAsync(OpenFile file, CancellationToken ct)
+    {
+        if (file.WriterLock is null)
+        {
+            ThrowWriteBackError(file);
+            return;
+        }
+        foreach (var index in file.Dirty.Keys.Order().ToList()) await StartBlockWriteAsync(file, index, ct).ConfigureAwait(false);
+        while (file.InFlight.Count > 0) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
+        ThrowWriteBackError(file);
+        if (!file.MetadataDirty) return;
+        var pending = file.Inode!;
+        var size = file.Size;
+        var blocks = file.Allocated!.Count;
+        var committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
+        {
+            Size = size,
+            Blocks = blocks,
+            Mtime = pending.Mtime,
+            Ctime = pending.Ctime,
+            Mode = pending.Mode,
+        }, ct).ConfigureAwait(false);
+        await _store.AddUsageAsync(blocks - file.Inode!.Blocks, 0, ct).ConfigureAwait(false);
+        file.Inode = committed;
+        file.MetadataDirty = false;
+    }
+
+    private static async Task ReleaseWriterLockAsync(OpenFile file)
+    {
+        var held = file.WriterLock;
+        file.WriterLock = null;
+        file.Allocated = null;
+        if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static void DropBuffers(OpenFile file)
+    {
+        foreach (var block in file.Dirty.Values) block.Dispose();
+        file.Dirty.Clear();
+        file.InFlight.Clear();
+        file.MetadataDirty = false;
+        file.ReadCache.Clear();
+    }
+
+    /// <summary>flush (close of one descriptor): stores what this client buffered and commits the metadata.</summary>
+    public Task FlushAsync(FileHandle handle, CancellationToken ct = default) => WithGateAsync(handle.File, f => FlushFileAsync(f, ct), ct);
+
+    /// <summary>fsync(2): after it returns, the data written so far survives this client's crash.</summary>
+    public Task FsyncAsync(FileHandle handle, CancellationToken ct = default) => FlushAsync(handle, ct);
+
+    /// <summary>release (last close of a handle): flushes, lets go of the writer lock, and purges a file unlinked while open.</summary>
+    public async Task ReleaseAsync(FileHandle handle, CancellationToken ct = default)
+    {
+        if (handle.Released) return;
+        handle.Released = true;
+        var file = handle.File;
+        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            try
+            {
+                await FlushFileAsync(file, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                bool last;
+                lock (file)
+                {
+                    file.Handles--;
+                    last = file.Handles == 0;
+                    if (last) file.Handles = -1;
+                }
+                if (last)
+                {
+                    await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+                    _open.TryRemove(new KeyValuePair<Guid, OpenFile>(file.Id, file));
+                    if (file.Unlinked)
+                    {
+                        var inode = await _store.GetInodeAsync(file.Id, ct).ConfigureAwait(false);
+                        if (inode is { Nlink: 0 }) await PurgeAsync(inode, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            file.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// truncate(2): growing adds a hole (nothing stored); shrinking cuts the boundary block first (so its tail reads
+    /// as zeros if the file grows again), commits the new size, then deletes the blocks beyond it.
+    /// </summary>
+    private async Task TruncateAsync(Guid id, long size, Caller caller, FileHandle? handle, CancellationToken ct)
+    {
+        if (size < 0) throw new FileSystemException(Errno.EINVAL, id.ToString(), "negative size");
+        if (size > MaxFileSize) throw new FileSystemException(Errno.EFBIG, id.ToString(), $"files are at most {MaxFileSize} bytes");
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, id.ToString());
+        if (inode.Type != FileType.Regular) throw new FileSystemException(Errno.EINVAL, id.ToString(), "only regular files have a size to set");
+        if (handle is null || !handle.CanWrite && !handle.Flags.HasFlag(OpenFlags.Truncate))
+            Permissions.Demand(inode, caller, AccessMode.Write, id.ToString());
+
+        var temporary = handle is null ? Track(inode, OpenFlags.WriteOnly, caller) : null;
+        var file = (handle ?? temporary)!.File;
+        try
+        {
+            await WithGateAsync(file, async f =>
+            {
+                await EnsureWriterAsync(f, ct).ConfigureAwait(false);
+                await FlushFileAsync(f, ct).ConfigureAwait(false);
+                var old = f.Inode!;
+                var keepBlocks = (size + BlockSize - 1) / BlockSize;
+                var boundary = size / BlockSize;
+                var cut = (int)(size % BlockSize);
+                if (size < old.Size && cut != 0 && f.Allocated!.Contains(boundary))
+                {
+                    var stored = await _store.ReadBlockAsync(f.Id, boundary, ct).ConfigureAwait(false);
+                    if (stored is { } bytes && bytes.Length > cut)
+                        await _store.WriteBlockAsync(f.Id, boundary, bytes[..cut], ct).ConfigureAwait(false);
+                }
+                var allocated = f.Allocated!;
+                var doomed = allocated.Where(i => i >= keepBlocks).Order().ToList();
+                var now = Timespec.Now;
+                var blocksLeft = allocated.Count - doomed.Count;
+                f.Inode = await CommitAsync(f.WriterLock!, f.Id, f.Id.ToString(), stored => stored with
+                {
+                    Size = size,
+                    Blocks = blocksLeft,
+                    Mtime = size != old.Size || handle is not null ? now : stored.Mtime,
+                    Ctime = size != old.Size || handle is not null ? now : stored.Ctime,
+                    Mode = Permissions.ModeAfterWrite(stored.Mode, caller),
+                }, ct).ConfigureAwait(false);
+                f.Size = size;
+                foreach (var chunk in doomed.Chunk(_options.BlocksInFlight))
+                {
+                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(f.Id, i, ct))).ConfigureAwait(false);
+                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockIndexAsync(f.Id, i, ct))).ConfigureAwait(false);
+                }
+                allocated.ExceptWith(doomed);
+                f.ReadCache.Clear();
+                if (doomed.Count > 0) await _store.AddUsageAsync(-doomed.Count, 0, ct).ConfigureAwait(false);
+            }, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (temporary is not null) await ReleaseAsync(temporary, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WithGateAsync(OpenFile file, Func<OpenFile, Task> action, CancellationToken ct)
+    {
+        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await action(file).ConfigureAwait(false);
+        }
+        finally
+        {
+            file.Gate.Release();
+        }
+    }
+
+    /// <summary>A writer that has gone quiet stores its buffer and lets go of the inode lock, so other clients can write.</summary>
+    private async Task ReleaseIdleWritersAsync()
+    {
+        var period = TimeSpan.FromTicks(Math.Max(_options.WriterLockIdle.Ticks / 2, TimeSpan.FromMilliseconds(20).Ticks));
+        using var timer = new PeriodicTimer(period);
+        while (await timer.WaitForNextTickAsync(_closing.Token).ConfigureAwait(false))
+        {
+            foreach (var file in _open.Values)
+            {
+                if (file.WriterLock is null || DateTime.UtcNow - file.LastWrite < _options.WriterLockIdle) continue;
+                if (!await file.Gate.WaitAsync(0).ConfigureAwait(false)) continue;
+                try
+                {
+                    if (file.WriterLock is null || DateTime.UtcNow - file.LastWrite < _options.WriterLockIdle) continue;
+                    try
+                    {
+                        await FlushFileAsync(file, _closing.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        file.WriteBackError ??= e;
+                    }
+                    await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+                }
+                finally
+                {
+                    file.Gate.Release();
+                }
+            }
+        }
+    }
+}

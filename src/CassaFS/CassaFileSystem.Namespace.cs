@@ -1,0 +1,423 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using CassaFS.Cql;
+using CassaFS.Locks;
+
+namespace CassaFS;
+
+public sealed partial class CassaFileSystem
+{
+    /// <summary>mknod(2): a regular file, FIFO, socket or device node.</summary>
+    public Task<Inode> MknodAsync(Guid parent, string name, FileType type, int mode, long rdev, Caller caller, CancellationToken ct = default)
+    {
+        if (type is FileType.Directory or FileType.Symlink)
+            throw new FileSystemException(Errno.EINVAL, name, "mknod makes files, FIFOs, sockets and devices; use mkdir or symlink");
+        if (type is FileType.CharDevice or FileType.BlockDevice && !caller.IsRoot)
+            throw new FileSystemException(Errno.EPERM, name, "only root may make device nodes");
+        return CreateNodeAsync(parent, name, type, mode, rdev, null, caller, ct);
+    }
+
+    /// <summary>mkdir(2).</summary>
+    public Task<Inode> MkdirAsync(Guid parent, string name, int mode, Caller caller, CancellationToken ct = default) =>
+        CreateNodeAsync(parent, name, FileType.Directory, mode, 0, null, caller, ct);
+
+    /// <summary>symlink(2): <paramref name="name"/> in <paramref name="parent"/> pointing at <paramref name="target"/>.</summary>
+    public Task<Inode> SymlinkAsync(Guid parent, string name, string target, Caller caller, CancellationToken ct = default)
+    {
+        if (string.IsNullOrEmpty(target)) throw new FileSystemException(Errno.ENOENT, name, "a symbolic link needs a target");
+        if (Encoding.UTF8.GetByteCount(target) > MaxSymlinkLength) throw new FileSystemException(Errno.ENAMETOOLONG, name, "the link target is longer than 4095 bytes");
+        return CreateNodeAsync(parent, name, FileType.Symlink, 0x1FF, 0, target, caller, ct);
+    }
+
+    /// <summary>readlink(2).</summary>
+    public async Task<string> ReadLinkAsync(Guid id, CancellationToken ct = default)
+    {
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        return inode.Type == FileType.Symlink ? inode.Target ?? "" : throw new FileSystemException(Errno.EINVAL, id.ToString(), "not a symbolic link");
+    }
+
+    /// <summary>
+    /// Creates a name: the inode row first, then the entry by lightweight transaction (so of racing clients exactly
+    /// one wins and the others get EEXIST), then the parent's link count and times. Dying after the first write leaves an
+    /// inode nothing points to, which fsck removes.
+    /// </summary>
+    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct)
+    {
+        ThrowIfReadOnly(name);
+        Names.Entry(name);
+        var isDirectory = type == FileType.Directory;
+        // A directory's creation changes the parent's link count (Write); other creations only need the parent
+        // to stay a directory that rmdir cannot remove meanwhile (Read, shared with other creators).
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct).ConfigureAwait(false);
+        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+        if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
+        Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+
+        var now = Timespec.Now;
+        var inheritGroup = (dir.Mode & ModeBits.SetGid) != 0;
+        mode &= ModeBits.Permissions;
+        if (isDirectory && inheritGroup) mode |= ModeBits.SetGid;
+        var inode = new Inode
+        {
+            Id = Guid.NewGuid(),
+            Type = type,
+            Mode = mode,
+            Uid = caller.Uid,
+            Gid = inheritGroup ? dir.Gid : caller.Gid,
+            Nlink = isDirectory ? 2 : 1,
+            Size = target is null ? 0 : Encoding.UTF8.GetByteCount(target),
+            Rdev = rdev,
+            Atime = now,
+            Mtime = now,
+            Ctime = now,
+            Target = target,
+            Generation = RandomNumberGenerator.GetInt32(int.MaxValue),
+            Parent = isDirectory ? parent : Guid.Empty,
+        };
+        await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
+        var existing = await InsertEntrySettledAsync(parent, new DirectoryEntry(name, inode.Id, type), ct).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
+            throw new FileSystemException(Errno.EEXIST, name);
+        }
+        if (isDirectory)
+            await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        else
+            await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        await _store.AddUsageAsync(0, 1, ct).ConfigureAwait(false);
+        return inode;
+    }
+
+    /// <summary>Inserts a name by LWT; when the answer is lost, reads the name back through Paxos to learn what happened.</summary>
+    private async Task<DirectoryEntry?> InsertEntrySettledAsync(Guid dir, DirectoryEntry entry, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await _store.InsertEntryAsync(dir, entry, ct).ConfigureAwait(false);
+            }
+            catch (CqlException e) when (OutcomeUnknown(e) && attempt < 3)
+            {
+                var now = await _store.GetEntryAsync(dir, entry.Name, ct).ConfigureAwait(false);
+                if (now is null) continue;
+                return now.Inode == entry.Inode ? null : now;
+            }
+        }
+    }
+
+    /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
+    public async Task UnlinkAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(name);
+        Names.Entry(name);
+        while (true)
+        {
+            var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
+            if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
+            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Read), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct).ConfigureAwait(false);
+            var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+            var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
+            if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
+            if (!await DeleteEntrySettledAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
+            var now = Timespec.Now;
+            await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
+            var after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+            if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
+            return;
+        }
+    }
+
+    private async Task<bool> DeleteEntrySettledAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    {
+        try
+        {
+            return await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
+        }
+        catch (CqlException e) when (OutcomeUnknown(e))
+        {
+            var now = await _store.GetEntryAsync(dir, name, ct).ConfigureAwait(false);
+            if (now is null) return true;
+            if (now.Inode != expected) return false;
+            return await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>rmdir(2): only an empty directory; its creators hold a shared lock on it, so the emptiness check cannot race a create.</summary>
+    public async Task RmdirAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(name);
+        Names.Entry(name);
+        while (true)
+        {
+            var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
+            if (entry.Type != FileType.Directory) throw new FileSystemException(Errno.ENOTDIR, name);
+            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"rmdir {name}", ct).ConfigureAwait(false);
+            var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+            var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
+            if (victim is not null)
+            {
+                Permissions.DemandStickyOwnership(dir, victim, caller, name);
+                if (await _store.HasEntriesAsync(victim.Id, ct).ConfigureAwait(false)) throw new FileSystemException(Errno.ENOTEMPTY, name);
+            }
+            if (!await DeleteEntrySettledAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
+            var now = Timespec.Now;
+            await CommitAsync(locks, parent, name, d => d with { Nlink = Math.Max(2, d.Nlink - 1), Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            if (victim is not null)
+            {
+                var dead = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = 0, Ctime = now }, ct).ConfigureAwait(false);
+                await DropInodeAsync(dead, ct).ConfigureAwait(false);
+            }
+            return;
+        }
+    }
+
+    /// <summary>link(2): a second name for a file (never a directory).</summary>
+    public async Task<Inode> LinkAsync(Guid id, Guid newParent, string newName, Caller caller, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(newName);
+        Names.Entry(newName);
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(newParent), LockMode.Read), (LockKey.ForInode(id), LockMode.Write) }, $"link {newName}", ct).ConfigureAwait(false);
+        var target = await LoadAsync(id, newName, ct).ConfigureAwait(false);
+        if (target.IsDirectory) throw new FileSystemException(Errno.EPERM, newName, "directories cannot be hard-linked");
+        if (target.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the file has been removed");
+        var dir = await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false);
+        if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the directory has been removed");
+        Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, newName);
+        var now = Timespec.Now;
+        // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
+        // lowers it), never a name the count does not cover (which would let unlink free a file still named).
+        var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
+        if (await InsertEntrySettledAsync(newParent, new DirectoryEntry(newName, id, target.Type), ct).ConfigureAwait(false) is not null)
+        {
+            await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
+            throw new FileSystemException(Errno.EEXIST, newName);
+        }
+        await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        return WithOpenState(linked);
+    }
+
+    /// <summary>
+    /// rename(2) and renameat2's NOREPLACE and EXCHANGE. O(1) whatever lies below a renamed directory: only entries
+    /// and the moved directory's parent pointer change. Cross-directory moves of directories take one
+    /// filesystem-wide lock first (as Linux serializes them) so two moves cannot build a cycle.
+    /// </summary>
+    public async Task RenameAsync(Guid oldParent, string oldName, Guid newParent, string newName, RenameFlags flags, Caller caller, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(oldName);
+        Names.Entry(oldName);
+        Names.Entry(newName);
+        if (flags.HasFlag(RenameFlags.Exchange) && flags.HasFlag(RenameFlags.NoReplace))
+            throw new FileSystemException(Errno.EINVAL, newName, "EXCHANGE and NOREPLACE exclude each other");
+        var exchange = flags.HasFlag(RenameFlags.Exchange);
+        for (var attempt = 0; attempt < 16; attempt++)
+        {
+            var source = await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
+            var target = await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false);
+            if (target is not null && flags.HasFlag(RenameFlags.NoReplace)) throw new FileSystemException(Errno.EEXIST, newName);
+            if (target is null && exchange) throw new FileSystemException(Errno.ENOENT, newName);
+            if (target is not null && target.Inode == source.Inode) return; // two names of one file: POSIX says do nothing
+
+            var crossDirectory = oldParent != newParent;
+            var movesDirectory = source.Type == FileType.Directory || (exchange && target!.Type == FileType.Directory);
+            var keys = new List<(LockKey, LockMode)>
+            {
+                (LockKey.ForInode(oldParent), LockMode.Write),
+                (LockKey.ForInode(newParent), LockMode.Write),
+                (LockKey.ForInode(source.Inode), LockMode.Write),
+            };
+            if (target is not null) keys.Add((LockKey.ForInode(target.Inode), LockMode.Write));
+            if (movesDirectory && crossDirectory) keys.Add((LockKey.ForFileSystem("rename"), LockMode.Write));
+            await using var locks = await LockAsync(keys, $"rename {oldName} to {newName}", ct).ConfigureAwait(false);
+
+            // Re-read under the locks: if either name moved meanwhile, start over with what is there now.
+            if (await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) != source ||
+                await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false) != target)
+                continue;
+
+            var fromDir = await LoadDirectoryAsync(oldParent, ct).ConfigureAwait(false);
+            var toDir = crossDirectory ? await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false) : fromDir;
+            var moved = await LoadAsync(source.Inode, oldName, ct).ConfigureAwait(false);
+            var replaced = target is null ? null : await _store.GetInodeAsync(target.Inode, ct).ConfigureAwait(false);
+            CheckRenamePermissions(fromDir, toDir, moved, replaced, crossDirectory, exchange, caller, oldName, newName);
+            if (toDir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the target directory has been removed");
+
+            if (crossDirectory && source.Type == FileType.Directory)
+                await DemandNotInsideAsync(source.Inode, newParent, newName, ct).ConfigureAwait(false);
+            if (exchange && crossDirectory && target!.Type == FileType.Directory)
+                await DemandNotInsideAsync(target.Inode, oldParent, oldName, ct).ConfigureAwait(false);
+
+            if (exchange)
+            {
+                if (!await ExchangeAsync(locks, oldParent, source, newParent, target!, ct).ConfigureAwait(false)) continue;
+                return;
+            }
+            if (replaced is not null) await CheckReplaceableAsync(moved, replaced, newName, ct).ConfigureAwait(false);
+            if (!await MoveAsync(locks, oldParent, source, newParent, newName, target, replaced, ct).ConfigureAwait(false)) continue;
+            return;
+        }
+        throw new FileSystemException(Errno.EAGAIN, oldName, "the names kept changing during the rename; retry");
+    }
+
+    private static void CheckRenamePermissions(Inode fromDir, Inode toDir, Inode moved, Inode? replaced, bool crossDirectory, bool exchange, Caller caller, string oldName, string newName)
+    {
+        Permissions.Demand(fromDir, caller, AccessMode.Write | AccessMode.Execute, oldName);
+        Permissions.Demand(toDir, caller, AccessMode.Write | AccessMode.Execute, newName);
+        Permissions.DemandStickyOwnership(fromDir, moved, caller, oldName);
+        if (replaced is not null) Permissions.DemandStickyOwnership(toDir, replaced, caller, newName);
+        // Moving a directory to another parent rewrites its "..": that needs write permission on it.
+        if (crossDirectory && moved.IsDirectory) Permissions.Demand(moved, caller, AccessMode.Write, oldName);
+        if (crossDirectory && exchange && replaced is { IsDirectory: true }) Permissions.Demand(replaced, caller, AccessMode.Write, newName);
+    }
+
+    private async Task CheckReplaceableAsync(Inode moved, Inode replaced, string newName, CancellationToken ct)
+    {
+        if (moved.IsDirectory && !replaced.IsDirectory) throw new FileSystemException(Errno.ENOTDIR, newName, "cannot replace a non-directory with a directory");
+        if (!moved.IsDirectory && replaced.IsDirectory) throw new FileSystemException(Errno.EISDIR, newName, "cannot replace a directory with a non-directory");
+        if (replaced.IsDirectory && await _store.HasEntriesAsync(replaced.Id, ct).ConfigureAwait(false))
+            throw new FileSystemException(Errno.ENOTEMPTY, newName);
+    }
+
+    /// <summary>EINVAL when <paramref name="destination"/> is <paramref name="directory"/> or lies below it (walking parent pointers up to the root).</summary>
+    private async Task DemandNotInsideAsync(Guid directory, Guid destination, string name, CancellationToken ct)
+    {
+        var current = destination;
+        for (var depth = 0; depth < 4096; depth++)
+        {
+            if (current == directory) throw new FileSystemException(Errno.EINVAL, name, "a directory cannot be moved into itself or below itself");
+            if (current == Inode.RootId) return;
+            var inode = await LoadAsync(current, name, ct).ConfigureAwait(false);
+            current = inode.Parent;
+        }
+        throw new FileSystemException(Errno.ELOOP, name, "the directory tree is deeper than 4096 levels (or has a cycle: run fsck)");
+    }
+
+    /// <summary>
+    /// The new name first (pointing at the moved inode), then the moved directory's parent pointer, then the old
+    /// name goes, then link counts. A crash in between leaves the inode with one name too many, which fsck resolves
+    /// (for a directory, by the parent pointer); never a file with no name.
+    /// </summary>
+    private async Task<bool> MoveAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, string newName, DirectoryEntry? target, Inode? replaced, CancellationToken ct)
+    {
+        var now = Timespec.Now;
+        var moving = new DirectoryEntry(newName, source.Inode, source.Type);
+        if (target is null)
+        {
+            if (await InsertEntrySettledAsync(newParent, moving, ct).ConfigureAwait(false) is not null) return false;
+        }
+        else if (!await ReplaceEntrySettledAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
+        {
+            return false;
+        }
+        var crossDirectory = oldParent != newParent;
+        if (source.Type == FileType.Directory && crossDirectory)
+            await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
+        else
+            await TouchAsync(await LoadAsync(source.Inode, newName, ct).ConfigureAwait(false) with { Ctime = now }, ct).ConfigureAwait(false);
+        await DeleteEntrySettledAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false);
+
+        var directoryMoved = source.Type == FileType.Directory && crossDirectory ? 1 : 0;
+        var directoryReplaced = replaced is { IsDirectory: true } ? 1 : 0;
+        if (crossDirectory)
+        {
+            await CommitAsync(locks, oldParent, source.Name, d => d with { Nlink = d.Nlink - directoryMoved, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            await CommitAsync(locks, newParent, newName, d => d with { Nlink = d.Nlink + directoryMoved - directoryReplaced, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await CommitAsync(locks, oldParent, newName, d => d with { Nlink = d.Nlink - directoryReplaced, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        }
+        if (replaced is not null)
+        {
+            var after = await CommitAsync(locks, replaced.Id, newName,
+                r => r with { Nlink = r.IsDirectory ? 0 : Math.Max(0, r.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+            if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private async Task<bool> ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
+    {
+        var now = Timespec.Now;
+        if (!await ReplaceEntrySettledAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
+        if (!await ReplaceEntrySettledAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
+        {
+            // Undo the first half; the old name still points where it did.
+            await ReplaceEntrySettledAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
+            return false;
+        }
+        if (oldParent != newParent)
+        {
+            if (source.Type == FileType.Directory) await CommitAsync(locks, source.Inode, target.Name, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
+            if (target.Type == FileType.Directory) await CommitAsync(locks, target.Inode, source.Name, m => m with { Parent = oldParent, Ctime = now }, ct).ConfigureAwait(false);
+            var delta = (source.Type == FileType.Directory ? 1 : 0) - (target.Type == FileType.Directory ? 1 : 0);
+            await CommitAsync(locks, oldParent, source.Name, d => d with { Nlink = d.Nlink - delta, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            await CommitAsync(locks, newParent, target.Name, d => d with { Nlink = d.Nlink + delta, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await TouchDirectoryAsync(oldParent, ct).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private async Task<bool> ReplaceEntrySettledAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    {
+        try
+        {
+            return await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
+        }
+        catch (CqlException e) when (OutcomeUnknown(e))
+        {
+            var now = await _store.GetEntryAsync(dir, replacement.Name, ct).ConfigureAwait(false);
+            if (now is not null && now.Inode == replacement.Inode) return true;
+            if (now is null || now.Inode != expected) return false;
+            return await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>An inode lost its last name: purge it now, or at the last release if it is open in this client.</summary>
+    private async Task DropInodeAsync(Inode inode, CancellationToken ct)
+    {
+        if (_open.TryGetValue(inode.Id, out var file) && file.Handles > 0)
+        {
+            file.Unlinked = true;
+            return;
+        }
+        await PurgeAsync(inode, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes an inode with no names: data blocks and their index, attributes, then the inode row last (so a crash leaves an orphan fsck sees).</summary>
+    internal async Task PurgeAsync(Inode inode, CancellationToken ct)
+    {
+        long freed = 0;
+        var indexes = new List<long>();
+        await foreach (var index in _store.BlockIndexesAsync(inode.Id, 0, ct).ConfigureAwait(false)) indexes.Add(index);
+        foreach (var chunk in indexes.Chunk(_options.BlocksInFlight))
+        {
+            await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, ct))).ConfigureAwait(false);
+            freed += chunk.Length;
+        }
+        await _store.DeleteBlockIndexesAsync(inode.Id, ct).ConfigureAwait(false);
+        await _store.RemoveXAttrsAsync(inode.Id, ct).ConfigureAwait(false);
+        await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
+        await _store.AddUsageAsync(-freed, -1, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A directory's entries in name order, streamed from Cassandra page by page. Resume a listing by passing the
+    /// last name seen as <paramref name="after"/> (the cookie). "." and ".." are not included.
+    /// </summary>
+    public async IAsyncEnumerable<DirectoryEntry> ReadDirectoryAsync(Guid dir, Caller caller, string? after = null, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var inode = await LoadDirectoryAsync(dir, ct).ConfigureAwait(false);
+        Permissions.Demand(inode, caller, AccessMode.Read, dir.ToString());
+        await foreach (var entry in _store.ListEntriesAsync(dir, after, 500, ct).ConfigureAwait(false))
+            yield return entry;
+    }
+}

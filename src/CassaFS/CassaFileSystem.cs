@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using CassaFS.Cql;
+using CassaFS.Locks;
+
+namespace CassaFS;
+
+/// <summary>
+/// A CassaFS filesystem mounted by one client: the POSIX operations every face (FUSE, PowerShell, CLI) calls, by
+/// inode id. The rules (EEXIST, ENOTEMPTY, nlink, sticky bit, permissions, times) live here and nowhere else.
+/// <para>Concurrency: names are created and removed by lightweight transactions, so racing clients see one
+/// winner. Operations touching several rows take locks from <see cref="MountOptions.Locks"/> in one global order.
+/// Inode changes are compare-and-set on a fence column carrying the lock's fencing token, so a client whose lock
+/// was lost cannot overwrite a newer holder's change.</para>
+/// <para>Crash safety: every operation orders its writes so that a client dying between any two leaves at worst
+/// garbage (an inode no name points to, blocks beyond a file's size, a wrong link count) that <see cref="Fsck"/>
+/// finds, never a name pointing nowhere that a reader could trip over.</para>
+/// </summary>
+public sealed partial class CassaFileSystem : IAsyncDisposable
+{
+    /// <summary>The largest file CassaFS stores: 1 PiB.</summary>
+    public const long MaxFileSize = 1L << 50;
+
+    /// <summary>The longest symbolic link target, in bytes (PATH_MAX - 1).</summary>
+    public const int MaxSymlinkLength = 4095;
+
+    private const int FencedRetries = 8;
+
+    private readonly CassandraStore _store;
+    private readonly MountOptions _options;
+    private readonly ILockProvider _locks;
+    private readonly ConcurrentDictionary<Guid, OpenFile> _open = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _idleReleaser;
+    private long _nextHandle;
+
+    private CassaFileSystem(CassandraStore store, MountOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
+    {
+        _store = store;
+        _options = options;
+        _locks = options.Locks;
+        BlockSize = blockSize;
+        Settings = meta;
+        _idleReleaser = Task.Run(ReleaseIdleWritersAsync);
+    }
+
+    /// <summary>Bytes per data block, fixed at format time.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>The filesystem's stored settings (schema version, block size, creation time).</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; }
+
+    public MountOptions Options => _options;
+
+    internal CassandraStore Store => _store;
+
+    /// <summary>Mounts the filesystem in <see cref="MountOptions.Keyspace"/>; fails clearly when it is missing or of another schema version.</summary>
+    public static async Task<CassaFileSystem> MountAsync(CqlSession session, MountOptions options, CancellationToken ct = default)
+    {
+        var meta = await Schema.ReadMetaAsync(session, options.Keyspace, ct).ConfigureAwait(false)
+                   ?? throw new FileSystemException(Errno.ENOENT, options.Keyspace, "no CassaFS filesystem in this keyspace; create one with 'cassafs format'");
+        if (meta["schema_version"] != Schema.Version.ToString(CultureInfo.InvariantCulture))
+            throw new FileSystemException(Errno.EINVAL, options.Keyspace,
+                $"the filesystem has schema version {meta["schema_version"]} but this CassaFS reads version {Schema.Version}; use a matching CassaFS");
+        var blockSize = int.Parse(meta["block_size"], CultureInfo.InvariantCulture);
+        var store = await CassandraStore.PrepareAsync(session, options.Keyspace, options.Consistency, options.SerialConsistency, ct).ConfigureAwait(false);
+        return new CassaFileSystem(store, options, blockSize, meta);
+    }
+
+    // ------------------------------------------------------------------ attributes
+
+    /// <summary>stat(2) by inode.</summary>
+    public async Task<Inode> GetAttrAsync(Guid id, CancellationToken ct = default)
+    {
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        return WithOpenState(inode);
+    }
+
+    /// <summary>Looks a name up in a directory (search permission on the directory required).</summary>
+    public async Task<Inode> LookupAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
+    {
+        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+        Permissions.Demand(dir, caller, AccessMode.Execute, name);
+        if (name == ".") return WithOpenState(dir);
+        if (name == "..") return WithOpenState(await LoadAsync(dir.Parent, "..", ct).ConfigureAwait(false));
+        Names.Entry(name);
+        var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false)
+                    ?? throw new FileSystemException(Errno.ENOENT, name);
+        // An entry whose inode is gone is garbage of a crash (fsck removes it): it reads as absent.
+        var inode = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false)
+                    ?? throw new FileSystemException(Errno.ENOENT, name);
+        return WithOpenState(inode);
+    }
+
+    /// <summary>access(2): throws EACCES when the caller may not.</summary>
+    public async Task AccessAsync(Guid id, AccessMode mode, Caller caller, CancellationToken ct = default)
+    {
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        Permissions.Demand(inode, caller, mode, id.ToString());
+    }
+
+    /// <summary>chmod, chown, utimens and truncate, with POSIX's rules on who may do which.</summary>
+    public async Task<Inode> SetAttrAsync(Guid id, AttributeChanges changes, Caller caller, FileHandle? handle = null, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(id.ToString());
+        if (changes.Size is { } size)
+        {
+            await TruncateAsync(id, size, caller, handle, ct).ConfigureAwait(false);
+            if (changes with { Size = null } == new AttributeChanges()) return await GetAttrAsync(id, ct).ConfigureAwait(false);
+        }
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(id), LockMode.Write) }, "setattr", ct).ConfigureAwait(false);
+        return await CommitAsync(locks, id, id.ToString(), inode => ApplyAttributes(inode, changes with { Size = null }, caller), ct).ConfigureAwait(false);
+    }
+
+    private static Inode ApplyAttributes(Inode inode, AttributeChanges c, Caller caller)
+    {
+        var subject = inode.Id.ToString();
+        var now = Timespec.Now;
+        var result = inode;
+        if (c.Mode is { } mode)
+        {
+            Permissions.DemandOwner(inode, caller, subject);
+            mode &= ModeBits.Permissions;
+            // An unprivileged owner outside the file's group cannot keep set-gid (chmod(2)).
+            if (!caller.IsRoot && !caller.InGroup(inode.Gid) && inode.Type != FileType.Directory) mode &= ~ModeBits.SetGid;
+            result = result with { Mode = mode, Ctime = now };
+        }
+        if (c.Uid is not null || c.Gid is not null)
+        {
+            var uid = c.Uid ?? inode.Uid;
+            var gid = c.Gid ?? inode.Gid;
+            if (uid != inode.Uid && !caller.IsRoot)
+                throw new FileSystemException(Errno.EPERM, subject, "only root may change a file's owner");
+            if (gid != inode.Gid && !caller.IsRoot && (caller.Uid != inode.Uid || !caller.InGroup(gid)))
+                throw new FileSystemException(Errno.EPERM, subject, "the owner may only change the group to one of their own groups");
+            var newMode = result.Mode;
+            if ((uid != inode.Uid || gid != inode.Gid) && inode.Type != FileType.Directory)
+            {
+                // chown clears set-uid and set-gid (the latter only where group execute makes it meaningful).
+                newMode &= ~ModeBits.SetUid;
+                if ((newMode & ModeBits.GroupExecute) != 0) newMode &= ~ModeBits.SetGid;
+            }
+            result = result with { Uid = uid, Gid = gid, Mode = newMode, Ctime = now };
+        }
+        if (c.Atime is not null || c.Mtime is not null)
+        {
+            var explicitTime = c.Atime is { SetToNow: false } || c.Mtime is { SetToNow: false };
+            if (explicitTime) Permissions.DemandOwner(inode, caller, subject);
+            else if (!caller.IsRoot && caller.Uid != inode.Uid && !Permissions.Allows(inode, caller, AccessMode.Write))
+                throw new FileSystemException(Errno.EACCES, subject, "setting times to now needs ownership or write permission");
+            result = result with
+            {
+                Atime = c.Atime is { } a ? a.SetToNow ? now : a.Value!.Value : result.Atime,
+                Mtime = c.Mtime is { } m ? m.SetToNow ? now : m.Value!.Value : result.Mtime,
+                Ctime = now,
+            };
+        }
+        if (c.Ctime is { } ctime) result = result with { Ctime = ctime };
+        return result;
+    }
+
+    /// <summary>statfs(2). Cassandra has no fixed capacity: the totals are nominal, the used figures counted.</summary>
+    public async Task<FileSystemStats> StatFsAsync(CancellationToken ct = default)
+    {
+        var (blocks, inodes) = await _store.UsageAsync(ct).ConfigureAwait(false);
+        var total = MaxFileSize / BlockSize;
+        blocks = Math.Clamp(blocks, 0, total);
+        return new FileSystemStats(BlockSize, total, total - blocks, blocks, Math.Max(inodes, 1), long.MaxValue / 2, Names.MaxNameBytes);
+    }
+
+    // ------------------------------------------------------------------ extended attributes
+
+    public async Task<byte[]> GetXAttrAsync(Guid id, string name, Caller caller, CancellationToken ct = default)
+    {
+        var inode = await LoadAsync(id, name, ct).ConfigureAwait(false);
+        DemandXAttrAccess(inode, name, caller, AccessMode.Read);
+        var value = await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false)
+                    ?? throw new FileSystemException(Errno.ENODATA, name);
+        return value.ToArray();
+    }
+
+    public async Task SetXAttrAsync(Guid id, string name, ReadOnlyMemory<byte> value, XAttrFlags flags, Caller caller, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(name);
+        ValidateXAttrName(name);
+        if (value.Length > 64 * 1024) throw new FileSystemException(Errno.ERANGE, name, "extended attribute values are at most 64 KiB");
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(id), LockMode.Write) }, "setxattr", ct).ConfigureAwait(false);
+        var inode = await LoadAsync(id, name, ct).ConfigureAwait(false);
+        DemandXAttrAccess(inode, name, caller, AccessMode.Write);
+        if (flags != XAttrFlags.Either)
+        {
+            var exists = await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false) is not null;
+            if (flags == XAttrFlags.Create && exists) throw new FileSystemException(Errno.EEXIST, name, "the attribute exists");
+            if (flags == XAttrFlags.Replace && !exists) throw new FileSystemException(Errno.ENODATA, name);
+        }
+        await _store.SetXAttrAsync(id, name, value, ct).ConfigureAwait(false);
+        await TouchAsync(inode with { Ctime = Timespec.Now }, ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<string>> ListXAttrAsync(Guid id, Caller caller, CancellationToken ct = default)
+    {
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        var names = await _store.ListXAttrsAsync(id, ct).ConfigureAwait(false);
+        return names.Where(n => XAttrVisible(inode, n, caller)).ToList();
+    }
+
+    public async Task RemoveXAttrAsync(Guid id, string name, Caller caller, CancellationToken ct = default)
+    {
+        ThrowIfReadOnly(name);
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(id), LockMode.Write) }, "removexattr", ct).ConfigureAwait(false);
+        var inode = await LoadAsync(id, name, ct).ConfigureAwait(false);
+        DemandXAttrAccess(inode, name, caller, AccessMode.Write);
+        if (await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false) is null) throw new FileSystemException(Errno.ENODATA, name);
+        await _store.RemoveXAttrAsync(id, name, ct).ConfigureAwait(false);
+        await TouchAsync(inode with { Ctime = Timespec.Now }, ct).ConfigureAwait(false);
+    }
+
+    private static void ValidateXAttrName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || Encoding.UTF8.GetByteCount(name) > 255)
+            throw new FileSystemException(Errno.ERANGE, name, "an attribute name is 1-255 bytes");
+        if (!(name.StartsWith("user.", StringComparison.Ordinal) || name.StartsWith("trusted.", StringComparison.Ordinal) ||
+              name.StartsWith("security.", StringComparison.Ordinal) || name.StartsWith("system.", StringComparison.Ordinal)))
+            throw new FileSystemException(Errno.EOPNOTSUPP, name, "attribute names start with user., trusted., security. or system.");
+    }
+
+    private static bool XAttrVisible(Inode inode, string name, Caller caller) =>
+        !name.StartsWith("trusted.", StringComparison.Ordinal) || caller.IsRoot;
+
+    private static void DemandXAttrAccess(Inode inode, string name, Caller caller, AccessMode mode)
+    {
+        if (name.StartsWith("trusted.", StringComparison.Ordinal) && !caller.IsRoot)
+            throw new FileSystemException(mode == AccessMode.Read ? Errno.ENODATA : Errno.EPERM, name, "trusted.* attributes are root's");
+        if (name.StartsWith("user.", StringComparison.Ordinal) && inode.Type is not (FileType.Regular or FileType.Directory))
+            throw new FileSystemException(Errno.EPERM, name, "user.* attributes exist only on files and directories");
+        Permissions.Demand(inode, caller, mode, name);
+    }
+
+    // ------------------------------------------------------------------ shared machinery
+
+    internal async Task<Inode> LoadAsync(Guid id, string subject, CancellationToken ct) =>
+        await _store.GetInodeAsync(id, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, subject);
+
+    internal async Task<Inode> LoadDirectoryAsync(Guid id, CancellationToken ct)
+    {
+        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        return inode.IsDirectory ? inode : throw new FileSystemException(Errno.ENOTDIR, id.ToString());
+    }
+
+    private Task<LockSet> LockAsync(IEnumerable<(LockKey, LockMode)> keys, string purpose, CancellationToken ct) =>
+        LockSet.AcquireAsync(_locks, keys, $"{purpose} by {_options.ClientName}", _options.LockTimeout, ct);
+
+    /// <summary>
+    /// Reads the inode, applies <paramref name="change"/> and writes it back if nobody committed in between (the
+    /// fence still holds what was read), with this operation's fencing token. Tokens grow with every grant, so a
+    /// stored fence larger than ours means a later holder has committed: our lock was lost, and we get ESTALE. A
+    /// compare-and-set that fails on a smaller fence means a stale holder slipped a change in first: read again
+    /// and redo the change on top of it.
+    /// </summary>
+    internal async Task<Inode> CommitAsync(LockSet locks, Guid id, string subject, Func<Inode, Inode> change, CancellationToken ct)
+    {
+        var token = locks.TokenFor(LockKey.ForInode(id));
+        for (var attempt = 0; attempt < FencedRetries; attempt++)
+        {
+            locks.ThrowIfLost(subject);
+            var before = await LoadAsync(id, subject, ct).ConfigureAwait(false);
+            if (before.Fence > token) throw StaleHolder(subject);
+            var after = change(before) with { Fence = token };
+            var outcome = await CommitSettledAsync(after, before.Fence, ct).ConfigureAwait(false);
+            if (outcome is null) return after;
+            if (outcome == long.MinValue) throw new FileSystemException(Errno.ENOENT, subject);
+            if (outcome > token) throw StaleHolder(subject);
+        }
+        throw new FileSystemException(Errno.EAGAIN, subject, "the inode kept changing under a held lock; retry");
+    }
+
+    private static FileSystemException StaleHolder(string subject) =>
+        new(Errno.ESTALE, subject, "another client took the lock on this inode after ours was lost; the change was not made");
+
+    /// <summary>A compare-and-set whose answer was lost is settled by reading the row back through Paxos.</summary>
+    private async Task<long?> CommitSettledAsync(Inode after, long expectedFence, CancellationToken ct)
+    {
+        try
+        {
+            return await _store.CommitInodeAsync(after, expectedFence, ct).ConfigureAwait(false);
+        }
+        catch (CqlException e) when (OutcomeUnknown(e))
+        {
+            var now = await _store.GetInodeAsync(after.Id, ct).ConfigureAwait(false);
+            if (now is null) return long.MinValue;
+            return now == after ? null : now.Fence;
+        }
+    }
+
+    /// <summary>Errors after which a write may or may not have been applied.</summary>
+    internal static bool OutcomeUnknown(CqlException e) =>
+        e is CqlWriteTimeoutException or CqlClientTimeoutException or CqlConnectionException { MayHaveBeenApplied: true };
+
+    /// <summary>Sets atime/mtime/ctime (plain writes: the last writer wins, which is right for times).</summary>
+    internal Task TouchAsync(Inode inode, CancellationToken ct) => _store.TouchAsync(inode, ct);
+
+    private async Task TouchDirectoryAsync(Guid dir, CancellationToken ct)
+    {
+        var inode = await _store.GetInodeAsync(dir, ct).ConfigureAwait(false);
+        if (inode is null) return;
+        var now = Timespec.Now;
+        await _store.TouchAsync(inode with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+    }
+
+    private void ThrowIfReadOnly(string subject)
+    {
+        if (_options.ReadOnly) throw new FileSystemException(Errno.EROFS, subject, "mounted read-only");
+    }
+
+    /// <summary>Sizes of files open here include writes still in this client's buffer.</summary>
+    private Inode WithOpenState(Inode inode)
+    {
+        if (!_open.TryGetValue(inode.Id, out var file) || file.Inode is null) return inode;
+        return file.MetadataDirty ? inode with { Size = file.Size, Mtime = file.Inode.Mtime, Ctime = file.Inode.Ctime, Mode = file.Inode.Mode } : inode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var file in _open.Values)
+        {
+            await file.Gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await FlushFileAsync(file, CancellationToken.None).ConfigureAwait(false);
+                await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            }
+            finally
+            {
+                file.Gate.Release();
+            }
+        }
+        await _closing.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _idleReleaser.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _closing.Dispose();
+    }
+}

@@ -1,0 +1,282 @@
+using System.Runtime.CompilerServices;
+using CassaFS.Cql;
+
+namespace CassaFS;
+
+/// <summary>
+/// Every CQL statement the filesystem runs, prepared once per mount, values always bound. The POSIX rules live in
+/// <see cref="CassaFileSystem"/>; this class only reads and writes rows.
+/// <para>Which writes are lightweight transactions, and why: directory entries are only ever written by LWT
+/// (insert IF NOT EXISTS, update/delete IF inode = ?), so racing clients see one linear history per name and
+/// never mix Paxos and plain timestamps on one cell. An inode's structural fields (nlink, size, mode, owner,
+/// parent) are written by compare-and-set on its <c>fence</c> column, which doubles as the fencing check: a
+/// holder whose lock was lost cannot commit over a newer holder. Data blocks and the time columns are plain,
+/// idempotent writes made under the inode lock.</para>
+/// </summary>
+internal sealed class CassandraStore
+{
+    private const string InodeColumns = "id, type, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime, target, generation, parent, blocks, fence";
+
+    private readonly CqlSession _session;
+    private readonly Consistency _consistency;
+    private readonly Consistency _serial;
+    private readonly PreparedStatement _getInode, _insertInode, _commitInode, _touchInode, _deleteInode, _allInodes;
+    private readonly PreparedStatement _getEntry, _insertEntry, _replaceEntry, _deleteEntry, _listEntries, _listEntriesAfter, _anyEntry, _allEntries;
+    private readonly PreparedStatement _readBlock, _writeBlock, _deleteBlock, _addIndex, _deleteIndex, _indexesFrom, _deleteIndexes;
+    private readonly PreparedStatement _getXattr, _setXattr, _listXattrs, _removeXattr, _removeXattrs;
+    private readonly PreparedStatement _addUsage, _usage;
+    private readonly PreparedStatement _indexedInodes, _attributedInodes;
+
+    private CassandraStore(CqlSession session, Consistency consistency, Consistency serial, PreparedStatement[] p)
+    {
+        _session = session;
+        _consistency = consistency;
+        _serial = serial;
+        var i = 0;
+        _getInode = p[i++]; _insertInode = p[i++]; _commitInode = p[i++]; _touchInode = p[i++]; _deleteInode = p[i++]; _allInodes = p[i++];
+        _getEntry = p[i++]; _insertEntry = p[i++]; _replaceEntry = p[i++]; _deleteEntry = p[i++]; _listEntries = p[i++]; _listEntriesAfter = p[i++];
+        _anyEntry = p[i++]; _allEntries = p[i++];
+        _readBlock = p[i++]; _writeBlock = p[i++]; _deleteBlock = p[i++]; _addIndex = p[i++]; _deleteIndex = p[i++]; _indexesFrom = p[i++]; _deleteIndexes = p[i++];
+        _getXattr = p[i++]; _setXattr = p[i++]; _listXattrs = p[i++]; _removeXattr = p[i++]; _removeXattrs = p[i++];
+        _addUsage = p[i++]; _usage = p[i++];
+        _indexedInodes = p[i++]; _attributedInodes = p[i];
+    }
+
+    public static async Task<CassandraStore> PrepareAsync(CqlSession session, string keyspace, Consistency consistency, Consistency serial, CancellationToken ct)
+    {
+        var ks = Names.Keyspace(keyspace);
+        string[] cql =
+        {
+            $"SELECT {InodeColumns} FROM {ks}.inodes WHERE id = ?",
+            $"INSERT INTO {ks}.inodes ({InodeColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            $"UPDATE {ks}.inodes SET type = ?, mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, rdev = ?, atime = ?, mtime = ?, ctime = ?, " +
+                "target = ?, generation = ?, parent = ?, blocks = ?, fence = ? WHERE id = ? IF fence = ?",
+            $"UPDATE {ks}.inodes SET atime = ?, mtime = ?, ctime = ? WHERE id = ?",
+            $"DELETE FROM {ks}.inodes WHERE id = ?",
+            $"SELECT {InodeColumns} FROM {ks}.inodes",
+            $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name = ?",
+            $"INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?) IF NOT EXISTS",
+            $"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = ?",
+            $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? IF inode = ?",
+            $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ?",
+            $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?",
+            $"SELECT name FROM {ks}.entries WHERE dir = ? LIMIT 1",
+            $"SELECT dir, name, inode, type FROM {ks}.entries",
+            $"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?",
+            $"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)",
+            $"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?",
+            $"INSERT INTO {ks}.block_index (inode, idx) VALUES (?, ?)",
+            $"DELETE FROM {ks}.block_index WHERE inode = ? AND idx = ?",
+            $"SELECT idx FROM {ks}.block_index WHERE inode = ? AND idx >= ?",
+            $"DELETE FROM {ks}.block_index WHERE inode = ?",
+            $"SELECT value FROM {ks}.xattrs WHERE inode = ? AND name = ?",
+            $"INSERT INTO {ks}.xattrs (inode, name, value) VALUES (?, ?, ?)",
+            $"SELECT name FROM {ks}.xattrs WHERE inode = ?",
+            $"DELETE FROM {ks}.xattrs WHERE inode = ? AND name = ?",
+            $"DELETE FROM {ks}.xattrs WHERE inode = ?",
+            $"UPDATE {ks}.usage SET blocks = blocks + ?, inodes = inodes + ? WHERE fs = 'fs'",
+            $"SELECT blocks, inodes FROM {ks}.usage WHERE fs = 'fs'",
+            $"SELECT DISTINCT inode FROM {ks}.block_index",
+            $"SELECT DISTINCT inode FROM {ks}.xattrs",
+        };
+        var prepared = await Task.WhenAll(cql.Select(q => session.PrepareAsync(q, ct))).ConfigureAwait(false);
+        return new CassandraStore(session, consistency, serial, prepared);
+    }
+
+    // ------------------------------------------------------------------ inodes
+
+    public async Task<Inode?> GetInodeAsync(Guid id, CancellationToken ct)
+    {
+        var rows = await RunAsync(_getInode.Bind(id), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("type") ? null : ReadInode(rows[0]);
+    }
+
+    public Task InsertInodeAsync(Inode n, CancellationToken ct) =>
+        RunAsync(_insertInode.Bind(n.Id, (int)n.Type, n.Mode, n.Uid, n.Gid, n.Nlink, n.Size, n.Rdev, n.Atime.TotalNanoseconds,
+            n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Target, n.Generation, n.Parent, n.Blocks, n.Fence), idempotent: true, ct);
+
+    /// <summary>
+    /// Writes every field of <paramref name="n"/> (with its new <see cref="Inode.Fence"/>) if the stored fence is still
+    /// <paramref name="expectedFence"/>. Returns null when applied, else the stored fence (long.MinValue when the inode is gone).
+    /// </summary>
+    public async Task<long?> CommitInodeAsync(Inode n, long expectedFence, CancellationToken ct)
+    {
+        var statement = _commitInode.Bind((int)n.Type, n.Mode, n.Uid, n.Gid, n.Nlink, n.Size, n.Rdev, n.Atime.TotalNanoseconds,
+                n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Target, n.Generation, n.Parent, n.Blocks, n.Fence, n.Id, expectedFence)
+            .WithConsistency(_consistency).WithSerialConsistency(_serial);
+        var result = await _session.ExecuteConditionalAsync(statement, ct).ConfigureAwait(false);
+        if (result.Applied) return null;
+        var current = result.Current;
+        return current is null || !current.Columns.Contains("fence") || current.IsNull("fence") ? long.MinValue : current.Get<long>("fence");
+    }
+
+    /// <summary>Sets time columns (last writer wins, which is what times want); null keeps the stored value.</summary>
+    public async Task TouchAsync(Inode n, CancellationToken ct) =>
+        await RunAsync(_touchInode.Bind(n.Atime.TotalNanoseconds, n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Id), idempotent: true, ct).ConfigureAwait(false);
+
+    public Task DeleteInodeAsync(Guid id, CancellationToken ct) => RunAsync(_deleteInode.Bind(id), idempotent: true, ct);
+
+    public async IAsyncEnumerable<Inode> AllInodesAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_allInodes.Bind().WithConsistency(_consistency), 500, ct).ConfigureAwait(false))
+            if (!row.IsNull("type")) yield return ReadInode(row);
+    }
+
+    private static Inode ReadInode(Row r) => new()
+    {
+        Id = r.Get<Guid>(0),
+        Type = (FileType)r.Get<int>(1),
+        Mode = r.Get<int>(2),
+        Uid = r.Get<int>(3),
+        Gid = r.Get<int>(4),
+        Nlink = r.Get<long>(5),
+        Size = r.Get<long>(6),
+        Rdev = r.Get<long?>(7) ?? 0,
+        Atime = new Timespec(r.Get<long>(8)),
+        Mtime = new Timespec(r.Get<long>(9)),
+        Ctime = new Timespec(r.Get<long>(10)),
+        Target = r.Get<string?>(11),
+        Generation = r.Get<long?>(12) ?? 0,
+        Parent = r.Get<Guid?>(13) ?? Guid.Empty,
+        Blocks = r.Get<long?>(14) ?? 0,
+        Fence = r.Get<long?>(15) ?? 0,
+    };
+
+    // ------------------------------------------------------------------ directory entries
+
+    public async Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct)
+    {
+        var rows = await RunAsync(_getEntry.Bind(dir, name), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
+    }
+
+    /// <summary>Creates the name if it does not exist; returns null when created, else the entry that is there.</summary>
+    public async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry e, CancellationToken ct)
+    {
+        var result = await _session.ExecuteConditionalAsync(
+            _insertEntry.Bind(dir, e.Name, e.Inode, (int)e.Type).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+        return result.Applied ? null : result.Current is { } c ? new DirectoryEntry(e.Name, c.Get<Guid>("inode"), (FileType)c.Get<int>("type")) : null;
+    }
+
+    /// <summary>Points an existing name at another inode if it still points at <paramref name="expected"/>.</summary>
+    public async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    {
+        var result = await _session.ExecuteConditionalAsync(
+            _replaceEntry.Bind(replacement.Inode, (int)replacement.Type, dir, replacement.Name, expected)
+                .WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+        return result.Applied;
+    }
+
+    /// <summary>Removes the name if it still points at <paramref name="expected"/>.</summary>
+    public async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    {
+        var result = await _session.ExecuteConditionalAsync(
+            _deleteEntry.Bind(dir, name, expected).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+        return result.Applied;
+    }
+
+    /// <summary>A directory's entries in name order, after <paramref name="after"/> when given, paged from the server.</summary>
+    public async IAsyncEnumerable<DirectoryEntry> ListEntriesAsync(Guid dir, string? after, int pageSize, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var statement = (after is null ? _listEntries.Bind(dir) : _listEntriesAfter.Bind(dir, after)).WithConsistency(_consistency);
+        await foreach (var row in _session.QueryAsync(statement, pageSize, ct).ConfigureAwait(false))
+            if (!row.IsNull("inode")) yield return ReadEntry(row);
+    }
+
+    public async Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct) =>
+        (await RunAsync(_anyEntry.Bind(dir), idempotent: true, ct).ConfigureAwait(false)).Count > 0;
+
+    public async IAsyncEnumerable<(Guid Dir, DirectoryEntry Entry)> AllEntriesAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_allEntries.Bind().WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            if (!row.IsNull("inode")) yield return (row.Get<Guid>("dir"), new DirectoryEntry(row.Get<string>("name"), row.Get<Guid>("inode"), (FileType)row.Get<int>("type")));
+    }
+
+    private static DirectoryEntry ReadEntry(Row r) => new(r.Get<string>(0), r.Get<Guid>(1), (FileType)r.Get<int>(2));
+
+    // ------------------------------------------------------------------ blocks
+
+    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    public async Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var rows = await RunAsync(_readBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull(0) ? (ReadOnlyMemory<byte>?)null : rows[0].Get<ReadOnlyMemory<byte>>(0);
+    }
+
+    public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, CancellationToken ct) =>
+        RunAsync(_writeBlock.Bind(inode, index, data), idempotent: true, ct);
+
+    public Task DeleteBlockAsync(Guid inode, long index, CancellationToken ct) => RunAsync(_deleteBlock.Bind(inode, index), idempotent: true, ct);
+
+    public Task AddBlockIndexAsync(Guid inode, long index, CancellationToken ct) => RunAsync(_addIndex.Bind(inode, index), idempotent: true, ct);
+
+    public Task DeleteBlockIndexAsync(Guid inode, long index, CancellationToken ct) => RunAsync(_deleteIndex.Bind(inode, index), idempotent: true, ct);
+
+    public Task DeleteBlockIndexesAsync(Guid inode, CancellationToken ct) => RunAsync(_deleteIndexes.Bind(inode), idempotent: true, ct);
+
+    /// <summary>Indexes of the blocks a file has stored, from <paramref name="from"/> on, ascending.</summary>
+    public async IAsyncEnumerable<long> BlockIndexesAsync(Guid inode, long from, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_indexesFrom.Bind(inode, from).WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            yield return row.Get<long>(0);
+    }
+
+    // ------------------------------------------------------------------ extended attributes
+
+    public async Task<ReadOnlyMemory<byte>?> GetXAttrAsync(Guid inode, string name, CancellationToken ct)
+    {
+        var rows = await RunAsync(_getXattr.Bind(inode, name), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 ? (ReadOnlyMemory<byte>?)null : rows[0].IsNull(0) ? ReadOnlyMemory<byte>.Empty : rows[0].Get<ReadOnlyMemory<byte>>(0);
+    }
+
+    public Task SetXAttrAsync(Guid inode, string name, ReadOnlyMemory<byte> value, CancellationToken ct) =>
+        RunAsync(_setXattr.Bind(inode, name, value), idempotent: true, ct);
+
+    public async Task<IReadOnlyList<string>> ListXAttrsAsync(Guid inode, CancellationToken ct)
+    {
+        var names = new List<string>();
+        await foreach (var row in _session.QueryAsync(_listXattrs.Bind(inode).WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            names.Add(row.Get<string>(0));
+        return names;
+    }
+
+    public Task RemoveXAttrAsync(Guid inode, string name, CancellationToken ct) => RunAsync(_removeXattr.Bind(inode, name), idempotent: true, ct);
+
+    public Task RemoveXAttrsAsync(Guid inode, CancellationToken ct) => RunAsync(_removeXattrs.Bind(inode), idempotent: true, ct);
+
+    // ------------------------------------------------------------------ usage (statfs estimates)
+
+    /// <summary>Counters are not idempotent, so a timed-out update is not retried: statfs figures are estimates.</summary>
+    public async Task AddUsageAsync(long blocks, long inodes, CancellationToken ct)
+    {
+        try
+        {
+            await RunAsync(_addUsage.Bind(blocks, inodes), idempotent: false, ct).ConfigureAwait(false);
+        }
+        catch (CqlException)
+        {
+            // Usage is advisory; losing one update must not fail the file operation that caused it.
+        }
+    }
+
+    public async Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct)
+    {
+        var rows = await RunAsync(_usage.Bind(), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 ? (0, 0) : (rows[0].Get<long?>(0) ?? 0, rows[0].Get<long?>(1) ?? 0);
+    }
+
+    /// <summary>Inodes that have stored blocks (fsck looks for those whose inode is gone).</summary>
+    public IAsyncEnumerable<Guid> InodesWithBlocksAsync(CancellationToken ct) => DistinctInodesAsync(_indexedInodes, ct);
+
+    /// <summary>Inodes that have extended attributes.</summary>
+    public IAsyncEnumerable<Guid> InodesWithXAttrsAsync(CancellationToken ct) => DistinctInodesAsync(_attributedInodes, ct);
+
+    private async IAsyncEnumerable<Guid> DistinctInodesAsync(PreparedStatement query, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(query.Bind().WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            yield return row.Get<Guid>(0);
+    }
+
+    private Task<RowSet> RunAsync(BoundStatement statement, bool idempotent, CancellationToken ct) =>
+        _session.ExecuteAsync(statement.WithConsistency(_consistency).AsIdempotent(idempotent), ct);
+}

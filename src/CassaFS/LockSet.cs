@@ -1,0 +1,78 @@
+using CassaFS.Locks;
+
+namespace CassaFS;
+
+/// <summary>
+/// The locks one operation holds, taken in the one global order (ordinal order of <see cref="LockKey"/>), so two
+/// clients taking overlapping sets can never deadlock. A key wanted twice is taken once, in the stronger mode.
+/// </summary>
+internal sealed class LockSet : IAsyncDisposable
+{
+    private readonly List<ILockHandle> _handles;
+
+    private LockSet(List<ILockHandle> handles) => _handles = handles;
+
+    public static async Task<LockSet> AcquireAsync(ILockProvider provider, IEnumerable<(LockKey Key, LockMode Mode)> wanted,
+        string purpose, TimeSpan timeout, CancellationToken ct)
+    {
+        var ordered = wanted
+            .GroupBy(w => w.Key)
+            .Select(g => (Key: g.Key, Mode: g.Any(w => w.Mode == LockMode.Write) ? LockMode.Write : LockMode.Read))
+            .OrderBy(w => w.Key)
+            .ToList();
+        var handles = new List<ILockHandle>(ordered.Count);
+        try
+        {
+            foreach (var (key, mode) in ordered)
+            {
+                var request = new LockRequest(key, mode) { Purpose = purpose, Timeout = timeout };
+                handles.Add(await provider.AcquireAsync(request, ct).ConfigureAwait(false));
+            }
+            return new LockSet(handles);
+        }
+        catch (LockTimeoutException e)
+        {
+            await ReleaseAllAsync(handles).ConfigureAwait(false);
+            throw new FileSystemException(Errno.EAGAIN, purpose, e.Message, e);
+        }
+        catch
+        {
+            await ReleaseAllAsync(handles).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The fencing token of the lock on <paramref name="key"/> (which this set must hold).</summary>
+    public long TokenFor(LockKey key) =>
+        _handles.FirstOrDefault(h => h.Key == key)?.FencingToken ?? throw new InvalidOperationException($"lock {key} is not held by this operation");
+
+    /// <summary>True while every lock is confirmed held (none suspended, lost or released).</summary>
+    public bool AllHeld => _handles.TrueForAll(h => h.State == LockState.Held);
+
+    /// <summary>Fails the operation if a lock was lost (session expired, lease taken over): its changes would not be protected.</summary>
+    public void ThrowIfLost(string subject)
+    {
+        var lost = _handles.FirstOrDefault(h => h.State is LockState.Lost or LockState.Released);
+        if (lost is not null)
+            throw new FileSystemException(Errno.EIO, subject, $"lock {lost.Key} was lost while the operation ran; retry (and run fsck if it keeps happening)");
+    }
+
+    public ValueTask DisposeAsync() => new(ReleaseAllAsync(_handles));
+
+    private static async Task ReleaseAllAsync(List<ILockHandle> handles)
+    {
+        // Release in reverse order of acquisition; a release failure must not keep the other locks.
+        for (var i = handles.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                await handles[i].DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception) when (i > 0)
+            {
+                // The provider retries releases until confirmed or the session is gone; keep releasing the rest.
+            }
+        }
+        handles.Clear();
+    }
+}

@@ -1,0 +1,107 @@
+using System.Buffers;
+using CassaFS.Locks;
+
+namespace CassaFS;
+
+/// <summary>A handle on an open file, as returned by open and create.</summary>
+public sealed class FileHandle
+{
+    internal FileHandle(long id, OpenFile file, OpenFlags flags, Caller caller)
+    {
+        Id = id;
+        File = file;
+        Flags = flags;
+        Caller = caller;
+    }
+
+    /// <summary>A number unique within this mount (the FUSE face hands it to the kernel).</summary>
+    public long Id { get; }
+
+    public Guid Inode => File.Id;
+
+    public OpenFlags Flags { get; }
+
+    internal OpenFile File { get; }
+
+    internal Caller Caller { get; }
+
+    internal bool CanRead => (Flags & OpenFlags.AccessModeMask) is OpenFlags.ReadOnly or OpenFlags.ReadWrite;
+
+    internal bool CanWrite => (Flags & OpenFlags.AccessModeMask) is OpenFlags.WriteOnly or OpenFlags.ReadWrite;
+
+    internal bool Released { get; set; }
+
+    /// <summary>Whether this handle's reads have had their atime considered (relatime: once per handle).</summary>
+    internal bool AtimeConsidered { get; set; }
+}
+
+/// <summary>
+/// One open inode in this client, shared by all its handles: the write-back buffer (blocks written but not yet
+/// stored), the block writes in flight, and the inode lock a writer keeps across a burst of writes (taking the
+/// lock per block would cost a lock round trip per block). Everything here is guarded by <see cref="Gate"/>.
+/// </summary>
+internal sealed class OpenFile
+{
+    public OpenFile(Guid id, int blockSize)
+    {
+        Id = id;
+        BlockSize = blockSize;
+    }
+
+    public Guid Id { get; }
+    public int BlockSize { get; }
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+    public int Handles { get; set; }
+
+    /// <summary>The inode as this writer last committed or loaded it under its lock.</summary>
+    public Inode? Inode { get; set; }
+
+    /// <summary>The file size including buffered writes.</summary>
+    public long Size { get; set; }
+
+    /// <summary>Metadata changed by writes (size, mtime, mode) not yet committed.</summary>
+    public bool MetadataDirty { get; set; }
+
+    /// <summary>Blocks that exist in storage (loaded when the writer lock is taken).</summary>
+    public HashSet<long>? Allocated { get; set; }
+
+    /// <summary>The inode lock held across a burst of writes, or null.</summary>
+    public LockSet? WriterLock { get; set; }
+
+    public DateTime LastWrite { get; set; }
+
+    /// <summary>The last name of this inode dropped while it was open: its data is purged at the last release.</summary>
+    public bool Unlinked { get; set; }
+
+    public Dictionary<long, DirtyBlock> Dirty { get; } = new();
+
+    public List<(long Index, Task Write)> InFlight { get; } = new();
+
+    /// <summary>The first error of a write-back that failed, reported at the next write, flush or fsync (as POSIX does).</summary>
+    public Exception? WriteBackError { get; set; }
+
+    /// <summary>Recently read blocks (read-ahead), dropped whenever this client writes.</summary>
+    public Dictionary<long, ReadOnlyMemory<byte>?> ReadCache { get; } = new();
+
+    public long LastReadBlock { get; set; } = -2;
+
+    public long PurgeToken => WriterLock?.TokenFor(LockKey.ForInode(Id)) ?? 0;
+}
+
+/// <summary>A block being assembled in memory: a pooled buffer of the block size and how much of it is valid.</summary>
+internal sealed class DirtyBlock : IDisposable
+{
+    public DirtyBlock(int blockSize) => Buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+
+    public byte[] Buffer { get; private set; }
+
+    /// <summary>Bytes from the start of the block that hold data (the rest of the file's block reads as zeros).</summary>
+    public int Length { get; set; }
+
+    public void Dispose()
+    {
+        if (Buffer.Length == 0) return;
+        ArrayPool<byte>.Shared.Return(Buffer);
+        Buffer = Array.Empty<byte>();
+    }
+}

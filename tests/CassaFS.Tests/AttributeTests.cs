@@ -1,0 +1,162 @@
+namespace CassaFS.Tests;
+
+public class AttributeTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
+{
+    private CassaFileSystem Fs => f.Fs;
+
+    private async Task<Inode> OwnedByAliceAsync(int mode = 0x1A4)
+    {
+        var dir = await Fs.ScratchAsync();
+        return await Fs.MknodAsync(dir.Id, "f", FileType.Regular, mode, 0, Alice);
+    }
+
+    [Fact]
+    public async Task Chmod_by_the_owner_works_and_by_anyone_else_fails_with_EPERM()
+    {
+        var file = await OwnedByAliceAsync();
+        var changed = await Fs.SetAttrAsync(file.Id, new AttributeChanges { Mode = 0x180 }, Alice);
+        Assert.Equal(0x180, changed.Mode);
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.SetAttrAsync(file.Id, new AttributeChanges { Mode = 0x1FF }, Bob)));
+        Assert.True(changed.Ctime >= file.Ctime);
+    }
+
+    [Fact]
+    public async Task Only_root_changes_the_owner_and_the_owner_only_to_their_own_groups()
+    {
+        var file = await OwnedByAliceAsync();
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.SetAttrAsync(file.Id, new AttributeChanges { Uid = 1001 }, Alice)));
+        Assert.Equal(50, (await Fs.SetAttrAsync(file.Id, new AttributeChanges { Gid = 50 }, Alice)).Gid); // a supplementary group
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.SetAttrAsync(file.Id, new AttributeChanges { Gid = 7 }, Alice)));
+        Assert.Equal(1001, (await Fs.SetAttrAsync(file.Id, new AttributeChanges { Uid = 1001 }, Root)).Uid);
+    }
+
+    [Fact]
+    public async Task Chown_and_a_write_by_a_non_root_user_clear_setuid_and_setgid()
+    {
+        var file = await OwnedByAliceAsync(0xDED); // 06755
+        var chowned = await Fs.SetAttrAsync(file.Id, new AttributeChanges { Gid = 50 }, Alice);
+        Assert.Equal(0x1ED, chowned.Mode & ModeBits.Permissions);
+        await Fs.SetAttrAsync(file.Id, new AttributeChanges { Mode = 0xDED }, Alice);
+        var h = await Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Alice);
+        await Fs.WriteAsync(h, 0, "x"u8.ToArray());
+        await Fs.ReleaseAsync(h);
+        Assert.Equal(0x1ED, (await Fs.GetAttrAsync(file.Id)).Mode);
+    }
+
+    [Fact]
+    public async Task Permission_bits_decide_for_owner_group_and_others_and_root_passes()
+    {
+        var file = await OwnedByAliceAsync(0x1A0); // 0640, group 1000
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Bob)));
+        var groupMember = new Caller(2000, 2000, new[] { 1000 });
+        var h = await Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, groupMember);
+        await Fs.ReleaseAsync(h);
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, groupMember)));
+        await Fs.ReleaseAsync(await Fs.OpenAsync(file.Id, OpenFlags.ReadWrite, Root));
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => Fs.AccessAsync(file.Id, AccessMode.Execute, Root)));
+    }
+
+    [Fact]
+    public async Task Creating_in_a_directory_needs_write_and_search_permission()
+    {
+        var dir = await Fs.MkdirAsync(Inode.RootId, "ro" + Guid.NewGuid().ToString("N")[..8], 0x1ED, Root);
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => Fs.MknodAsync(dir.Id, "x", FileType.Regular, 0x1A4, 0, Alice)));
+        var noSearch = await Fs.MkdirAsync(dir.Id, "nosearch", 0x1F6, Root); // 0766: others have rw- but no x
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => Fs.LookupAsync(noSearch.Id, "anything", Alice)));
+    }
+
+    [Fact]
+    public async Task In_a_sticky_directory_only_the_owner_removes_or_renames_an_entry()
+    {
+        var tmp = await Fs.MkdirAsync(Inode.RootId, "sticky" + Guid.NewGuid().ToString("N")[..8], 0x3FF, Root); // 01777
+        await Fs.MknodAsync(tmp.Id, "alices", FileType.Regular, 0x1B6, 0, Alice);
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.UnlinkAsync(tmp.Id, "alices", Bob)));
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.RenameAsync(tmp.Id, "alices", tmp.Id, "bobs", RenameFlags.None, Bob)));
+        await Fs.UnlinkAsync(tmp.Id, "alices", Alice);
+    }
+
+    [Fact]
+    public async Task Setgid_directories_pass_their_group_to_new_entries()
+    {
+        var shared = await Fs.MkdirAsync(Inode.RootId, "sgid" + Guid.NewGuid().ToString("N")[..8], 0x5FF, Root); // 02777
+        await Fs.SetAttrAsync(shared.Id, new AttributeChanges { Gid = 50 }, Root);
+        var file = await Fs.MknodAsync(shared.Id, "f", FileType.Regular, 0x1A4, 0, Bob);
+        var sub = await Fs.MkdirAsync(shared.Id, "d", 0x1ED, Bob);
+        Assert.Equal(50, file.Gid);
+        Assert.Equal(50, sub.Gid);
+        Assert.NotEqual(0, sub.Mode & ModeBits.SetGid);
+    }
+
+    [Fact]
+    public async Task Utimens_sets_explicit_times_for_the_owner_now_for_a_writer_and_omitted_times_stay()
+    {
+        var file = await OwnedByAliceAsync(0x1B6); // 0666
+        var past = Timespec.FromParts(1_000_000_000, 123_456_789);
+        var set = await Fs.SetAttrAsync(file.Id, new AttributeChanges { Mtime = TimeChange.To(past) }, Alice);
+        Assert.Equal(past, set.Mtime);
+        Assert.Equal(file.Atime, set.Atime); // omitted: unchanged
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.SetAttrAsync(file.Id, new AttributeChanges { Atime = TimeChange.To(past) }, Bob)));
+        var now = await Fs.SetAttrAsync(file.Id, new AttributeChanges { Atime = TimeChange.Now, Mtime = TimeChange.Now }, Bob); // Bob may write: may set now
+        Assert.True(now.Mtime > past);
+        var readBack = await Fs.GetAttrAsync(file.Id);
+        Assert.Equal(now.Mtime, readBack.Mtime);
+        Assert.Equal(123_456_789, set.Mtime.Nanoseconds);
+    }
+
+    [Fact]
+    public async Task Creating_and_removing_names_update_the_directory_times()
+    {
+        var dir = await Fs.ScratchAsync();
+        var before = await Fs.GetAttrAsync(dir.Id);
+        await Task.Delay(5);
+        await Fs.MknodAsync(dir.Id, "x", FileType.Regular, 0x1A4, 0, Root);
+        var afterCreate = await Fs.GetAttrAsync(dir.Id);
+        Assert.True(afterCreate.Mtime > before.Mtime);
+        Assert.True(afterCreate.Ctime > before.Ctime);
+        await Task.Delay(5);
+        await Fs.UnlinkAsync(dir.Id, "x", Root);
+        Assert.True((await Fs.GetAttrAsync(dir.Id)).Mtime > afterCreate.Mtime);
+    }
+
+    [Fact]
+    public async Task Device_nodes_fifos_and_sockets_are_made_with_their_type_and_rdev_and_devices_need_root()
+    {
+        var dir = await Fs.ScratchAsync();
+        var fifo = await Fs.MknodAsync(dir.Id, "fifo", FileType.Fifo, 0x1A4, 0, Alice);
+        var sock = await Fs.MknodAsync(dir.Id, "sock", FileType.Socket, 0x1A4, 0, Alice);
+        var dev = await Fs.MknodAsync(dir.Id, "null", FileType.CharDevice, 0x1B6, (1 << 8) | 3, Root);
+        Assert.Equal(FileType.Fifo, (await Fs.GetAttrAsync(fifo.Id)).Type);
+        Assert.Equal(FileType.Socket, (await Fs.GetAttrAsync(sock.Id)).Type);
+        Assert.Equal((1 << 8) | 3, (await Fs.GetAttrAsync(dev.Id)).Rdev);
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.MknodAsync(dir.Id, "blk", FileType.BlockDevice, 0x1B6, 0, Alice)));
+    }
+
+    [Fact]
+    public async Task Extended_attributes_are_set_listed_read_and_removed_with_create_and_replace_flags()
+    {
+        var file = await OwnedByAliceAsync();
+        await Fs.SetXAttrAsync(file.Id, "user.colour", "blue"u8.ToArray(), XAttrFlags.Create, Alice);
+        Assert.Equal(Errno.EEXIST, await ErrnoOf(() => Fs.SetXAttrAsync(file.Id, "user.colour", "red"u8.ToArray(), XAttrFlags.Create, Alice)));
+        await Fs.SetXAttrAsync(file.Id, "user.colour", "red"u8.ToArray(), XAttrFlags.Replace, Alice);
+        Assert.Equal(Errno.ENODATA, await ErrnoOf(() => Fs.SetXAttrAsync(file.Id, "user.size", "1"u8.ToArray(), XAttrFlags.Replace, Alice)));
+        Assert.Equal("red"u8.ToArray(), await Fs.GetXAttrAsync(file.Id, "user.colour", Alice));
+        Assert.Equal(new[] { "user.colour" }, await Fs.ListXAttrAsync(file.Id, Alice));
+        await Fs.RemoveXAttrAsync(file.Id, "user.colour", Alice);
+        Assert.Equal(Errno.ENODATA, await ErrnoOf(() => Fs.GetXAttrAsync(file.Id, "user.colour", Alice)));
+        Assert.Equal(Errno.EOPNOTSUPP, await ErrnoOf(() => Fs.SetXAttrAsync(file.Id, "bogus", "x"u8.ToArray(), XAttrFlags.Either, Alice)));
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => Fs.SetXAttrAsync(file.Id, "user.x", "x"u8.ToArray(), XAttrFlags.Either, Bob)));
+    }
+
+    [Fact]
+    public async Task Statfs_reports_the_block_size_and_counts_used_blocks()
+    {
+        var before = await Fs.StatFsAsync();
+        var dir = await Fs.ScratchAsync();
+        await Fs.WriteFileAsync(dir.Id, "f", new byte[Fs.BlockSize * 3]);
+        var after = await Fs.StatFsAsync();
+        Assert.Equal(Fs.BlockSize, after.BlockSize);
+        Assert.Equal(255, after.MaxNameLength);
+        Assert.True(after.UsedBlocks >= before.UsedBlocks + 3);
+        Assert.Equal(after.TotalBlocks, after.FreeBlocks + after.UsedBlocks);
+    }
+}

@@ -1,0 +1,111 @@
+using CassaFS.Locks;
+
+namespace CassaFS.Tests;
+
+public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
+{
+    private CassaFileSystem Fs => f.Fs;
+
+    [Fact]
+    public async Task Four_clients_making_the_same_directory_at_once_exactly_one_succeeds_every_time()
+    {
+        var clients = new List<FileSystemFixture.Client>();
+        for (var i = 0; i < 4; i++) clients.Add(await f.SecondClientAsync());
+        try
+        {
+            var dir = await Fs.ScratchAsync();
+            for (var trial = 0; trial < 25; trial++)
+            {
+                var name = $"race{trial}";
+                using var start = new ManualResetEventSlim();
+                var attempts = clients.Select(c => Task.Run(async () =>
+                {
+                    start.Wait();
+                    try { await c.Fs.MkdirAsync(dir.Id, name, 0x1ED, Root); return Errno.EPERM + 1000; }
+                    catch (FileSystemException e) { return e.Errno; }
+                })).ToArray();
+                start.Set();
+                var outcomes = await Task.WhenAll(attempts);
+                Assert.Equal(1, outcomes.Count(o => o == Errno.EPERM + 1000));
+                Assert.Equal(3, outcomes.Count(o => o == Errno.EEXIST));
+            }
+            Assert.Equal(2 + 25, (await Fs.GetAttrAsync(dir.Id)).Nlink);
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_create_racing_rmdir_never_leaves_a_name_inside_a_removed_directory()
+    {
+        var top = await Fs.ScratchAsync();
+        await using var other = await f.SecondClientAsync();
+        for (var trial = 0; trial < 10; trial++)
+        {
+            var victim = await Fs.MkdirAsync(top.Id, $"v{trial}", 0x1FF, Root);
+            var create = Task.Run(async () =>
+            {
+                try { await other.Fs.MknodAsync(victim.Id, "late", FileType.Regular, 0x1A4, 0, Root); return true; }
+                catch (FileSystemException) { return false; }
+            });
+            var remove = Task.Run(async () =>
+            {
+                try { await Fs.RmdirAsync(top.Id, $"v{trial}", Root); return true; }
+                catch (FileSystemException e) when (e.Errno == Errno.ENOTEMPTY) { return false; }
+            });
+            var (created, removed) = (await create, await remove);
+            Assert.False(created && removed, "a name was created in a directory that rmdir removed");
+            Assert.True(created || removed);
+        }
+    }
+
+    [Fact]
+    public async Task A_holder_whose_lock_was_lost_cannot_commit_over_the_new_holder()
+    {
+        var dir = await Fs.ScratchAsync();
+        var file = await Fs.MknodAsync(dir.Id, "fenced", FileType.Regular, 0x1A4, 0, Root);
+        await using var stale = await f.SecondClientAsync();
+        await using var fresh = await f.SecondClientAsync();
+        var key = LockKey.ForInode(file.Id);
+        // The stale client takes the lock, then its ZooKeeper session ends (as on expiry) without it noticing:
+        // the lock state it reads stays Held, as for a client paused through its session timeout.
+        var staleLocks = new NeverNoticesLoss(stale.Fs.Options.Locks);
+        var staleHold = await LockSetFor(staleLocks, key);
+        await stale.ZooKeeper.DisposeAsync();
+        // The new holder takes the lock (a larger fencing token) and commits.
+        await fresh.Fs.SetAttrAsync(file.Id, new AttributeChanges { Mode = 0x180 }, Root);
+        // The stale holder's commit is refused by the storage: the fence has moved past its token.
+        var e = await Assert.ThrowsAsync<FileSystemException>(() => stale.Fs.CommitAsync(staleHold, file.Id, "fenced", i => i with { Mode = 0x1FF }, default));
+        Assert.Equal(Errno.ESTALE, e.Errno);
+        Assert.Equal(0x180, (await Fs.GetAttrAsync(file.Id)).Mode);
+    }
+
+    private static Task<LockSet> LockSetFor(ILockProvider provider, LockKey key) =>
+        LockSet.AcquireAsync(provider, new[] { (key, LockMode.Write) }, "fencing test", TimeSpan.FromSeconds(10), default);
+
+    /// <summary>Real ZooKeeper locks whose handles keep saying Held: a client that has not yet noticed its session is gone.</summary>
+    private sealed class NeverNoticesLoss(ILockProvider inner) : ILockProvider
+    {
+        public string Name => inner.Name;
+        public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default) => new Oblivious(await inner.AcquireAsync(request, ct));
+        public IAsyncEnumerable<LockInfo> ListAsync(string? keyPrefix = null, CancellationToken ct = default) => inner.ListAsync(keyPrefix, ct);
+        public ValueTask<LockInfo> InspectAsync(LockKey key, CancellationToken ct = default) => inner.InspectAsync(key, ct);
+        public ValueTask<bool> BreakAsync(LockKey key, string participantId, string reason, CancellationToken ct = default) => inner.BreakAsync(key, participantId, reason, ct);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+        private sealed class Oblivious(ILockHandle real) : ILockHandle
+        {
+            public LockKey Key => real.Key;
+            public LockMode Mode => real.Mode;
+            public long FencingToken => real.FencingToken;
+            public LockHolder Holder => real.Holder;
+            public LockState State => LockState.Held;
+            public event EventHandler<LockState>? StateChanged { add { } remove { } }
+            public CancellationToken LostToken => CancellationToken.None;
+            public ValueTask ReleaseAsync(CancellationToken ct = default) => ValueTask.CompletedTask;
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+}
