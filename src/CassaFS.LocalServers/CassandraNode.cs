@@ -129,6 +129,11 @@ public sealed class CassandraNode : IAsyncDisposable
         config["seed_provider"]![0]!["parameters"]![0]!["seeds"] = seeds;
         // A lone test node flushes hints and snapshots for nothing; keep start and stop quick.
         config["auto_snapshot"] = false;
+        // Local nodes share two cores with their clients: the stock 1 s Paxos contention and 2 s write timeouts
+        // turn a busy moment into timeouts that say nothing about the code under test.
+        config["cas_contention_timeout_in_ms"] = 5000;
+        config["write_request_timeout_in_ms"] = 5000;
+        config["read_request_timeout_in_ms"] = 10000;
         File.WriteAllText(yaml, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(StateDirectory, "logback.xml"), $$"""
             <configuration>

@@ -76,7 +76,7 @@ public sealed partial class CassaFileSystem
             Parent = isDirectory ? parent : Guid.Empty,
         };
         await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
-        var existing = await InsertEntrySettledAsync(parent, new DirectoryEntry(name, inode.Id, type), ct).ConfigureAwait(false);
+        var existing = await InsertEntrySettledAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
         if (existing is not null)
         {
             await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
@@ -90,21 +90,30 @@ public sealed partial class CassaFileSystem
         return inode;
     }
 
-    /// <summary>Inserts a name by LWT; when the answer is lost, reads the name back through Paxos to learn what happened.</summary>
-    private async Task<DirectoryEntry?> InsertEntrySettledAsync(Guid dir, DirectoryEntry entry, CancellationToken ct)
+    /// <summary>
+    /// Inserts a name by LWT; returns null when it is created, else the entry in the way. A timed-out LWT (Paxos
+    /// contention, a lost reply) may still land, even while we retry, so after an unknown outcome finding the name
+    /// pointing at our inode means our write happened. So does it for an inode this operation has just made
+    /// (<paramref name="freshInode"/>): nobody else can know its id. Otherwise (link) it is someone else's name: EEXIST.
+    /// </summary>
+    private async Task<DirectoryEntry?> InsertEntrySettledAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
     {
+        var uncertain = false;
         for (var attempt = 0; ; attempt++)
         {
+            DirectoryEntry? existing;
             try
             {
-                return await _store.InsertEntryAsync(dir, entry, ct).ConfigureAwait(false);
+                existing = await _store.InsertEntryAsync(dir, entry, ct).ConfigureAwait(false);
             }
-            catch (CqlException e) when (OutcomeUnknown(e) && attempt < 3)
+            catch (CqlException e) when (OutcomeUnknown(e) && attempt < 4)
             {
-                var now = await _store.GetEntryAsync(dir, entry.Name, ct).ConfigureAwait(false);
-                if (now is null) continue;
-                return now.Inode == entry.Inode ? null : now;
+                uncertain = true;
+                existing = await _store.GetEntrySettledAsync(dir, entry.Name, ct).ConfigureAwait(false);
+                if (existing is null) continue;
             }
+            var ours = existing is not null && existing.Inode == entry.Inode && (freshInode || uncertain);
+            return existing is null || ours ? null : existing;
         }
     }
 
@@ -140,7 +149,7 @@ public sealed partial class CassaFileSystem
         }
         catch (CqlException e) when (OutcomeUnknown(e))
         {
-            var now = await _store.GetEntryAsync(dir, name, ct).ConfigureAwait(false);
+            var now = await _store.GetEntrySettledAsync(dir, name, ct).ConfigureAwait(false);
             if (now is null) return true;
             if (now.Inode != expected) return false;
             return await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
@@ -193,7 +202,7 @@ public sealed partial class CassaFileSystem
         // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
         // lowers it), never a name the count does not cover (which would let unlink free a file still named).
         var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
-        if (await InsertEntrySettledAsync(newParent, new DirectoryEntry(newName, id, target.Type), ct).ConfigureAwait(false) is not null)
+        if (await InsertEntrySettledAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
         {
             await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, newName);
@@ -308,7 +317,7 @@ public sealed partial class CassaFileSystem
         var moving = new DirectoryEntry(newName, source.Inode, source.Type);
         if (target is null)
         {
-            if (await InsertEntrySettledAsync(newParent, moving, ct).ConfigureAwait(false) is not null) return false;
+            if (await InsertEntrySettledAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
         }
         else if (!await ReplaceEntrySettledAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
         {
@@ -374,7 +383,7 @@ public sealed partial class CassaFileSystem
         }
         catch (CqlException e) when (OutcomeUnknown(e))
         {
-            var now = await _store.GetEntryAsync(dir, replacement.Name, ct).ConfigureAwait(false);
+            var now = await _store.GetEntrySettledAsync(dir, replacement.Name, ct).ConfigureAwait(false);
             if (now is not null && now.Inode == replacement.Inode) return true;
             if (now is null || now.Inode != expected) return false;
             return await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);

@@ -287,7 +287,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         }
         catch (CqlException e) when (OutcomeUnknown(e))
         {
-            var now = await _store.GetInodeAsync(after.Id, ct).ConfigureAwait(false);
+            var now = await _store.GetInodeSettledAsync(after.Id, ct).ConfigureAwait(false);
             if (now is null) return long.MinValue;
             return now == after ? null : now.Fence;
         }

@@ -150,6 +150,23 @@ internal sealed class CassandraStore
         return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
     }
 
+    /// <summary>
+    /// The entry read through Paxos (SERIAL): a transaction left in progress by a timed-out request is completed
+    /// first, so the answer says for certain whether that request's write happened.
+    /// </summary>
+    public async Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct)
+    {
+        var rows = await _session.ExecuteAsync(_getEntry.Bind(dir, name).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
+    }
+
+    /// <summary>The inode read through Paxos (SERIAL), for settling a compare-and-set whose answer was lost.</summary>
+    public async Task<Inode?> GetInodeSettledAsync(Guid id, CancellationToken ct)
+    {
+        var rows = await _session.ExecuteAsync(_getInode.Bind(id).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("type") ? null : ReadInode(rows[0]);
+    }
+
     /// <summary>Creates the name if it does not exist; returns null when created, else the entry that is there.</summary>
     public async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry e, CancellationToken ct)
     {

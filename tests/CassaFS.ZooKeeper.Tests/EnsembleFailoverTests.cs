@@ -134,7 +134,9 @@ public sealed class EnsembleFailoverTests(EnsembleFixture ensemble) : IClassFixt
         await using var other = await Sessions.ConnectAsync(survivors + target[target.IndexOf('/', StringComparison.Ordinal)..]);
         ensemble.Servers.Single(s => s.ConnectString == connected).Kill();
         await states.WaitAsync(ConnectionState.Suspended, 10);
-        await other.DeleteAsync("/doomed"); // quite likely before the client is back; SetWatches must report it either way
+        // Quite likely before the client is back; SetWatches must report it either way. If the killed server was the
+        // leader, the survivors drop their clients while they elect a new one: a delete is idempotent, so retry it.
+        await DeleteSurelyAsync(other, "/doomed");
 
         var e = await Sessions.Within(fired.Task, 20, "the watch on a node deleted during the failover");
         Assert.Equal(new WatchedEvent(WatchEventType.NodeDeleted, KeeperState.SyncConnected, "/doomed"), e);
@@ -174,6 +176,26 @@ public sealed class EnsembleFailoverTests(EnsembleFixture ensemble) : IClassFixt
         finally
         {
             foreach (var p in proxies) await p.DisposeAsync();
+        }
+    }
+
+    private static async Task DeleteSurelyAsync(ZooKeeperClient client, string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await client.DeleteAsync(path);
+                return;
+            }
+            catch (NoNodeException) when (attempt > 0)
+            {
+                return; // an earlier attempt whose reply was lost had deleted it
+            }
+            catch (ConnectionLossException) when (attempt < 10)
+            {
+                await Task.Delay(200);
+            }
         }
     }
 }
