@@ -8,86 +8,52 @@ namespace CassaFS.Fuse;
 internal sealed partial class FuseSession
 #pragma warning restore CA1001
 {
-    private async Task CompleteLater<T>(nint req, ValueTask<FuseResult<T>> task, Action<FuseSession, nint, T> reply)
-    {
-        FuseResult<T> result;
-        try
-        {
-            result = await task.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Every handler failure becomes an errno.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            FailAndEnd(req, ex);
-            return;
-        }
-        Send(req, result, reply);
-    }
+    private async Task CompleteLater<T>(nint req, ValueTask<FuseResult<T>> task, Action<FuseSession, nint, T> reply) =>
+        Send(req, await Settle(task).ConfigureAwait(false), reply);
 
-    private async Task CompleteLater(nint req, ValueTask<Errno> task, long interruptId)
-    {
-        Errno result;
-        try
-        {
-            result = await task.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Every handler failure becomes an errno.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            result = ErrnoOf(ex);
-        }
-        SendErrno(req, result, interruptId);
-    }
+    private async Task CompleteLater(nint req, ValueTask<Errno> task, long interruptId) =>
+        SendErrno(req, await Settle(task).ConfigureAwait(false), interruptId);
 
-    private async Task ReadLater(nint req, ValueTask<FuseResult<int>> task, byte[] buffer, int length)
-    {
-        FuseResult<int> result;
-        try
-        {
-            result = await task.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Every handler failure becomes an errno.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            result = ErrnoOf(ex);
-        }
-        SendRead(req, result, buffer, length);
-    }
+    private async Task ReadLater(nint req, ValueTask<FuseResult<int>> task, byte[] buffer, int length) =>
+        SendRead(req, await Settle(task).ConfigureAwait(false), buffer, length);
 
     private async Task WriteLater(nint req, ValueTask<FuseResult<int>> task, byte[] buffer)
     {
-        FuseResult<int> result;
-        try
-        {
-            result = await task.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Every handler failure becomes an errno.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            result = ErrnoOf(ex);
-        }
+        var result = await Settle(task).ConfigureAwait(false);
         ArrayPool<byte>.Shared.Return(buffer);
         Send(req, result, ReplyWritten);
     }
 
-    private async Task ReadDirectoryLater(nint req, ValueTask<Errno> task, DirectoryBuffer buffer)
+    private async Task ReadDirectoryLater(nint req, ValueTask<Errno> task, DirectoryBuffer buffer) =>
+        SendDirectory(req, await Settle(task).ConfigureAwait(false), buffer);
+
+    /// <summary>The handler's result, or the errno its exception stands for: every handler failure becomes an errno.</summary>
+    private async ValueTask<FuseResult<T>> Settle<T>(ValueTask<FuseResult<T>> task)
     {
-        Errno result;
         try
         {
-            result = await task.ConfigureAwait(false);
+            return await task.ConfigureAwait(false);
         }
-#pragma warning disable CA1031 // Every handler failure becomes an errno.
+#pragma warning disable CA1031 // Nothing may unwind into libfuse.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            result = ErrnoOf(ex);
+            return ErrnoOf(ex);
         }
-        SendDirectory(req, result, buffer);
+    }
+
+    private async ValueTask<Errno> Settle(ValueTask<Errno> task)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Nothing may unwind into libfuse.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ErrnoOf(ex);
+        }
     }
 
     private static async ValueTask<FuseResult<ReadOnlyMemory<byte>>> EncodeNames(ValueTask<FuseResult<IReadOnlyList<string>>> names)

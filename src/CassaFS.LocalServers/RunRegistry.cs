@@ -17,8 +17,12 @@ public static class RunRegistry
         Reap(log);
         var name = string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}-{purpose}-{Guid.NewGuid().ToString("N")[..6]}");
         var dir = Path.Combine(Paths.RunsRoot, name);
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, OwnerFileName), $"{Environment.ProcessId} {ProcessStartTicks(Environment.ProcessId)}");
+        // Other processes reap concurrently: a run folder must never be seen without its owner. It is assembled
+        // under a hidden name (which reapers skip) and renamed into place, owner file and all.
+        var staging = Path.Combine(Paths.RunsRoot, "." + name);
+        Directory.CreateDirectory(staging);
+        File.WriteAllText(Path.Combine(staging, OwnerFileName), $"{Environment.ProcessId} {ProcessStartTicks(Environment.ProcessId)}");
+        Directory.Move(staging, dir);
         return dir;
     }
 
@@ -27,7 +31,7 @@ public static class RunRegistry
     {
         if (!Directory.Exists(Paths.RunsRoot)) return 0;
         var killed = 0;
-        foreach (var run in Directory.GetDirectories(Paths.RunsRoot))
+        foreach (var run in RunFolders())
         {
             if (OwnerAlive(run)) continue;
             foreach (var pidFile in Directory.GetFiles(run, ServerProcess.PidFileName, SearchOption.AllDirectories))
@@ -63,12 +67,19 @@ public static class RunRegistry
 
     private static void Prune()
     {
-        var ended = Directory.GetDirectories(Paths.RunsRoot).Where(r => !OwnerAlive(r)).OrderByDescending(r => r, StringComparer.Ordinal).Skip(RunsKept);
-        foreach (var old in ended)
+        var ended = RunFolders().Where(r => !OwnerAlive(r)).OrderByDescending(r => r, StringComparer.Ordinal).Skip(RunsKept);
+        // A hidden folder older than an hour belongs to an owner that died while assembling it.
+        var abandoned = Directory.GetDirectories(Paths.RunsRoot)
+            .Where(d => Path.GetFileName(d).StartsWith('.') && Directory.GetCreationTimeUtc(d) < DateTime.UtcNow.AddHours(-1));
+        foreach (var old in ended.Concat(abandoned))
         {
             try { Directory.Delete(old, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
+
+    /// <summary>Run folders in place (hidden ones are still being assembled by their owner).</summary>
+    private static IEnumerable<string> RunFolders() =>
+        Directory.GetDirectories(Paths.RunsRoot).Where(d => !Path.GetFileName(d).StartsWith('.'));
 
     private static bool OwnerAlive(string runDirectory)
     {
