@@ -173,6 +173,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
 
     public async Task<byte[]> GetXAttrAsync(Guid id, string name, Caller caller, CancellationToken ct = default)
     {
+        RefuseSystemNamespace(name);
         var inode = await LoadAsync(id, name, ct).ConfigureAwait(false);
         DemandXAttrAccess(inode, name, caller, AccessMode.Read);
         var value = await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false)
@@ -200,9 +201,9 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
 
     public async Task<IReadOnlyList<string>> ListXAttrAsync(Guid id, Caller caller, CancellationToken ct = default)
     {
-        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
+        await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false); // ENOENT for an inode that is gone
         var names = await _store.ListXAttrsAsync(id, ct).ConfigureAwait(false);
-        return names.Where(n => XAttrVisible(inode, n, caller)).ToList();
+        return names.Where(n => XAttrVisible(n, caller)).ToList();
     }
 
     public async Task RemoveXAttrAsync(Guid id, string name, Caller caller, CancellationToken ct = default)
@@ -220,12 +221,24 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     {
         if (string.IsNullOrEmpty(name) || Encoding.UTF8.GetByteCount(name) > 255)
             throw new FileSystemException(Errno.ERANGE, name, "an attribute name is 1-255 bytes");
+        RefuseSystemNamespace(name);
         if (!(name.StartsWith("user.", StringComparison.Ordinal) || name.StartsWith("trusted.", StringComparison.Ordinal) ||
-              name.StartsWith("security.", StringComparison.Ordinal) || name.StartsWith("system.", StringComparison.Ordinal)))
-            throw new FileSystemException(Errno.EOPNOTSUPP, name, "attribute names start with user., trusted., security. or system.");
+              name.StartsWith("security.", StringComparison.Ordinal)))
+            throw new FileSystemException(Errno.EOPNOTSUPP, name, "attribute names start with user., trusted. or security.");
     }
 
-    private static bool XAttrVisible(Inode inode, string name, Caller caller) =>
+    /// <summary>
+    /// system.* attributes are the kernel's views of other state (POSIX ACLs above all); CassaFS has no ACLs, and
+    /// keeping them as plain data would leave the mode bits they stand for unchanged (cp -a would lose modes).
+    /// EOPNOTSUPP makes tools fall back to chmod, as on any filesystem without ACLs.
+    /// </summary>
+    private static void RefuseSystemNamespace(string name)
+    {
+        if (name.StartsWith("system.", StringComparison.Ordinal))
+            throw new FileSystemException(Errno.EOPNOTSUPP, name, "POSIX ACLs and other system.* attributes are not supported");
+    }
+
+    private static bool XAttrVisible(string name, Caller caller) =>
         !name.StartsWith("trusted.", StringComparison.Ordinal) || caller.IsRoot;
 
     private static void DemandXAttrAccess(Inode inode, string name, Caller caller, AccessMode mode)
@@ -248,8 +261,36 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         return inode.IsDirectory ? inode : throw new FileSystemException(Errno.ENOTDIR, id.ToString());
     }
 
-    private Task<LockSet> LockAsync(IEnumerable<(LockKey, LockMode)> keys, string purpose, CancellationToken ct) =>
-        LockSet.AcquireAsync(_locks, keys, $"{purpose} by {_options.ClientName}", _options.LockTimeout, ct);
+    private async Task<LockSet> LockAsync(IEnumerable<(LockKey Key, LockMode Mode)> keys, string purpose, CancellationToken ct)
+    {
+        var wanted = keys.ToList();
+        await YieldWritersAsync(wanted.Select(k => k.Key).ToHashSet(), ct).ConfigureAwait(false);
+        return await LockSet.AcquireAsync(_locks, wanted, $"{purpose} by {_options.ClientName}", _options.LockTimeout, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A writer here keeps its inode lock across a burst of writes; another operation of this same client on that
+    /// inode (chmod or utimens of an open file, unlink of it) would otherwise wait for its own writer to go idle.
+    /// The writer stores what it buffered and lets go; its next write takes the lock again.
+    /// </summary>
+    private async Task YieldWritersAsync(HashSet<LockKey> keys, CancellationToken ct)
+    {
+        foreach (var file in _open.Values)
+        {
+            if (file.WriterLock is null || !keys.Contains(LockKey.ForInode(file.Id))) continue;
+            await file.Gate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                if (file.WriterLock is null) continue;
+                await FlushFileAsync(file, ct).ConfigureAwait(false);
+                await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            }
+            finally
+            {
+                file.Gate.Release();
+            }
+        }
+    }
 
     /// <summary>
     /// Reads the inode, applies <paramref name="change"/> and writes it back if nobody committed in between (the

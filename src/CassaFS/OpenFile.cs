@@ -1,5 +1,4 @@
 using System.Buffers;
-using CassaFS.Locks;
 
 namespace CassaFS;
 
@@ -84,8 +83,6 @@ internal sealed class OpenFile
     public Dictionary<long, ReadOnlyMemory<byte>?> ReadCache { get; } = new();
 
     public long LastReadBlock { get; set; } = -2;
-
-    public long PurgeToken => WriterLock?.TokenFor(LockKey.ForInode(Id)) ?? 0;
 }
 
 /// <summary>A block being assembled in memory: a pooled buffer of the block size and how much of it is valid.</summary>

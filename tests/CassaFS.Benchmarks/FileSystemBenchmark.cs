@@ -245,7 +245,8 @@ internal sealed class FileSystemBenchmark : IBenchmark
             if (servers.Cassandra.Length == 0 || servers.ZooKeeper.Length == 0)
             {
                 servers._run = await LocalRun.CreateAsync("bench-fs", Console.WriteLine, ct);
-                servers.Cassandra = (await servers._run.StartCassandraAsync(ct: ct)).ContactPoint;
+                // 1 MiB blocks with eight in flight need more than the test nodes' 256 MB heap.
+                servers.Cassandra = (await servers._run.StartCassandraAsync(CassandraNodeOptions.OnFreePorts() with { HeapMegabytes = 1024 }, ct)).ContactPoint;
                 servers.ZooKeeper = (await servers._run.StartZooKeeperAsync(ct: ct)).ConnectString;
             }
             return servers;

@@ -204,3 +204,34 @@ public class AtimeTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
         Assert.Equal(read.Atime, (await fs.GetAttrAsync(file.Id)).Atime);
     }
 }
+
+public class OpenWriterTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
+{
+    [Fact]
+    public async Task Chmod_of_a_file_this_client_is_writing_does_not_wait_for_the_writer_to_go_idle()
+    {
+        var fs = f.Fs;
+        var dir = await fs.ScratchAsync();
+        var (h, _) = await fs.CreateAsync(dir.Id, "busy", 0x1A4, OpenFlags.WriteOnly, Root);
+        await fs.WriteAsync(h, 0, "buffered"u8.ToArray());
+        // The writer's inode lock is held for the burst; a chmod from the same client makes it yield at once
+        // (ZooKeeper locks with a 30 s timeout: waiting for the writer would show as a stall, not a failure).
+        var chmod = fs.SetAttrAsync(h.Inode, new AttributeChanges { Mode = 0x180 }, Root);
+        var finished = await Task.WhenAny(chmod, Task.Delay(TimeSpan.FromSeconds(20))) == chmod;
+        Assert.True(finished);
+        Assert.Equal(0x180, (await chmod).Mode);
+        await fs.WriteAsync(h, 8, "more"u8.ToArray());
+        await fs.ReleaseAsync(h);
+        Assert.Equal("bufferedmore"u8.ToArray(), await fs.ReadFileAsync(h.Inode));
+        Assert.Equal(0x180, (await fs.GetAttrAsync(h.Inode)).Mode);
+    }
+
+    [Fact]
+    public async Task POSIX_ACL_attributes_are_refused_with_EOPNOTSUPP_so_tools_fall_back_to_chmod()
+    {
+        var fs = f.Fs;
+        var dir = await fs.ScratchAsync();
+        Assert.Equal(Errno.EOPNOTSUPP, await ErrnoOf(() => fs.SetXAttrAsync(dir.Id, "system.posix_acl_access", new byte[] { 2, 0, 0, 0 }, XAttrFlags.Either, Root)));
+        Assert.Equal(Errno.EOPNOTSUPP, await ErrnoOf(() => fs.GetXAttrAsync(dir.Id, "system.posix_acl_default", Root)));
+    }
+}

@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CassaFS.Cql;
+
+namespace CassaFS.Cli;
+
+/// <summary>How to reach a filesystem's servers. Each value comes from the command line, else the environment, else the config file, else the default.</summary>
+public sealed record ConnectionSettings
+{
+    public const string DefaultKeyspace = "cassafs";
+
+    /// <summary>Cassandra contact points ("host" or "host:port").</summary>
+    public IReadOnlyList<string> ContactPoints { get; init; } = ["127.0.0.1"];
+
+    /// <summary>Port for contact points that name none.</summary>
+    public int Port { get; init; } = 9042;
+
+    public string Keyspace { get; init; } = DefaultKeyspace;
+
+    /// <summary>ZooKeeper connect string, chroot allowed ("h1:2181,h2:2181/cassafs").</summary>
+    public string ZooKeeper { get; init; } = "127.0.0.1:2181";
+
+    public string? User { get; init; }
+
+    /// <summary>Never printed: <see cref="ToString"/> leaves it out.</summary>
+    public string? Password { get; init; }
+
+    public Consistency Consistency { get; init; } = Consistency.Quorum;
+
+    /// <summary>zookeeper, lwt, bakery or local.</summary>
+    public string LockMode { get; init; } = "zookeeper";
+
+    public static readonly IReadOnlyList<string> LockModes = ["zookeeper", "lwt", "bakery", "local"];
+
+    /// <summary>The Cassandra hosts as a user reads them ("127.0.0.1:9042, 10.0.0.2:9042").</summary>
+    public string CassandraHosts => string.Join(", ", ContactPoints.Select(c => c.Contains(':', StringComparison.Ordinal) ? c : $"{c}:{Port}"));
+
+    public override string ToString() =>
+        $"cassandra {CassandraHosts}, keyspace {Keyspace}, consistency {Consistency}, locks {LockMode}" +
+        (LockMode == "zookeeper" ? $" (zookeeper {ZooKeeper})" : "") + (User is null ? "" : $", user {User}");
+
+    /// <summary>The session options these settings describe.</summary>
+    public CqlSessionOptions ToSessionOptions()
+    {
+        var o = new CqlSessionOptions { DefaultPort = Port, DefaultConsistency = Consistency };
+        foreach (var c in ContactPoints) o.ContactPoints.Add(c);
+        if (User is not null) o.Credentials = new CqlCredentials(User, Password ?? "");
+        return o;
+    }
+
+    /// <summary>
+    /// Layers the sources: <paramref name="given"/> (command-line values, null where not given) over the environment
+    /// (CASSAFS_CONTACT_POINTS, CASSAFS_PORT, CASSAFS_KEYSPACE, CASSAFS_ZOOKEEPER, CASSAFS_USER, CASSAFS_PASSWORD,
+    /// CASSAFS_CONSISTENCY, CASSAFS_LOCK_MODE) over the JSON config file over the defaults.
+    /// </summary>
+    /// <exception cref="UsageException">A value is malformed or the config file cannot be read.</exception>
+    public static ConnectionSettings Resolve(ConnectionValues given, string? configFile, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(given);
+        ArgumentNullException.ThrowIfNull(environment);
+        var file = configFile is null ? new ConnectionValues() : ReadConfig(configFile);
+        var env = new ConnectionValues
+        {
+            ContactPoints = environment("CASSAFS_CONTACT_POINTS"),
+            Port = environment("CASSAFS_PORT"),
+            Keyspace = environment("CASSAFS_KEYSPACE"),
+            ZooKeeper = environment("CASSAFS_ZOOKEEPER"),
+            User = environment("CASSAFS_USER"),
+            Password = environment("CASSAFS_PASSWORD"),
+            Consistency = environment("CASSAFS_CONSISTENCY"),
+            LockMode = environment("CASSAFS_LOCK_MODE"),
+        };
+        string? Pick(Func<ConnectionValues, string?> f) => new[] { given, env, file }.Select(f).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+
+        var d = new ConnectionSettings();
+        var contact = Pick(v => v.ContactPoints);
+        var port = Pick(v => v.Port);
+        var consistency = Pick(v => v.Consistency);
+        var lockMode = Pick(v => v.LockMode)?.ToLowerInvariant();
+        if (lockMode is not null && !LockModes.Contains(lockMode))
+            throw new UsageException($"lock mode '{lockMode}' is not one of {string.Join(", ", LockModes)}");
+        return new ConnectionSettings
+        {
+            ContactPoints = contact is null ? d.ContactPoints : contact.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            Port = port is null ? d.Port : int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536 ? p
+                : throw new UsageException($"port '{port}' is not a TCP port number"),
+            Keyspace = Pick(v => v.Keyspace) ?? d.Keyspace,
+            ZooKeeper = Pick(v => v.ZooKeeper) ?? d.ZooKeeper,
+            User = Pick(v => v.User),
+            Password = Pick(v => v.Password),
+            Consistency = consistency is null ? d.Consistency : ParseConsistency(consistency),
+            LockMode = lockMode ?? d.LockMode,
+        };
+    }
+
+    public static Consistency ParseConsistency(string text) =>
+        Enum.TryParse<Consistency>(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var c) && Enum.IsDefined(c)
+            ? c
+            : throw new UsageException($"consistency '{text}' is not one of {string.Join(", ", Enum.GetNames<Consistency>())}");
+
+    private static ConnectionValues ReadConfig(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var doc = JsonDocument.Parse(stream, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            string? Text(string name)
+            {
+                foreach (var p in doc.RootElement.EnumerateObject())
+                {
+                    if (!string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) continue;
+                    return p.Value.ValueKind switch
+                    {
+                        JsonValueKind.Array => string.Join(',', p.Value.EnumerateArray().Select(e => e.ToString())),
+                        JsonValueKind.Null => null,
+                        _ => p.Value.ToString(),
+                    };
+                }
+                return null;
+            }
+            return new ConnectionValues
+            {
+                ContactPoints = Text("contactPoints"),
+                Port = Text("port"),
+                Keyspace = Text("keyspace"),
+                ZooKeeper = Text("zookeeper"),
+                User = Text("user"),
+                Password = Text("password"),
+                Consistency = Text("consistency"),
+                LockMode = Text("lockMode"),
+            };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            throw new UsageException($"cannot read the config file {path}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Connection values as one source gives them (text, null where that source says nothing).</summary>
+public sealed record ConnectionValues
+{
+    public string? ContactPoints { get; init; }
+    public string? Port { get; init; }
+    public string? Keyspace { get; init; }
+    public string? ZooKeeper { get; init; }
+    public string? User { get; init; }
+    [JsonIgnore] public string? Password { get; init; }
+    public string? Consistency { get; init; }
+    public string? LockMode { get; init; }
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+
+namespace CassaFS.Cli;
+
+/// <summary>The mount daemon's life: serve in the foreground until unmounted, detach into the background, or unmount one.</summary>
+public static class MountDaemon
+{
+    /// <summary>The line a mount prints on stdout once the mount answers (Start-CassaMount and --background wait for it).</summary>
+    public const string MountedLine = "MOUNTED";
+
+    /// <summary>
+    /// Mounts and serves until unmounted (cassafs umount, umount, SIGTERM or SIGINT), then flushes and returns 0.
+    /// With CASSAFS_DAEMON_LOG set (a detached daemon), output goes to that file once MOUNTED is printed.
+    /// </summary>
+    public static async Task<int> RunAsync(string mountPoint, ConnectionSettings settings, MountSettings mount, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var log = Console.Error;
+        await using var running = await CassaMount.StartAsync(mountPoint, settings, mount, new MountRegistry(), m => log.WriteLine($"cassafs[{Environment.ProcessId}]: {m}"), ct).ConfigureAwait(false);
+        Console.Out.WriteLine($"{MountedLine} {running.MountPoint}");
+        Console.Out.Flush();
+        if (Environment.GetEnvironmentVariable("CASSAFS_DAEMON_LOG") is { Length: > 0 } logPath)
+        {
+            // The parent that waited for MOUNTED is gone: its pipe must not be written to any more.
+            var writer = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+            Console.SetOut(writer);
+            Console.SetError(writer);
+            log = writer;
+        }
+        log.WriteLine($"cassafs[{Environment.ProcessId}]: serving {running.MountPoint} ({settings}; max_write {running.Fuse.MaxWrite}, readahead {running.Fuse.ReadAheadKiB} KiB); stop with cassafs umount {running.MountPoint} or SIGTERM");
+        await running.Completion.ConfigureAwait(false);
+        log.WriteLine($"cassafs[{Environment.ProcessId}]: unmounted {running.MountPoint}, data flushed");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Re-runs this command detached (new session, output to a log file), waits for its MOUNTED line, and returns.</summary>
+    public static async Task<int> StartDetachedAsync(string mountPoint, IReadOnlyList<string> arguments, CancellationToken ct)
+    {
+        var registry = new MountRegistry();
+        Directory.CreateDirectory(registry.Directory);
+        var logPath = Path.ChangeExtension(registry.PathFor(Path.GetFullPath(mountPoint)), ".log");
+        var self = Environment.ProcessPath ?? throw new MountFailedException("cannot find this program's path to start the daemon");
+        var command = new List<string>();
+        if (string.Equals(Path.GetFileNameWithoutExtension(self), "dotnet", StringComparison.Ordinal))
+        {
+            command.Add(self);
+            command.Add(typeof(MountDaemon).Assembly.Location);
+        }
+        else
+        {
+            command.Add(self);
+        }
+        command.AddRange(arguments.Where(a => a is not ("--background" or "-b")));
+        command.Add("--foreground");
+        // setsid: the daemon gets its own session, so the terminal's Ctrl+C and hang-up do not reach it.
+        var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
+        var psi = new ProcessStartInfo(setsid ?? command[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in setsid is null ? command.Skip(1) : command) psi.ArgumentList.Add(a);
+        psi.Environment["CASSAFS_DAEMON_LOG"] = logPath;
+        using var child = Process.Start(psi) ?? throw new MountFailedException("could not start the mount daemon");
+        child.StandardInput.Close();
+        var errors = child.StandardError.ReadToEndAsync(ct);
+        while (await child.StandardOutput.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.StartsWith(MountedLine + " ", StringComparison.Ordinal))
+            {
+                Console.WriteLine(line);
+                Console.Error.WriteLine($"cassafs: daemon pid {child.Id} serves {line[(MountedLine.Length + 1)..]}; log {logPath}");
+                return ExitCodes.Ok;
+            }
+        }
+        await child.WaitForExitAsync(ct).ConfigureAwait(false);
+        await Console.Error.WriteAsync(await errors.ConfigureAwait(false)).ConfigureAwait(false);
+        return child.ExitCode == 0 ? ExitCodes.MountFailed : child.ExitCode;
+    }
+
+    /// <summary>fusermount3 -u (-z when lazy), then waits up to 60 s for the daemon to flush and exit.</summary>
+    public static async Task UnmountAsync(string mountPoint, bool lazy, MountRegistry registry, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        var full = Path.GetFullPath(mountPoint).TrimEnd('/');
+        if (MountRegistry.MountedAt(full) is null) throw new MountFailedException($"{full} is not mounted");
+        var state = registry.Read(full);
+        var psi = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-u");
+        if (lazy) psi.ArgumentList.Add("-z");
+        psi.ArgumentList.Add(full);
+        using (var p = Process.Start(psi) ?? throw new MountFailedException("could not run fusermount3 (install fuse3)"))
+        {
+            var err = await p.StandardError.ReadToEndAsync(ct).ConfigureAwait(false);
+            await p.WaitForExitAsync(ct).ConfigureAwait(false);
+            if (p.ExitCode != 0)
+            {
+                var busy = err.Contains("busy", StringComparison.OrdinalIgnoreCase);
+                throw new MountFailedException($"unmounting {full} failed: {err.Trim()}" +
+                                               (busy ? $" Files are open under it (see: fuser -vm {full}); close them, or use --lazy to detach now." : ""));
+            }
+        }
+        if (state is null) return;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (MountRegistry.ProcessAlive(state.Pid) && registry.Read(full) is not null && DateTime.UtcNow < deadline)
+            await Task.Delay(100, ct).ConfigureAwait(false);
+    }
+}

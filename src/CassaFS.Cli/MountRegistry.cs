@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace CassaFS.Cli;
+
+/// <summary>What a mount daemon records about itself while it serves (one small JSON file per mount).</summary>
+public sealed record MountState
+{
+    public required string MountPoint { get; init; }
+    public required int Pid { get; init; }
+    public required string Keyspace { get; init; }
+    public required string Cassandra { get; init; }
+    public string? ZooKeeper { get; init; }
+    public required string LockMode { get; init; }
+    public bool ReadOnly { get; init; }
+    public DateTimeOffset Since { get; init; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary>A CassaFS mount as `cassafs status` shows it: the kernel's view (/proc/mounts) joined with the daemon's state file.</summary>
+public sealed record MountStatus(string MountPoint, string Source, bool Mounted, bool DaemonAlive, MountState? State);
+
+/// <summary>The daemons' state files and the kernel's mount table, read together.</summary>
+public sealed class MountRegistry
+{
+    public MountRegistry(string? directory = null) => Directory = directory ?? DefaultDirectory();
+
+    /// <summary>Where state files live: $CASSAFS_STATE_DIR, else /run/cassafs for root, else /tmp/cassafs-UID.</summary>
+    public string Directory { get; }
+
+    private static string DefaultDirectory()
+    {
+        var env = Environment.GetEnvironmentVariable("CASSAFS_STATE_DIR");
+        if (!string.IsNullOrEmpty(env)) return env;
+        return Environment.UserName == "root" && System.IO.Directory.Exists("/run") ? "/run/cassafs" : $"/tmp/cassafs-{Environment.UserName}";
+    }
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public string PathFor(string mountPoint)
+    {
+        var name = new StringBuilder();
+        foreach (var c in mountPoint.Trim('/')) name.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '_');
+        return Path.Combine(Directory, (name.Length == 0 ? "root" : name.ToString()) + ".json");
+    }
+
+    public void Record(MountState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        System.IO.Directory.CreateDirectory(Directory);
+        var path = PathFor(state.MountPoint);
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(state, Json));
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    public void Forget(string mountPoint)
+    {
+        try
+        {
+            File.Delete(PathFor(mountPoint));
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public MountState? Read(string mountPoint) => ReadFile(PathFor(mountPoint));
+
+    private static MountState? ReadFile(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<MountState>(File.ReadAllText(path), Json);
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>CassaFS mounts the kernel knows (type fuse.cassafs), plus state files of daemons whose mount is gone (stale).</summary>
+    public IReadOnlyList<MountStatus> List()
+    {
+        var result = new List<MountStatus>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (source, mountPoint) in KernelMounts())
+        {
+            var state = Read(mountPoint);
+            seen.Add(mountPoint);
+            result.Add(new MountStatus(mountPoint, source, true, state is not null && ProcessAlive(state.Pid), state));
+        }
+        if (System.IO.Directory.Exists(Directory))
+        {
+            foreach (var file in System.IO.Directory.EnumerateFiles(Directory, "*.json"))
+            {
+                if (ReadFile(file) is { } state && !seen.Contains(state.MountPoint))
+                    result.Add(new MountStatus(state.MountPoint, "", false, ProcessAlive(state.Pid), state));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>(source, mount point) of every CassaFS mount in /proc/mounts.</summary>
+    public static IEnumerable<(string Source, string MountPoint)> KernelMounts()
+    {
+        foreach (var line in File.ReadLines("/proc/mounts"))
+        {
+            var f = line.Split(' ');
+            if (f.Length < 3) continue;
+            if (f[2] == "fuse.cassafs" || f[0].StartsWith("cassafs", StringComparison.Ordinal) && f[2].StartsWith("fuse", StringComparison.Ordinal))
+                yield return (Unescape(f[0]), Unescape(f[1]));
+        }
+    }
+
+    /// <summary>Whether something (of any kind) is mounted exactly at <paramref name="mountPoint"/>.</summary>
+    public static string? MountedAt(string mountPoint)
+    {
+        foreach (var line in File.ReadLines("/proc/mounts"))
+        {
+            var f = line.Split(' ');
+            if (f.Length >= 3 && Unescape(f[1]) == mountPoint) return $"{f[2]} from '{Unescape(f[0])}'";
+        }
+        return null;
+    }
+
+    public static bool ProcessAlive(int pid) => pid > 0 && System.IO.Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+
+    private static string Unescape(string s)
+    {
+        if (!s.Contains('\\', StringComparison.Ordinal)) return s;
+        var sb = new StringBuilder();
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && i + 3 < s.Length && s.Substring(i + 1, 3).All(c => c is >= '0' and <= '7'))
+            {
+                sb.Append((char)Convert.ToInt32(s.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+            {
+                sb.Append(s[i]);
+            }
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,244 @@
+using System.Diagnostics;
+using System.Globalization;
+using CassaFS.Cql;
+using CassaFS.LocalServers;
+using CassaFS.Locks;
+using CassaFS.ZooKeeper;
+
+namespace CassaFS.Benchmarks;
+
+/// <summary>
+/// The FUSE mount (suite "mount"): dd-style sequential write and read of a file through a mount daemon running as its
+/// own process, beside the raw CQL ceiling and the library-level figure measured in the same run; metadata rates
+/// (create/stat/remove of many files, 8 at a time) through the mount beside the library's; the daemon's peak RSS
+/// (VmHWM) while writing. Options: --size-mib N (1024), --files N (10000).
+/// </summary>
+internal sealed class MountBenchmark : IBenchmark
+{
+    private const int Parallelism = 8;
+
+    public string Name => "mount";
+
+    public string Description => "FUSE mount: dd write/read of 1 GiB vs raw CQL and library, mdtest-like metadata, daemon peak RSS";
+
+    public async Task<int> RunAsync(string[] args, CancellationToken ct)
+    {
+        var sizeMib = Option(args, "--size-mib", 1024);
+        var files = Option(args, "--files", 10_000);
+        var dll = await CliAsync(ct);
+        await using var servers = await MountServers.StartAsync(ct);
+        var keyspace = $"bench_mount_{Guid.NewGuid().ToString("N")[..8]}";
+        var chroot = $"/bench-mount-{keyspace}";
+        var options = new CqlSessionOptions();
+        options.ContactPoints.Add(servers.Cassandra);
+        await using var session = await CqlSession.ConnectAsync(options, ct);
+        await using (var root = await ZooKeeperClient.ConnectAsync(servers.ZooKeeper, ct: ct)) await root.EnsurePathAsync(chroot, ct);
+        await using var zk = await ZooKeeperClient.ConnectAsync(servers.ZooKeeper + chroot, ct: ct);
+        await Schema.FormatAsync(session, new FormatOptions { Keyspace = keyspace }, ct);
+        var mountPoint = Directory.CreateTempSubdirectory("cassafs-bench-mount-").FullName;
+        var source = Path.Combine(Path.GetTempPath(), $"cassafs-bench-{Guid.NewGuid():N}.bin");
+        try
+        {
+            Console.WriteLine($"== sequential {sizeMib} MiB (block size {FormatOptions.DefaultBlockSize / 1024} KiB, Cassandra {servers.Cassandra}, ZooKeeper {servers.ZooKeeper})");
+            var (rawWrite, rawRead) = await RawBlocksAsync(session, keyspace, FormatOptions.DefaultBlockSize, sizeMib, ct);
+            Console.WriteLine($"raw CQL ceiling     write {rawWrite,8:F1} MB/s   read {rawRead,8:F1} MB/s   ({Parallelism} block statements in flight, QUORUM)");
+            await using (var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct))
+            {
+                var (libWrite, libRead) = await LibrarySequentialAsync(fs, sizeMib, ct);
+                Console.WriteLine($"library             write {libWrite,8:F1} MB/s   read {libRead,8:F1} MB/s   ({libWrite / rawWrite:P0} / {libRead / rawRead:P0} of raw)");
+            }
+
+            await Shell($"head -c {(long)sizeMib * 1048576} /dev/urandom > '{source}'", ct);
+            var environment = new Dictionary<string, string>
+            {
+                ["CASSAFS_CONTACT_POINTS"] = servers.Cassandra,
+                ["CASSAFS_ZOOKEEPER"] = servers.ZooKeeper + chroot,
+                ["CASSAFS_KEYSPACE"] = keyspace,
+                ["CASSAFS_STATE_DIR"] = mountPoint + ".state",
+            };
+            using var daemon = await StartDaemonAsync(dll, mountPoint, environment, ct);
+            try
+            {
+                var clock = Stopwatch.StartNew();
+                await Shell($"dd if='{source}' of='{mountPoint}/seq.bin' bs=4M status=none", ct);
+                var mountWrite = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
+                var peakRss = PeakRss(daemon.Id);
+                clock.Restart();
+                await Shell($"dd if='{mountPoint}/seq.bin' of=/dev/null bs=4M status=none", ct);
+                var mountRead = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
+                await Shell($"cmp '{source}' '{mountPoint}/seq.bin'", ct);
+                Console.WriteLine($"mount (dd bs=4M)    write {mountWrite,8:F1} MB/s   read {mountRead,8:F1} MB/s   ({mountWrite / rawWrite:P0} / {mountRead / rawRead:P0} of raw; target >= 80%: " +
+                                  $"{Verdict(mountWrite >= 0.8 * rawWrite)} / {Verdict(mountRead >= 0.8 * rawRead)}); cmp: identical");
+                Console.WriteLine($"daemon peak RSS while writing {sizeMib} MiB: {peakRss / 1048576.0:F0} MB (target <= 200 MB: {Verdict(peakRss <= 200L * 1048576)})");
+
+                Console.WriteLine();
+                Console.WriteLine($"== metadata, {files} files, {Parallelism} at a time in {Parallelism} directories");
+                // One directory per worker, as mdtest -u: the kernel serialises creates and unlinks within one directory
+                // (the VFS holds the parent's lock exclusively), whatever the filesystem does.
+                var dirs = Enumerable.Range(0, Parallelism).Select(w => Path.Combine(mountPoint, "md", $"w{w}")).ToArray();
+                foreach (var d in dirs) Directory.CreateDirectory(d);
+                var names = Enumerable.Range(0, files).Select(i => Path.Combine(dirs[i % Parallelism], $"f{i}")).ToArray();
+                var create = await RateAsync(names, n => File.Create(n).Dispose(), ct);
+                var stat = await RateAsync(names, n => _ = new FileInfo(n).Length, ct);
+                var remove = await RateAsync(names, File.Delete, ct);
+                Console.WriteLine($"mount    create {create,8:F0}/s   stat {stat,8:F0}/s   remove {remove,8:F0}/s");
+                await using var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct);
+                var libDir = await fs.MkdirAsync(Inode.RootId, "md-lib", 0x1ED, Caller.Root, ct);
+                var libNames = Enumerable.Range(0, files).Select(i => $"f{i}").ToArray();
+                var libCreate = await RateAsync(libNames, async n => await fs.ReleaseAsync((await fs.CreateAsync(libDir.Id, n, 0x1A4, OpenFlags.WriteOnly, Caller.Root, ct)).Handle, ct), ct);
+                var libStat = await RateAsync(libNames, async n => await fs.LookupAsync(libDir.Id, n, Caller.Root, ct), ct);
+                var libRemove = await RateAsync(libNames, async n => await fs.UnlinkAsync(libDir.Id, n, Caller.Root, ct), ct);
+                Console.WriteLine($"library  create {libCreate,8:F0}/s   stat {libStat,8:F0}/s   remove {libRemove,8:F0}/s   (mount = {create / libCreate:P0} / {stat / libStat:P0} / {remove / libRemove:P0} of library)");
+            }
+            finally
+            {
+                await Shell($"fusermount3 -u -z '{mountPoint}' 2>/dev/null; true", CancellationToken.None);
+                await daemon.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            }
+        }
+        finally
+        {
+            File.Delete(source);
+            Directory.Delete(mountPoint);
+            await session.ExecuteAsync(new SimpleStatement($"DROP KEYSPACE {keyspace}"), CancellationToken.None);
+        }
+        return 0;
+    }
+
+    private static string Verdict(bool met) => met ? "MET" : "NOT MET";
+
+    /// <summary>VmHWM: the process's peak resident set so far.</summary>
+    private static long PeakRss(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    private static async Task<(double Write, double Read)> RawBlocksAsync(CqlSession session, string ks, int blockSize, int sizeMib, CancellationToken ct)
+    {
+        var insert = await session.PrepareAsync($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)", ct);
+        var select = await session.PrepareAsync($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?", ct);
+        var id = Guid.NewGuid();
+        var data = new byte[blockSize];
+        Random.Shared.NextBytes(data);
+        var count = (int)((long)sizeMib * 1048576 / blockSize);
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },
+            async (i, c) => await session.ExecuteAsync(insert.Bind(id, (long)i, data).WithConsistency(Consistency.Quorum), c));
+        var write = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },
+            async (i, c) => await session.ExecuteAsync(select.Bind(id, (long)i).WithConsistency(Consistency.Quorum), c));
+        var read = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
+        return (write, read);
+    }
+
+    private static async Task<(double Write, double Read)> LibrarySequentialAsync(CassaFileSystem fs, int sizeMib, CancellationToken ct)
+    {
+        var chunk = new byte[4 * 1048576];
+        Random.Shared.NextBytes(chunk);
+        var chunks = sizeMib / 4;
+        var clock = Stopwatch.StartNew();
+        var (h, _) = await fs.CreateAsync(Inode.RootId, "library-seq.bin", 0x1A4, OpenFlags.WriteOnly, Caller.Root, ct);
+        for (var i = 0; i < chunks; i++) await fs.WriteAsync(h, (long)i * chunk.Length, chunk, ct);
+        await fs.ReleaseAsync(h, ct);
+        var write = chunks * 4 * 1.048576 / clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var r = await fs.OpenAsync(h.Inode, OpenFlags.ReadOnly, Caller.Root, ct);
+        for (var i = 0; i < chunks; i++) await fs.ReadAsync(r, (long)i * chunk.Length, chunk, ct);
+        await fs.ReleaseAsync(r, ct);
+        var read = chunks * 4 * 1.048576 / clock.Elapsed.TotalSeconds;
+        await fs.UnlinkAsync(Inode.RootId, "library-seq.bin", Caller.Root, ct);
+        return (write, read);
+    }
+
+    private static async Task<double> RateAsync(IReadOnlyList<string> items, Func<string, ValueTask> operation, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (n, _) => await operation(n));
+        return items.Count / clock.Elapsed.TotalSeconds;
+    }
+
+    private static Task<double> RateAsync(IReadOnlyList<string> items, Action<string> operation, CancellationToken ct) =>
+        RateAsync(items, n =>
+        {
+            operation(n);
+            return ValueTask.CompletedTask;
+        }, ct);
+
+    private static async Task Shell(string script, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        using var p = Process.Start(psi)!;
+        var err = await p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        if (p.ExitCode != 0) throw new InvalidOperationException($"'{script}' failed ({p.ExitCode}): {err}");
+    }
+
+    /// <summary>The mount daemon (Release build of the CLI, built here if missing), running as its own process.</summary>
+    private static async Task<string> CliAsync(CancellationToken ct)
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "CassaFS.sln"))) root = Path.GetDirectoryName(root.TrimEnd('/'))!;
+        var dll = Path.Combine(root, "src", "CassaFS.Cli", "bin", "Release", "net10.0", "cassafs-cli.dll");
+        Console.WriteLine("building the CLI (Release) for the mount daemon ...");
+        await Shell($"cd '{root}' && dotnet build src/CassaFS.Cli -c Release -v q -nologo > /dev/null", ct);
+        return dll;
+    }
+
+    private static async Task<Process> StartDaemonAsync(string dll, string mountPoint, Dictionary<string, string> environment, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { dll, "mount", mountPoint }) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        while (await p.StandardOutput.ReadLineAsync(ct) is { } line)
+        {
+            if (line.StartsWith("MOUNTED ", StringComparison.Ordinal))
+            {
+                _ = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                return p;
+            }
+        }
+        throw new InvalidOperationException("the mount daemon exited before it mounted");
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    /// <summary>The servers named by CASSAFS_TEST_CASSANDRA / CASSAFS_TEST_ZOOKEEPER, else local ones started for the run.</summary>
+    private sealed class MountServers : IAsyncDisposable
+    {
+        private LocalRun? _run;
+
+        public string Cassandra { get; private set; } = "";
+        public string ZooKeeper { get; private set; } = "";
+
+        public static async Task<MountServers> StartAsync(CancellationToken ct)
+        {
+            var servers = new MountServers
+            {
+                Cassandra = Environment.GetEnvironmentVariable("CASSAFS_TEST_CASSANDRA") ?? "",
+                ZooKeeper = Environment.GetEnvironmentVariable("CASSAFS_TEST_ZOOKEEPER") ?? "",
+            };
+            if (servers.Cassandra.Length == 0 || servers.ZooKeeper.Length == 0)
+            {
+                await Prerequisites.EnsureFuseAsync(Console.WriteLine, ct);
+                servers._run = await LocalRun.CreateAsync("bench-mount", Console.WriteLine, ct);
+                servers.Cassandra = (await servers._run.StartCassandraAsync(ct: ct)).ContactPoint;
+                servers.ZooKeeper = (await servers._run.StartZooKeeperAsync(ct: ct)).ConnectString;
+            }
+            return servers;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_run is not null) await _run.DisposeAsync();
+        }
+    }
+}

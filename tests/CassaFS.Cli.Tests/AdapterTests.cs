@@ -1,0 +1,70 @@
+using CassaFS.Fuse;
+using CassaFS.Locks;
+using CassaFS.Mount;
+
+namespace CassaFS.Cli.Tests;
+
+using Errno = CassaFS.Fuse.Errno;
+
+/// <summary>The node table and the advisory lock table of the FUSE adapter, driven directly.</summary>
+public sealed class AdapterTests
+{
+    [Fact]
+    public void Node_ids_are_stable_per_inode_and_go_when_the_kernel_forgets_every_lookup()
+    {
+        var nodes = new NodeTable();
+        Assert.True(nodes.TryGetInode(NodeTable.RootId, out var root));
+        Assert.Equal(Guid.Empty, root);
+        var inode = Guid.NewGuid();
+        var peeked = nodes.Peek(inode);
+        var id = nodes.Remember(inode);
+        Assert.Equal(peeked, id);
+        Assert.Equal(id, nodes.Remember(inode));
+        nodes.Forget(id, 1);
+        Assert.True(nodes.TryGetInode(id, out _));
+        nodes.Forget(id, 1);
+        Assert.False(nodes.TryGetInode(id, out _));
+        nodes.Forget(NodeTable.RootId, 5);
+        Assert.True(nodes.TryGetInode(NodeTable.RootId, out _));
+    }
+
+    [Fact]
+    public async Task Byte_range_locks_of_two_owners_conflict_only_where_they_overlap_and_unlocking_a_middle_splits()
+    {
+        await using var provider = new LocalLockProvider();
+        await using var locks = new AdvisoryLocks(provider);
+        var file = Guid.NewGuid();
+        Assert.Equal(Errno.Success, await locks.SetRangeAsync(file, 1, new PosixLock(PosixLockType.Write, 0, 100, 10), false, default));
+        Assert.Equal(Errno.Success, await locks.SetRangeAsync(file, 2, new PosixLock(PosixLockType.Write, 100, 50, 20), false, default));
+        Assert.Equal(Errno.EAGAIN, await locks.SetRangeAsync(file, 2, new PosixLock(PosixLockType.Read, 99, 1, 20), false, default));
+
+        Assert.Equal(Errno.Success, await locks.SetRangeAsync(file, 1, new PosixLock(PosixLockType.Unlock, 40, 20, 10), false, default));
+        Assert.Equal(Errno.Success, await locks.SetRangeAsync(file, 2, new PosixLock(PosixLockType.Read, 45, 10, 20), false, default));
+        var conflict = await locks.TestRangeAsync(file, 2, new PosixLock(PosixLockType.Read, 0, 0, 20), default);
+        Assert.Equal(new PosixLock(PosixLockType.Write, 0, 40, 10), conflict);
+
+        await locks.ReleaseRangesAsync(file, 1);
+        Assert.Equal(PosixLockType.Unlock, (await locks.TestRangeAsync(file, 2, new PosixLock(PosixLockType.Write, 0, 0, 20), default)).Type);
+    }
+
+    [Fact]
+    public async Task A_blocking_range_lock_waits_for_the_other_owner_and_a_shared_flock_blocks_an_exclusive_one()
+    {
+        await using var provider = new LocalLockProvider();
+        await using var locks = new AdvisoryLocks(provider);
+        var file = Guid.NewGuid();
+        Assert.Equal(Errno.Success, await locks.SetRangeAsync(file, 1, new PosixLock(PosixLockType.Write, 0, 0, 10), false, default));
+        var waiting = locks.SetRangeAsync(file, 2, new PosixLock(PosixLockType.Write, 10, 10, 20), true, default).AsTask();
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(Errno.Success, await locks.SetRangeAsync(file, 1, new PosixLock(PosixLockType.Unlock, 0, 0, 10), false, default));
+        Assert.Equal(Errno.Success, await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.Equal(Errno.Success, await locks.FlockAsync(file, 7, FlockOperation.Shared, default));
+        Assert.Equal(Errno.Success, await locks.FlockAsync(file, 8, FlockOperation.Shared | FlockOperation.NonBlocking, default));
+        Assert.Equal(Errno.EAGAIN, await locks.FlockAsync(file, 9, FlockOperation.Exclusive | FlockOperation.NonBlocking, default));
+        await locks.ReleaseFlockAsync(file, 7);
+        await locks.ReleaseFlockAsync(file, 8);
+        Assert.Equal(Errno.Success, await locks.FlockAsync(file, 9, FlockOperation.Exclusive | FlockOperation.NonBlocking, default));
+    }
+}

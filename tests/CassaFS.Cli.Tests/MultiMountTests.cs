@@ -1,0 +1,152 @@
+using System.Diagnostics;
+
+namespace CassaFS.Cli.Tests;
+
+/// <summary>Several mounts of one filesystem, each its own daemon process.</summary>
+[Collection("mounts")]
+public sealed class MultiMountTests(MountFixture fixture)
+{
+    /// <summary>The documented cache timeout is 1 s; the rest is slack for a loaded 2-core machine.</summary>
+    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(3);
+
+    private static async Task<TimeSpan> UntilAsync(Func<bool> condition, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(sw.Elapsed < Visible, $"{what} was not visible on the other mount within {Visible.TotalSeconds} s");
+            await Task.Delay(20);
+        }
+        return sw.Elapsed;
+    }
+
+    private static string? TryRead(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    [Fact]
+    public async Task Creates_writes_and_renames_on_one_mount_show_on_the_other_within_the_cache_timeout()
+    {
+        var name = "vis-" + Guid.NewGuid().ToString("N")[..8];
+        var a = Path.Combine(fixture.MountA, name);
+        var b = Path.Combine(fixture.MountB, name);
+        Assert.False(File.Exists(b));
+
+        await File.WriteAllTextAsync(a, "first");
+        await UntilAsync(() => TryRead(b) == "first", "a create");
+
+        await File.WriteAllTextAsync(a, "second, and longer than the first");
+        await UntilAsync(() => TryRead(b) == "second, and longer than the first", "an overwrite");
+
+        File.Move(a, a + ".renamed");
+        await UntilAsync(() => !File.Exists(b) && TryRead(b + ".renamed") == "second, and longer than the first", "a rename");
+
+        Directory.CreateDirectory(Path.Combine(fixture.MountB, name + ".dir"));
+        await UntilAsync(() => Directory.Exists(Path.Combine(fixture.MountA, name + ".dir")), "a mkdir from the other side");
+    }
+
+    [Fact]
+    public async Task Four_mounts_racing_mkdir_of_one_name_see_exactly_one_success_50_times()
+    {
+        await using var c = await fixture.MountAnotherAsync("c");
+        await using var d = await fixture.MountAnotherAsync("d");
+        var roots = new[] { fixture.MountA, fixture.MountB, c.MountPoint, d.MountPoint };
+        var prefix = "race-" + Guid.NewGuid().ToString("N")[..8];
+        for (int round = 0; round < 50; round++)
+        {
+            var name = $"{prefix}-{round}";
+            using var start = new Barrier(roots.Length);
+            var results = await Task.WhenAll(roots.Select(root => Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                return Posix.MkDir(Path.Combine(root, name), 0x1ED) == 0 ? 0 : Posix.Errno;
+            }, TaskCreationOptions.LongRunning)));
+            Assert.Equal(1, results.Count(r => r == 0));
+            Assert.All(results.Where(r => r != 0), r => Assert.Equal(Posix.EEXIST, r));
+        }
+    }
+
+    [Fact]
+    public async Task Flock_held_on_one_mount_blocks_flock_n_on_the_other_until_released()
+    {
+        var name = "flock-" + Guid.NewGuid().ToString("N")[..8];
+        await File.WriteAllTextAsync(Path.Combine(fixture.MountA, name), "x");
+        var psi = new ProcessStartInfo("flock") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-x", Path.Combine(fixture.MountA, name), "-c", "echo locked; sleep 30" }) psi.ArgumentList.Add(arg);
+        using var holder = Process.Start(psi)!;
+        try
+        {
+            Assert.Equal("locked", await holder.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+            var blocked = await Cli.ShAsync("/", $"flock -n -x '{Path.Combine(fixture.MountB, name)}' true");
+            Assert.Equal(1, blocked.ExitCode);
+            var shared = await Cli.ShAsync("/", $"flock -n -s '{Path.Combine(fixture.MountB, name)}' true");
+            Assert.Equal(1, shared.ExitCode);
+
+            var listing = await Cli.RunAsync(fixture.Environment, "locks", "list", "--prefix", "advisory/");
+            Assert.Contains("exclusive", listing.ShouldSucceed("cassafs locks list").Out, StringComparison.Ordinal);
+            Assert.Contains("flock LOCK_EX", listing.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Kill(entireProcessTree: true);
+            await holder.WaitForExitAsync();
+        }
+        // The holder's descriptor closed: the daemon releases the lock, and the other mount gets it.
+        var sw = Stopwatch.StartNew();
+        Cli.Result got;
+        while ((got = await Cli.ShAsync("/", $"flock -n -x '{Path.Combine(fixture.MountB, name)}' true")).ExitCode != 0)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), "the flock was not released after its holder died");
+            await Task.Delay(100);
+        }
+        Assert.Equal(0, got.ExitCode);
+    }
+
+    [Fact]
+    public async Task Fcntl_locks_conflict_across_mounts_and_read_locks_share()
+    {
+        var name = "fcntl-" + Guid.NewGuid().ToString("N")[..8];
+        await File.WriteAllTextAsync(Path.Combine(fixture.MountA, name), new string('x', 1000));
+        int fa = Posix.Open(Path.Combine(fixture.MountA, name), Posix.O_RDWR);
+        int fb = Posix.Open(Path.Combine(fixture.MountB, name), Posix.O_RDWR);
+        Assert.True(fa >= 0 && fb >= 0);
+        try
+        {
+            var write = new Posix.FlockRange { Type = Posix.F_WRLCK, Start = 0, Length = 100 };
+            Assert.Equal(0, Posix.Fcntl(fa, Posix.F_SETLK, ref write));
+
+            var overlapping = new Posix.FlockRange { Type = Posix.F_WRLCK, Start = 50, Length = 10 };
+            Assert.Equal(-1, Posix.Fcntl(fb, Posix.F_SETLK, ref overlapping));
+            Assert.Equal(Posix.EAGAIN, Posix.Errno);
+
+            var probe = new Posix.FlockRange { Type = Posix.F_RDLCK, Start = 0, Length = 10 };
+            Assert.Equal(0, Posix.Fcntl(fb, Posix.F_GETLK, ref probe));
+            Assert.Equal(Posix.F_WRLCK, probe.Type);
+
+            var unlock = new Posix.FlockRange { Type = Posix.F_UNLCK, Start = 0, Length = 0 };
+            Assert.Equal(0, Posix.Fcntl(fa, Posix.F_SETLK, ref unlock));
+
+            var readA = new Posix.FlockRange { Type = Posix.F_RDLCK, Start = 0, Length = 0 };
+            var readB = new Posix.FlockRange { Type = Posix.F_RDLCK, Start = 0, Length = 0 };
+            Assert.Equal(0, Posix.Fcntl(fa, Posix.F_SETLK, ref readA));
+            Assert.Equal(0, Posix.Fcntl(fb, Posix.F_SETLK, ref readB));
+
+            var writeB = new Posix.FlockRange { Type = Posix.F_WRLCK, Start = 0, Length = 0 };
+            Assert.Equal(-1, Posix.Fcntl(fb, Posix.F_SETLK, ref writeB));
+            Assert.Equal(Posix.EAGAIN, Posix.Errno);
+        }
+        finally
+        {
+            Posix.Close(fa);
+            Posix.Close(fb);
+        }
+    }
+}
