@@ -9,13 +9,17 @@
     Description          = 'A POSIX filesystem on Apache Cassandra with ZooKeeper locks: the CassaFS provider (cassa: drives), lock cmdlets and Linux FUSE mounts.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
-    # Explicit lists: nothing is exported by wildcard. Cmdlets are added here as they are built.
+    # Explicit lists: nothing is exported by wildcard.
     FunctionsToExport    = @()
-    CmdletsToExport      = @()
+    CmdletsToExport      = @(
+        'Get-CassaLock', 'Lock-CassaItem', 'Unlock-CassaItem', 'Remove-CassaLock',
+        'Start-CassaMount', 'Stop-CassaMount', 'Get-CassaMount',
+        'Initialize-CassaFileSystem', 'Test-CassaFileSystem', 'Repair-CassaFileSystem', 'Get-CassaFileSystem'
+    )
     VariablesToExport    = @()
     AliasesToExport      = @()
-    FormatsToProcess     = @()
-    TypesToProcess       = @()
+    FormatsToProcess     = @('CassaFS.format.ps1xml')
+    TypesToProcess       = @('CassaFS.types.ps1xml')
     PrivateData          = @{
         PSData = @{
             Tags       = @('Cassandra', 'ZooKeeper', 'FUSE', 'FileSystem', 'Provider', 'Linux')

@@ -41,7 +41,9 @@ try {
             Invoke-Dotnet publish src/CassaFS.PowerShell -c $Configuration -o (Join-Path $module 'bin')
             Invoke-Dotnet publish src/CassaFS.Cli -c $Configuration -o (Join-Path $module 'cli')
             Copy-Item CassaFS.psd1 $module
-            Get-ChildItem src/CassaFS.PowerShell -Filter *.ps1xml -ErrorAction SilentlyContinue | Copy-Item -Destination $module
+            Get-ChildItem src/CassaFS.PowerShell -Filter *.ps1xml | Copy-Item -Destination $module
+            # Cmdlet help (MAML) is looked up in the module folder's culture directory.
+            Copy-Item src/CassaFS.PowerShell/en-US -Destination (Join-Path $module 'en-US') -Recurse
             Test-ModuleManifest (Join-Path $module 'CassaFS.psd1') | Out-Null
             Write-Host "Module laid out in $module (Import-Module $module/CassaFS.psd1)"
         }

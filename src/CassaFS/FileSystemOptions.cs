@@ -14,7 +14,7 @@ public sealed record FormatOptions
     public int ReplicationFactor { get; init; } = 1;
     /// <summary>Replicas per data center for NetworkTopologyStrategy.</summary>
     public IReadOnlyDictionary<string, int> DataCenters { get; init; } = new Dictionary<string, int>();
-    /// <summary>Bytes per data block: a power of two from 4 KiB to 4 MiB (default 256 KiB; see the README for the measurement behind it).</summary>
+    /// <summary>Bytes per data block: a power of two from 4 KiB to 4 MiB (default 1 MiB; see the README for the measurement behind it).</summary>
     public int BlockSize { get; init; } = DefaultBlockSize;
     /// <summary>Owner of the root directory.</summary>
     public int RootUid { get; init; }
@@ -23,7 +23,7 @@ public sealed record FormatOptions
     /// <summary>Format over an existing filesystem, destroying it.</summary>
     public bool Force { get; init; }
 
-    public const int DefaultBlockSize = 256 * 1024;
+    public const int DefaultBlockSize = 1024 * 1024;
 }
 
 /// <summary>How one client mounts a filesystem.</summary>

@@ -14,16 +14,16 @@ namespace CassaFS.Benchmarks;
 internal sealed class FileSystemBenchmark : IBenchmark
 {
     public string Name => "fs";
-    public string Description => "filesystem library vs raw CQL: throughput, metadata ops/s, rename cost, memory  [--size-mib 256] [--files 10000] [--block-kib 256,64,1024] [--memory-gib 1]";
+    public string Description => "filesystem library vs raw CQL: throughput, metadata ops/s, rename cost, memory  [--size-mib 256] [--files 10000] [--block-kib 1024,512,256] [--memory-gib 1]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
-        var sizeMib = Option(args, "--size-mib", 256);
-        var files = Option(args, "--files", 10_000);
-        var memoryGib = Option(args, "--memory-gib", 1);
-        var blockSizes = (OptionText(args, "--block-kib") ?? "256,64,1024").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture) * 1024).ToArray();
+        var sizeMib = BenchmarkOptions.Int(args, "--size-mib", 256);
+        var files = BenchmarkOptions.Int(args, "--files", 10_000);
+        var memoryGib = BenchmarkOptions.Int(args, "--memory-gib", 1);
+        var blockSizes = (BenchmarkOptions.Text(args, "--block-kib") ?? "1024,512,256").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture) * 1024).ToArray();
 
-        await using var servers = await Servers.StartAsync(ct);
+        await using var servers = await BenchmarkServers.StartAsync("bench-fs", ct);
         Console.WriteLine($"servers: Cassandra {servers.Cassandra}, ZooKeeper {servers.ZooKeeper}; machine: {Environment.ProcessorCount} cores");
         var options = new CqlSessionOptions();
         options.ContactPoints.Add(servers.Cassandra);
@@ -188,15 +188,6 @@ internal sealed class FileSystemBenchmark : IBenchmark
         return (peakRss, peakHeap, seconds);
     }
 
-    private static int Option(string[] args, string name, int fallback) =>
-        OptionText(args, name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
-
-    private static string? OptionText(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
     /// <summary>A freshly formatted filesystem in its own keyspace, mounted with ZooKeeper locks in its own chroot.</summary>
     private sealed class Bed : IAsyncDisposable
     {
@@ -224,37 +215,6 @@ internal sealed class FileSystemBenchmark : IBenchmark
         {
             await Fs.DisposeAsync();
             await _session.ExecuteAsync(new SimpleStatement($"DROP KEYSPACE {Keyspace}"));
-        }
-    }
-
-    /// <summary>The servers: those named by CASSAFS_TEST_CASSANDRA / CASSAFS_TEST_ZOOKEEPER, else local ones started for the run.</summary>
-    private sealed class Servers : IAsyncDisposable
-    {
-        private LocalRun? _run;
-
-        public string Cassandra { get; private set; } = "";
-        public string ZooKeeper { get; private set; } = "";
-
-        public static async Task<Servers> StartAsync(CancellationToken ct)
-        {
-            var servers = new Servers
-            {
-                Cassandra = Environment.GetEnvironmentVariable("CASSAFS_TEST_CASSANDRA") ?? "",
-                ZooKeeper = Environment.GetEnvironmentVariable("CASSAFS_TEST_ZOOKEEPER") ?? "",
-            };
-            if (servers.Cassandra.Length == 0 || servers.ZooKeeper.Length == 0)
-            {
-                servers._run = await LocalRun.CreateAsync("bench-fs", Console.WriteLine, ct);
-                // 1 MiB blocks with eight in flight need more than the test nodes' 256 MB heap.
-                servers.Cassandra = (await servers._run.StartCassandraAsync(CassandraNodeOptions.OnFreePorts() with { HeapMegabytes = 1024 }, ct)).ContactPoint;
-                servers.ZooKeeper = (await servers._run.StartZooKeeperAsync(ct: ct)).ConnectString;
-            }
-            return servers;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_run is not null) await _run.DisposeAsync();
         }
     }
 }

@@ -23,10 +23,11 @@ internal sealed class MountBenchmark : IBenchmark
 
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
-        var sizeMib = Option(args, "--size-mib", 1024);
-        var files = Option(args, "--files", 10_000);
+        var sizeMib = BenchmarkOptions.Int(args, "--size-mib", 1024);
+        var files = BenchmarkOptions.Int(args, "--files", 10_000);
         var dll = await CliAsync(ct);
-        await using var servers = await MountServers.StartAsync(ct);
+        await Prerequisites.EnsureFuseAsync(Console.WriteLine, ct);
+        await using var servers = await BenchmarkServers.StartAsync("bench-mount", ct);
         var keyspace = $"bench_mount_{Guid.NewGuid().ToString("N")[..8]}";
         var chroot = $"/bench-mount-{keyspace}";
         var options = new CqlSessionOptions();
@@ -205,40 +206,4 @@ internal sealed class MountBenchmark : IBenchmark
         throw new InvalidOperationException("the mount daemon exited before it mounted");
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
-    /// <summary>The servers named by CASSAFS_TEST_CASSANDRA / CASSAFS_TEST_ZOOKEEPER, else local ones started for the run.</summary>
-    private sealed class MountServers : IAsyncDisposable
-    {
-        private LocalRun? _run;
-
-        public string Cassandra { get; private set; } = "";
-        public string ZooKeeper { get; private set; } = "";
-
-        public static async Task<MountServers> StartAsync(CancellationToken ct)
-        {
-            var servers = new MountServers
-            {
-                Cassandra = Environment.GetEnvironmentVariable("CASSAFS_TEST_CASSANDRA") ?? "",
-                ZooKeeper = Environment.GetEnvironmentVariable("CASSAFS_TEST_ZOOKEEPER") ?? "",
-            };
-            if (servers.Cassandra.Length == 0 || servers.ZooKeeper.Length == 0)
-            {
-                await Prerequisites.EnsureFuseAsync(Console.WriteLine, ct);
-                servers._run = await LocalRun.CreateAsync("bench-mount", Console.WriteLine, ct);
-                servers.Cassandra = (await servers._run.StartCassandraAsync(ct: ct)).ContactPoint;
-                servers.ZooKeeper = (await servers._run.StartZooKeeperAsync(ct: ct)).ConnectString;
-            }
-            return servers;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_run is not null) await _run.DisposeAsync();
-        }
-    }
 }

@@ -1,0 +1,107 @@
+using System.Runtime.CompilerServices;
+using CassaFS.Locks;
+
+namespace CassaFS.PowerShell;
+
+/// <summary>
+/// Get-ChildItem's choices, applied provider-side while the listing streams from Cassandra page by page:
+/// -Recurse/-Depth, -Filter, -Include/-Exclude, -Force (names starting with '.'), -Directory/-File.
+/// </summary>
+public sealed record ChildItemQuery
+{
+    public bool Recurse { get; init; }
+    /// <summary>Levels below the first to descend (0 = the directory's own children only); implies recursion. Null = no limit.</summary>
+    public uint? Depth { get; init; }
+    /// <summary>A wildcard on names, evaluated while listing (cheap: no stat for names it rejects).</summary>
+    public string? Filter { get; init; }
+    public IReadOnlyList<string> Include { get; init; } = [];
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+    /// <summary>Show (and descend into) names starting with '.'.</summary>
+    public bool Force { get; init; }
+    public bool DirectoriesOnly { get; init; }
+    public bool FilesOnly { get; init; }
+
+    /// <summary>
+    /// The items below <paramref name="path"/> (or the item itself when it is not a directory), each with its lock
+    /// state. Directories are listed depth-first in name order; symbolic links to directories are not followed.
+    /// </summary>
+    public async IAsyncEnumerable<ItemView> RunAsync(CassaDriveSession drive, string path, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(drive);
+        var fs = drive.FileSystem;
+        var start = drive.Resolve(path);
+        var inode = await fs.ResolveAsync(start, drive.Caller, true, ct).ConfigureAwait(false);
+        var locks = await AdvisoryLocks.SnapshotAsync(drive.Locks, ct).ConfigureAwait(false);
+        if (!inode.IsDirectory)
+        {
+            if (Accepts(ProviderPath.Name(start), inode.Type)) yield return ItemView.From(start, inode, locks.For(inode.Id));
+            yield break;
+        }
+        var filter = Filter is null ? null : new Wildcard(Filter);
+        var include = Include.Select(p => new Wildcard(p)).ToList();
+        var exclude = Exclude.Select(p => new Wildcard(p)).ToList();
+        var maxDepth = Depth ?? (Recurse ? uint.MaxValue : 0);
+
+        var pending = new Stack<(Guid Id, string Path, string Relative, uint Level)>();
+        pending.Push((inode.Id, start, "", 0));
+        while (pending.Count > 0)
+        {
+            var (dirId, dirPath, dirRelative, level) = pending.Pop();
+            var subdirectories = new List<(Guid, string, string, uint)>();
+            await foreach (var entry in fs.ReadDirectoryAsync(dirId, drive.Caller, null, ct).ConfigureAwait(false))
+            {
+                if (!Force && entry.Name.StartsWith('.')) continue;
+                var childPath = ProviderPath.Join(dirPath, entry.Name);
+                var relative = dirRelative.Length == 0 ? entry.Name : dirRelative + "/" + entry.Name;
+                if (entry.Type == FileType.Directory && level < maxDepth) subdirectories.Add((entry.Inode, childPath, relative, level + 1));
+                if (filter is not null && !filter.IsMatch(entry.Name)) continue;
+                if (include.Count > 0 && !include.Any(w => w.IsMatch(entry.Name))) continue;
+                if (exclude.Any(w => w.IsMatch(entry.Name))) continue;
+                if (DirectoriesOnly && entry.Type != FileType.Directory) continue;
+                if (FilesOnly && entry.Type == FileType.Directory) continue;
+                Inode child;
+                try
+                {
+                    child = await fs.GetAttrAsync(entry.Inode, ct).ConfigureAwait(false);
+                }
+                catch (FileSystemException e) when (e.Errno == Errno.ENOENT)
+                {
+                    continue; // removed by another client between the listing and the stat
+                }
+                yield return ItemView.From(childPath, child, locks.For(child.Id), relative);
+            }
+            // Push in reverse so the stack pops them in name order.
+            for (var i = subdirectories.Count - 1; i >= 0; i--) pending.Push(subdirectories[i]);
+        }
+    }
+
+    private bool Accepts(string name, FileType type)
+    {
+        if (Filter is not null && !new Wildcard(Filter).IsMatch(name)) return false;
+        if (Include.Count > 0 && !Include.Any(p => new Wildcard(p).IsMatch(name))) return false;
+        if (Exclude.Any(p => new Wildcard(p).IsMatch(name))) return false;
+        if (DirectoriesOnly && type != FileType.Directory) return false;
+        return !FilesOnly || type != FileType.Directory;
+    }
+}
+
+/// <summary>The advisory locks held at one moment, by inode: one lock-service query per listing, not one per item.</summary>
+public sealed class AdvisoryLocks
+{
+    private readonly Dictionary<Guid, LockInfo> _byInode;
+
+    private AdvisoryLocks(Dictionary<Guid, LockInfo> byInode) => _byInode = byInode;
+
+    public static async Task<AdvisoryLocks> SnapshotAsync(ILockProvider locks, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(locks);
+        var map = new Dictionary<Guid, LockInfo>();
+        await foreach (var info in locks.ListAsync("advisory/", ct).ConfigureAwait(false))
+        {
+            if (info.Holders.Count > 0 && Guid.TryParse(info.Key.Value["advisory/".Length..], out var id)) map[id] = info;
+        }
+        return new AdvisoryLocks(map);
+    }
+
+    public LockInfo? For(Guid inode) => _byInode.TryGetValue(inode, out var info) ? info : null;
+}

@@ -1,0 +1,124 @@
+using System.Management.Automation;
+using CassaFS.PowerShell.Provider;
+
+namespace CassaFS.PowerShell.Commands;
+
+/// <summary>Initialize-CassaFileSystem: formats a keyspace as a new, empty CassaFS filesystem.</summary>
+[Cmdlet(VerbsData.Initialize, "CassaFileSystem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Servers")]
+public sealed class InitializeCassaFileSystemCommand : ServerCmdlet
+{
+    [Parameter]
+    [ValidateRange(1, 32)]
+    public int ReplicationFactor { get; set; } = 1;
+
+    [Parameter]
+    public int BlockSize { get; set; } = FormatOptions.DefaultBlockSize;
+
+    /// <summary>Replace an existing filesystem in the keyspace: its data is lost.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            var servers = Servers();
+            if (!ShouldProcess($"keyspace {servers.Keyspace} on {string.Join(",", servers.ContactPoints)}", Force ? "Format (destroying what is there)" : "Format")) return;
+            var options = new FormatOptions
+            {
+                Keyspace = servers.Keyspace,
+                ReplicationFactor = ReplicationFactor,
+                BlockSize = BlockSize,
+                Force = Force,
+                RootUid = ProcessIdentity.Current().Uid,
+                RootGid = ProcessIdentity.Current().Gid,
+            };
+            Sync.Run(async ct => { await FileSystemAdmin.FormatAsync(servers, options, ct).ConfigureAwait(false); return true; });
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            WriteFailure(e, Keyspace);
+        }
+    }
+}
+
+/// <summary>Test-CassaFileSystem: fsck without repairing; returns the report.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "CassaFileSystem")]
+[OutputType(typeof(FsckReport))]
+public sealed class TestCassaFileSystemCommand : CassaCmdlet
+{
+    [Parameter(Position = 0)]
+    public string? Drive { get; set; }
+
+    protected override void ProcessRecord() => FsckRunner.Run(this, DriveNamed(Drive), repair: false);
+}
+
+/// <summary>Repair-CassaFileSystem: fsck that repairs what it finds.</summary>
+[Cmdlet(VerbsDiagnostic.Repair, "CassaFileSystem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(FsckReport))]
+public sealed class RepairCassaFileSystemCommand : CassaCmdlet
+{
+    [Parameter(Position = 0)]
+    public string? Drive { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var drive = DriveNamed(Drive);
+        if (ShouldProcess($"keyspace {drive.Parameters.Keyspace}", "Repair")) FsckRunner.Run(this, drive, repair: true);
+    }
+}
+
+internal static class FsckRunner
+{
+    public static void Run(CassaCmdlet cmdlet, CassaDriveSession drive, bool repair)
+    {
+        try
+        {
+            var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+            var task = Task.Run(async () =>
+            {
+                try
+                {
+                    return await FileSystemAdmin.CheckAsync(drive, repair, lines.Add).ConfigureAwait(false);
+                }
+                finally
+                {
+                    lines.CompleteAdding();
+                }
+            });
+            var record = new ProgressRecord(2, repair ? "Repair-CassaFileSystem" : "Test-CassaFileSystem", "Checking");
+            foreach (var line in lines.GetConsumingEnumerable())
+            {
+                record.StatusDescription = line;
+                cmdlet.WriteProgress(record);
+            }
+            cmdlet.WriteObject(task.GetAwaiter().GetResult());
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            cmdlet.WriteError(Errors.Record(e, drive.Parameters.Keyspace));
+        }
+    }
+}
+
+/// <summary>Get-CassaFileSystem: size, usage, file count (statfs) and stored settings of a drive's filesystem.</summary>
+[Cmdlet(VerbsCommon.Get, "CassaFileSystem")]
+[OutputType(typeof(FileSystemView))]
+public sealed class GetCassaFileSystemCommand : CassaCmdlet
+{
+    [Parameter(Position = 0)]
+    public string? Drive { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            var drive = DriveNamed(Drive);
+            WriteObject(Sync.Run(ct => FileSystemAdmin.DescribeAsync(drive, ct)));
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            WriteFailure(e, Drive);
+        }
+    }
+}

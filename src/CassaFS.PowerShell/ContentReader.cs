@@ -1,0 +1,141 @@
+using System.Text;
+using CassaFS.Locks;
+
+namespace CassaFS.PowerShell;
+
+/// <summary>Get-Content's choices.</summary>
+public sealed record ContentReadOptions
+{
+    /// <summary>Text encoding (UTF-8 by default; a byte order mark in the file wins).</summary>
+    public Encoding Encoding { get; init; } = new UTF8Encoding(false);
+    /// <summary>The whole content as one string (or one byte[] with <see cref="AsByteStream"/>).</summary>
+    public bool Raw { get; init; }
+    /// <summary>Bytes instead of lines.</summary>
+    public bool AsByteStream { get; init; }
+    /// <summary>Lines (or bytes) per block handed down the pipeline; 0 or less: everything in one block.</summary>
+    public long ReadCount { get; init; } = 1;
+    /// <summary>Stop after this many lines (or bytes); negative: all.</summary>
+    public long TotalCount { get; init; } = -1;
+    /// <summary>How long to wait for a writer's lock; null: the drive's lock timeout.</summary>
+    public TimeSpan? LockTimeout { get; init; }
+}
+
+/// <summary>
+/// Reads a file for Get-Content while holding the file's shared lock (so no other client's lock-aware write is in
+/// progress), streaming block by block: lines decoded with the encoding, or bytes.
+/// </summary>
+public sealed class ContentReader : IAsyncDisposable
+{
+    private readonly ContentReadOptions _options;
+    private readonly ILockHandle _lock;
+    private readonly CassaFileStream _stream;
+    private readonly StreamReader? _text;
+    private long _delivered;
+    private bool _rawDone;
+
+    private ContentReader(ContentReadOptions options, ILockHandle fileLock, CassaFileStream stream)
+    {
+        _options = options;
+        _lock = fileLock;
+        _stream = stream;
+        if (!options.AsByteStream) _text = new StreamReader(stream, options.Encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024, leaveOpen: true);
+    }
+
+    /// <summary>The file's path.</summary>
+    public string Path { get; private init; } = "";
+
+    /// <summary>Takes the file's shared lock, then opens it for reading.</summary>
+    /// <exception cref="ItemLockedException">A writer held the lock past the timeout.</exception>
+    /// <exception cref="FileSystemException">ENOENT, EISDIR (a directory has no content), EACCES.</exception>
+    public static async Task<ContentReader> OpenAsync(CassaDriveSession drive, string path, ContentReadOptions? options = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(drive);
+        options ??= new ContentReadOptions();
+        var full = drive.Resolve(path);
+        var fs = drive.FileSystem;
+        var inode = await fs.ResolveAsync(full, drive.Caller, true, ct).ConfigureAwait(false);
+        if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, full, "a directory has no content; use Get-ChildItem");
+        var held = await FileLock.AcquireAsync(drive, inode.Id, full, LockMode.Read, $"Get-Content {full}", options.LockTimeout, ct).ConfigureAwait(false);
+        try
+        {
+            var handle = await fs.OpenAsync(inode.Id, OpenFlags.ReadOnly, drive.Caller, ct).ConfigureAwait(false);
+            var size = (await fs.GetAttrAsync(inode.Id, ct).ConfigureAwait(false)).Size;
+            return new ContentReader(options, held, new CassaFileStream(fs, handle, size, false)) { Path = full };
+        }
+        catch
+        {
+            await held.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The next block of <see cref="ContentReadOptions.ReadCount"/> items: strings (lines, or one string with -Raw) or bytes; empty at the end.</summary>
+    public Task<IReadOnlyList<object>> ReadBlockAsync(CancellationToken ct = default) => ReadBlockAsync(_options.ReadCount, ct);
+
+    /// <summary>The next block of at most <paramref name="maxItems"/> items (0 or less: all that remain).</summary>
+    public async Task<IReadOnlyList<object>> ReadBlockAsync(long maxItems, CancellationToken ct = default)
+    {
+        var block = new List<object>();
+        var remaining = _options.TotalCount < 0 ? long.MaxValue : _options.TotalCount - _delivered;
+        if (remaining <= 0) return block;
+        if (_options.Raw)
+        {
+            if (_rawDone) return block;
+            _rawDone = true;
+            if (_text is not null)
+            {
+                block.Add(await _text.ReadToEndAsync(ct).ConfigureAwait(false));
+            }
+            else
+            {
+                using var all = new MemoryStream();
+                await _stream.CopyToAsync(all, ct).ConfigureAwait(false);
+                block.Add(all.ToArray());
+            }
+            return block;
+        }
+        var limit = maxItems <= 0 ? remaining : Math.Min(remaining, maxItems);
+        if (_text is not null)
+        {
+            while (block.Count < limit && await _text.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+                block.Add(line);
+        }
+        else
+        {
+            var buffer = new byte[(int)Math.Min(limit, 64 * 1024)];
+            while (block.Count < limit)
+            {
+                var n = await _stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit - block.Count)), ct).ConfigureAwait(false);
+                if (n == 0) break;
+                for (var i = 0; i < n; i++) block.Add(buffer[i]);
+            }
+        }
+        _delivered += block.Count;
+        return block;
+    }
+
+    /// <summary>Every block until the end (or TotalCount).</summary>
+    public async IAsyncEnumerable<IReadOnlyList<object>> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        while (true)
+        {
+            var block = await ReadBlockAsync(ct).ConfigureAwait(false);
+            if (block.Count == 0) yield break;
+            yield return block;
+        }
+    }
+
+    /// <summary>Closes the file, then releases the shared lock.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _text?.Dispose();
+        try
+        {
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _lock.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+}

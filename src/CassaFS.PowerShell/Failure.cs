@@ -1,0 +1,53 @@
+using CassaFS.Cql;
+using CassaFS.Locks;
+
+namespace CassaFS.PowerShell;
+
+/// <summary>How an exception is reported in PowerShell: the ErrorRecord's id and category (names as System.Management.Automation.ErrorCategory has them).</summary>
+public sealed record Failure(string ErrorId, string Category, string Message, string? Target)
+{
+    /// <summary>Classifies an exception from the logic classes.</summary>
+    public static Failure Of(Exception exception, string? target = null)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var e = exception is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : exception;
+        return e switch
+        {
+            FileSystemException fse => new Failure(ErrorIdOf(fse.Errno), CategoryOf(fse.Errno), fse.Message, target ?? fse.Subject),
+            ItemLockedException locked => new Failure("ItemLocked", "ResourceBusy", locked.Message, target ?? locked.Path),
+            LockTimeoutException timeout => new Failure("LockTimeout", "ResourceBusy", timeout.Message, target ?? timeout.Key.Value),
+            LockLostException lost => new Failure("LockLost", "ResourceUnavailable", lost.Message, target ?? lost.Key.Value),
+            CassaConnectionException conn => new Failure("ServerUnreachable", "ConnectionError", conn.Message, target ?? conn.Server),
+            CqlException cql => new Failure("CassandraError", "ConnectionError", cql.Message + " (the outcome of a change may be unknown: check the item before retrying)", target),
+            MountException mount => new Failure("MountFailed", "InvalidOperation", mount.Message, target ?? mount.MountPoint),
+            ArgumentException arg => new Failure("InvalidArgument", "InvalidArgument", arg.Message, target),
+            OperationCanceledException => new Failure("Cancelled", "OperationStopped", e.Message, target),
+            TimeoutException => new Failure("Timeout", "OperationTimeout", e.Message, target),
+            _ => new Failure(e.GetType().Name, "NotSpecified", e.Message, target),
+        };
+    }
+
+    private static string ErrorIdOf(Errno errno) => errno switch
+    {
+        Errno.ENOENT => "ItemNotFound",
+        Errno.EEXIST => "ItemExists",
+        Errno.EACCES or Errno.EPERM => "PermissionDenied",
+        Errno.ENOTEMPTY => "DirectoryNotEmpty",
+        Errno.EAGAIN or Errno.EBUSY => "ItemBusy",
+        _ => errno.ToString(),
+    };
+
+    private static string CategoryOf(Errno errno) => errno switch
+    {
+        Errno.ENOENT => "ObjectNotFound",
+        Errno.EEXIST => "ResourceExists",
+        Errno.EACCES or Errno.EPERM or Errno.EROFS => "PermissionDenied",
+        Errno.EAGAIN or Errno.EBUSY or Errno.ENOTEMPTY => "ResourceBusy",
+        Errno.EINVAL or Errno.ENAMETOOLONG or Errno.ENOTDIR or Errno.EISDIR or Errno.ELOOP or Errno.EXDEV => "InvalidArgument",
+        Errno.ENOSPC or Errno.EFBIG or Errno.EMLINK => "LimitsExceeded",
+        Errno.ETIMEDOUT => "OperationTimeout",
+        Errno.ENOSYS or Errno.EOPNOTSUPP => "NotImplemented",
+        Errno.ESTALE => "ResourceUnavailable",
+        _ => "WriteError",
+    };
+}
