@@ -66,52 +66,83 @@ public sealed partial class CassaFileSystem
         if (!handle.CanRead || handle.Released) throw new FileSystemException(Errno.EBADF, handle.Inode.ToString(), "not open for reading");
         if (offset < 0) throw new FileSystemException(Errno.EINVAL, handle.Inode.ToString(), "negative offset");
         var file = handle.File;
+        if (file.WriterLock is null && !file.MetadataDirty && file.Dirty.Count == 0)
+        {
+            // Nothing of this client's is buffered: read what is stored without the gate, so that the kernel's
+            // parallel read-ahead requests overlap instead of queueing behind each other.
+            var generation = file.CacheGeneration;
+            var inode = await LoadForReadAsync(handle, ct).ConfigureAwait(false);
+            return await CopyOutAsync(file, offset, buffer, inode.Size, generation, buffered: false, ct).ConfigureAwait(false);
+        }
         await file.Gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            long size;
-            Inode? loaded = null;
-            if (file.WriterLock is not null || file.MetadataDirty) size = file.Size;
-            else
-            {
-                loaded = await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false);
-                if (loaded.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
-                size = loaded.Size;
-            }
-            if (!handle.AtimeConsidered)
-            {
-                handle.AtimeConsidered = true;
-                await UpdateAtimeAsync(loaded ?? await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false), ct).ConfigureAwait(false);
-            }
-            if (offset >= size || buffer.Length == 0) return 0;
-            var count = (int)Math.Min(buffer.Length, size - offset);
-            var first = offset / BlockSize;
-            var last = (offset + count - 1) / BlockSize;
-            var sequential = first == file.LastReadBlock || first == file.LastReadBlock + 1;
-            var lastWanted = sequential ? Math.Min(last + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
-            await FetchBlocksAsync(file, first, lastWanted, ct).ConfigureAwait(false);
-            for (var index = first; index <= last; index++)
-            {
-                var blockStart = index * BlockSize;
-                var from = (int)Math.Max(0, offset - blockStart);
-                var to = (int)Math.Min(BlockSize, offset + count - blockStart);
-                var destination = buffer.Span.Slice((int)(blockStart + from - offset), to - from);
-                ReadOnlySpan<byte> data = file.Dirty.TryGetValue(index, out var dirty)
-                    ? dirty.Buffer.AsSpan(0, dirty.Length)
-                    : file.ReadCache.TryGetValue(index, out var cached) && cached is { } bytes ? bytes.Span : ReadOnlySpan<byte>.Empty;
-                var available = Math.Max(0, Math.Min(to, data.Length) - from);
-                if (available > 0) data.Slice(from, available).CopyTo(destination);
-                destination[available..].Clear();
-            }
-            file.LastReadBlock = last;
-            TrimReadCache(file, first);
-            return count;
+            var size = file.WriterLock is not null || file.MetadataDirty ? file.Size : (await LoadForReadAsync(handle, ct).ConfigureAwait(false)).Size;
+            return await CopyOutAsync(file, offset, buffer, size, file.CacheGeneration, buffered: true, ct).ConfigureAwait(false);
         }
         finally
         {
             file.Gate.Release();
         }
     }
+
+    private async Task<Inode> LoadForReadAsync(FileHandle handle, CancellationToken ct)
+    {
+        var inode = await LoadAsync(handle.Inode, handle.Inode.ToString(), ct).ConfigureAwait(false);
+        if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, handle.Inode.ToString());
+        if (!handle.AtimeConsidered)
+        {
+            handle.AtimeConsidered = true;
+            await UpdateAtimeAsync(inode, ct).ConfigureAwait(false);
+        }
+        return inode;
+    }
+
+    /// <summary>Copies the file's bytes into <paramref name="buffer"/>: this client's buffered blocks when <paramref name="buffered"/>, else stored ones, fetched in parallel with read-ahead when reading sequentially.</summary>
+    private async ValueTask<int> CopyOutAsync(OpenFile file, long offset, Memory<byte> buffer, long size, long generation, bool buffered, CancellationToken ct)
+    {
+        if (offset >= size || buffer.Length == 0) return 0;
+        var count = (int)Math.Min(buffer.Length, size - offset);
+        var first = offset / BlockSize;
+        var last = (offset + count - 1) / BlockSize;
+        var sequential = first == file.LastReadBlock || first == file.LastReadBlock + 1;
+        var lastWanted = sequential ? Math.Min(last + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
+        var fetches = new Task<ReadOnlyMemory<byte>?>?[last - first + 1];
+        for (var index = first; index <= lastWanted; index++)
+        {
+            if (buffered && file.Dirty.ContainsKey(index)) continue;
+            var fetch = FetchBlock(file, index, generation);
+            if (index <= last) fetches[index - first] = fetch;
+        }
+        for (var index = first; index <= last; index++)
+        {
+            var blockStart = index * BlockSize;
+            var from = (int)Math.Max(0, offset - blockStart);
+            var to = (int)Math.Min(BlockSize, offset + count - blockStart);
+            var destination = buffer.Slice((int)(blockStart + from - offset), to - from);
+            ReadOnlyMemory<byte> data;
+            if (buffered && file.Dirty.TryGetValue(index, out var dirty)) data = dirty.Buffer.AsMemory(0, dirty.Length);
+            else data = await fetches[index - first]!.WaitAsync(ct).ConfigureAwait(false) ?? ReadOnlyMemory<byte>.Empty;
+            var available = Math.Max(0, Math.Min(to, data.Length) - from);
+            if (available > 0) data.Span.Slice(from, available).CopyTo(destination.Span);
+            destination.Span[available..].Clear();
+        }
+        file.LastReadBlock = last;
+        if (file.ReadCache.Count > (_options.ReadAheadBlocks * 2) + 2)
+            foreach (var stale in file.ReadCache.Keys.Where(k => k < first || k > lastWanted)) file.ReadCache.TryRemove(stale, out _);
+        return count;
+    }
+
+    /// <summary>
+    /// The block's fetch of this cache generation, started now if there is none or the last one failed (fetches are
+    /// shared by concurrent readers, so they outlive any one reader's cancellation).
+    /// </summary>
+    private Task<ReadOnlyMemory<byte>?> FetchBlock(OpenFile file, long index, long generation) =>
+        file.ReadCache.AddOrUpdate(index,
+            i => (generation, _store.ReadBlockAsync(file.Id, i, CancellationToken.None)),
+            (i, cached) => cached.Generation == generation && !cached.Fetch.IsFaulted
+                ? cached
+                : (generation, _store.ReadBlockAsync(file.Id, i, CancellationToken.None))).Fetch;
 
     /// <summary>relatime, Linux's default: a read moves atime only when it is not newer than mtime/ctime or is a day old.</summary>
     private async Task UpdateAtimeAsync(Inode inode, CancellationToken ct)
@@ -121,24 +152,6 @@ public sealed partial class CassaFileSystem
         var dayOld = now.TotalNanoseconds - inode.Atime.TotalNanoseconds > 86_400_000_000_000L;
         if (inode.Atime <= inode.Mtime || inode.Atime <= inode.Ctime || dayOld)
             await TouchAsync(inode with { Atime = now }, ct).ConfigureAwait(false);
-    }
-
-    private async Task FetchBlocksAsync(OpenFile file, long first, long last, CancellationToken ct)
-    {
-        var missing = new List<long>();
-        for (var i = first; i <= last; i++)
-            if (!file.Dirty.ContainsKey(i) && !file.ReadCache.ContainsKey(i)) missing.Add(i);
-        foreach (var chunk in missing.Chunk(_options.BlocksInFlight))
-        {
-            var fetched = await Task.WhenAll(chunk.Select(i => _store.ReadBlockAsync(file.Id, i, ct))).ConfigureAwait(false);
-            for (var k = 0; k < chunk.Length; k++) file.ReadCache[chunk[k]] = fetched[k];
-        }
-    }
-
-    private void TrimReadCache(OpenFile file, long keepFrom)
-    {
-        if (file.ReadCache.Count <= (_options.ReadAheadBlocks * 2) + 2) return;
-        foreach (var stale in file.ReadCache.Keys.Where(k => k < keepFrom).ToList()) file.ReadCache.Remove(stale);
     }
 
     /// <summary>
@@ -162,7 +175,7 @@ public sealed partial class CassaFileSystem
             var end = offset + data.Length;
             if (end > MaxFileSize) throw new FileSystemException(Errno.EFBIG, file.Id.ToString(), $"files are at most {MaxFileSize} bytes");
             if (data.IsEmpty) return 0;
-            file.ReadCache.Clear();
+            file.DropReadCache();
             var committedSize = file.Inode!.Size;
             for (var index = offset / BlockSize; index * BlockSize < end; index++)
             {
@@ -223,7 +236,7 @@ public sealed partial class CassaFileSystem
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
         file.Inode = inode;
         file.Size = inode.Size;
-        file.ReadCache.Clear();
+        file.DropReadCache();
         var allocated = new HashSet<long>();
         await foreach (var index in _store.BlockIndexesAsync(file.Id, 0, ct).ConfigureAwait(false)) allocated.Add(index);
         file.Allocated = allocated;
@@ -325,7 +338,7 @@ public sealed partial class CassaFileSystem
         file.Dirty.Clear();
         file.InFlight.Clear();
         file.MetadataDirty = false;
-        file.ReadCache.Clear();
+        file.DropReadCache();
     }
 
     /// <summary>flush (close of one descriptor): stores what this client buffered and commits the metadata.</summary>
@@ -425,7 +438,7 @@ public sealed partial class CassaFileSystem
                     await Task.WhenAll(chunk.Select(i => _store.DeleteBlockIndexAsync(f.Id, i, ct))).ConfigureAwait(false);
                 }
                 allocated.ExceptWith(doomed);
-                f.ReadCache.Clear();
+                f.DropReadCache();
                 if (doomed.Count > 0) await _store.AddUsageAsync(-doomed.Count, 0, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         }

@@ -65,11 +65,30 @@ public static class Fsck
                 continue;
             }
             (names.TryGetValue(entry.Inode, out var list) ? list : names[entry.Inode] = new()).Add((dir, entry));
-            if (target.IsDirectory) subdirectories[dir] = subdirectories.GetValueOrDefault(dir) + 1;
         }
 
         var youngest = Timespec.FromDateTimeOffset(DateTimeOffset.UtcNow - options.Grace);
-        options.Progress?.Invoke($"{entryCount} entries; checking inodes");
+        options.Progress?.Invoke($"{entryCount} entries; checking directories");
+        // A directory has one name. A crash mid-rename can leave it two: the one in the directory its parent
+        // pointer names stays. Only then are parents' subdirectories counted, by the names that stay.
+        foreach (var inode in inodes.Values.Where(i => i.IsDirectory && i.Id != Inode.RootId && names.ContainsKey(i.Id)))
+        {
+            var links = names[inode.Id];
+            if (links.Count > 1 && inode.Ctime <= youngest)
+            {
+                var keep = links.FirstOrDefault(l => l.Dir == inode.Parent);
+                if (keep == default) keep = links[0];
+                foreach (var extra in links.Where(l => l != keep))
+                {
+                    Found("directory-with-several-names", $"directory {inode.Id} is also named '{extra.Entry.Name}' in {extra.Dir}", repair);
+                    if (repair) await store.DeleteEntryAsync(extra.Dir, extra.Entry.Name, inode.Id, ct).ConfigureAwait(false);
+                }
+                names[inode.Id] = links = new() { keep };
+            }
+            foreach (var (dir, _) in links) subdirectories[dir] = subdirectories.GetValueOrDefault(dir) + 1;
+        }
+
+        options.Progress?.Invoke("checking inodes");
         foreach (var inode in inodes.Values)
         {
             ct.ThrowIfCancellationRequested();
@@ -81,24 +100,10 @@ public static class Fsck
                 if (repair) await fs.PurgeAsync(inode, ct).ConfigureAwait(false);
                 continue;
             }
-            if (inode.IsDirectory && inode.Id != Inode.RootId)
+            if (inode.IsDirectory && inode.Id != Inode.RootId && links[0].Dir != inode.Parent)
             {
-                if (links.Count > 1)
-                {
-                    var keep = links.FirstOrDefault(l => l.Dir == inode.Parent);
-                    if (keep == default) keep = links[0];
-                    foreach (var extra in links.Where(l => l != keep))
-                    {
-                        Found("directory-with-several-names", $"directory {inode.Id} is also named '{extra.Entry.Name}' in {extra.Dir}", repair);
-                        if (repair) await store.DeleteEntryAsync(extra.Dir, extra.Entry.Name, inode.Id, ct).ConfigureAwait(false);
-                    }
-                    links = new() { keep };
-                }
-                if (links[0].Dir != inode.Parent)
-                {
-                    Found("wrong-parent", $"directory {inode.Id} is in {links[0].Dir} but records {inode.Parent} as its parent", repair);
-                    if (repair) await RepairAsync(fs, inode.Id, i => i with { Parent = links[0].Dir }, ct).ConfigureAwait(false);
-                }
+                Found("wrong-parent", $"directory {inode.Id} is in {links[0].Dir} but records {inode.Parent} as its parent", repair);
+                if (repair) await RepairAsync(fs, inode.Id, i => i with { Parent = links[0].Dir }, ct).ConfigureAwait(false);
             }
             var expected = inode.IsDirectory ? 2 + subdirectories.GetValueOrDefault(inode.Id) : links.Count;
             if (inode.Nlink != expected)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 
 namespace CassaFS;
 
@@ -79,8 +80,23 @@ internal sealed class OpenFile
     /// <summary>The first error of a write-back that failed, reported at the next write, flush or fsync (as POSIX does).</summary>
     public Exception? WriteBackError { get; set; }
 
-    /// <summary>Recently read blocks (read-ahead), dropped whenever this client writes.</summary>
-    public Dictionary<long, ReadOnlyMemory<byte>?> ReadCache { get; } = new();
+    /// <summary>
+    /// Block fetches done or in flight (read-ahead), shared by concurrent readers. Each is tagged with the cache
+    /// generation it was started in; a write moves the generation on, so a fetch that raced a write is never served
+    /// after it.
+    /// </summary>
+    public ConcurrentDictionary<long, (long Generation, Task<ReadOnlyMemory<byte>?> Fetch)> ReadCache { get; } = new();
+
+    private long _cacheGeneration;
+
+    public long CacheGeneration => Interlocked.Read(ref _cacheGeneration);
+
+    /// <summary>Forgets every fetched block: this client is changing the file.</summary>
+    public void DropReadCache()
+    {
+        Interlocked.Increment(ref _cacheGeneration);
+        ReadCache.Clear();
+    }
 
     public long LastReadBlock { get; set; } = -2;
 }

@@ -235,3 +235,40 @@ public class OpenWriterTests(FileSystemFixture f) : IClassFixture<FileSystemFixt
         Assert.Equal(Errno.EOPNOTSUPP, await ErrnoOf(() => fs.GetXAttrAsync(dir.Id, "system.posix_acl_default", Root)));
     }
 }
+
+public class ReadCacheTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
+{
+    [Fact]
+    public async Task Parallel_readers_see_every_byte_and_a_read_after_this_clients_write_never_sees_older_data()
+    {
+        var fs = f.Fs;
+        var dir = await fs.ScratchAsync();
+        var first = System.Security.Cryptography.RandomNumberGenerator.GetBytes(fs.BlockSize * 6);
+        var file = await fs.WriteFileAsync(dir.Id, "f", first);
+        var reader = await fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root);
+
+        // Sixteen overlapping readers at once, as the kernel's read-ahead sends them: each sees its own bytes.
+        var chunk = fs.BlockSize / 2;
+        var reads = Enumerable.Range(0, 12).Select(async i =>
+        {
+            var buffer = new byte[chunk];
+            Assert.Equal(chunk, await fs.ReadAsync(reader, (long)i * chunk, buffer));
+            Assert.Equal(first.AsSpan(i * chunk, chunk).ToArray(), buffer);
+        });
+        await Task.WhenAll(reads);
+
+        // The blocks are now cached (with read-ahead); this client overwrites them through another handle.
+        var second = System.Security.Cryptography.RandomNumberGenerator.GetBytes(first.Length);
+        var writer = await fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await fs.WriteAsync(writer, 0, second);
+        var whileBuffered = new byte[100];
+        await fs.ReadAsync(reader, fs.BlockSize * 3, whileBuffered);
+        Assert.Equal(second.AsSpan(fs.BlockSize * 3, 100).ToArray(), whileBuffered);
+        await fs.ReleaseAsync(writer);
+
+        var after = new byte[first.Length];
+        for (var done = 0; done < after.Length;) done += await fs.ReadAsync(reader, done, after.AsMemory(done));
+        Assert.Equal(second, after);
+        await fs.ReleaseAsync(reader);
+    }
+}

@@ -38,6 +38,23 @@ public class FsckTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
     }
 
     [Fact]
+    public async Task A_directory_left_with_two_names_by_an_interrupted_rename_is_repaired_in_one_pass()
+    {
+        var dir = await Fs.ScratchAsync();
+        var sub = await Fs.MkdirAsync(dir.Id, "old", 0x1ED, Root);
+        // A rename killed after writing the new name and before removing the old one.
+        await f.Session.ExecuteAsync($"INSERT INTO {f.Keyspace}.entries (dir, name, inode, type) VALUES (?, 'new', ?, ?)", dir.Id, sub.Id, (int)FileType.Directory);
+        await f.Session.ExecuteAsync($"UPDATE {f.Keyspace}.inodes SET ctime = 0 WHERE id IN (?, ?)", dir.Id, sub.Id);
+
+        var repaired = await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero, Repair = true });
+        Assert.Contains(repaired.Problems, p => p.Kind == "directory-with-several-names");
+        var after = await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero });
+        Assert.True(after.Clean, string.Join("\n", after.Problems));
+        Assert.Equal(3, (await Fs.GetAttrAsync(dir.Id)).Nlink);
+        Assert.Single(await Fs.NamesAsync(dir.Id));
+    }
+
+    [Fact]
     public async Task Fsck_spares_inodes_younger_than_the_grace_period()
     {
         var young = Guid.NewGuid();

@@ -135,9 +135,9 @@ public sealed class CrashTests(FileSystemFixture f) : IClassFixture<FileSystemFi
         // A killed client's last requests may still be queued inside Cassandra, and run there until the server's
         // own write and Paxos timeouts (5 s on the local nodes): only after that is the state it left final.
         await Task.Delay(TimeSpan.FromSeconds(12));
-        await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero, Repair = true });
+        var repaired = await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero, Repair = true });
         var after = await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero });
-        Assert.True(after.Clean, string.Join("\n", after.Problems));
+        Assert.True(after.Clean, "left after repair:\n" + string.Join("\n", after.Problems) + "\nrepaired:\n" + string.Join("\n", repaired.Problems));
         foreach (var (name, sha) in promised)
         {
             var file = await Fs.LookupAsync(dir.Id, name, Root);
