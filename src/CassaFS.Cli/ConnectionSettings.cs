@@ -60,17 +60,8 @@ public sealed record ConnectionSettings
         ArgumentNullException.ThrowIfNull(given);
         ArgumentNullException.ThrowIfNull(environment);
         var file = configFile is null ? new ConnectionValues() : ReadConfig(configFile);
-        var env = new ConnectionValues
-        {
-            ContactPoints = environment("CASSAFS_CONTACT_POINTS"),
-            Port = environment("CASSAFS_PORT"),
-            Keyspace = environment("CASSAFS_KEYSPACE"),
-            ZooKeeper = environment("CASSAFS_ZOOKEEPER"),
-            User = environment("CASSAFS_USER"),
-            Password = environment("CASSAFS_PASSWORD"),
-            Consistency = environment("CASSAFS_CONSISTENCY"),
-            LockMode = environment("CASSAFS_LOCK_MODE"),
-        };
+        // Each setting's variable is its config key in upper snake case: contactPoints -> CASSAFS_CONTACT_POINTS.
+        var env = ConnectionValues.Read(key => environment("CASSAFS_" + string.Concat(key.Select(c => char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()))));
         string? Pick(Func<ConnectionValues, string?> f) => new[] { given, env, file }.Select(f).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
 
         var d = new ConnectionSettings();
@@ -119,17 +110,7 @@ public sealed record ConnectionSettings
                 }
                 return null;
             }
-            return new ConnectionValues
-            {
-                ContactPoints = Text("contactPoints"),
-                Port = Text("port"),
-                Keyspace = Text("keyspace"),
-                ZooKeeper = Text("zookeeper"),
-                User = Text("user"),
-                Password = Text("password"),
-                Consistency = Text("consistency"),
-                LockMode = Text("lockMode"),
-            };
+            return ConnectionValues.Read(Text);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
@@ -149,4 +130,17 @@ public sealed record ConnectionValues
     [JsonIgnore] public string? Password { get; init; }
     public string? Consistency { get; init; }
     public string? LockMode { get; init; }
+
+    /// <summary>The values one source holds, asked for by their config keys (contactPoints, port, keyspace, ...).</summary>
+    public static ConnectionValues Read(Func<string, string?> valueOf) => new()
+    {
+        ContactPoints = valueOf("contactPoints"),
+        Port = valueOf("port"),
+        Keyspace = valueOf("keyspace"),
+        ZooKeeper = valueOf("zookeeper"),
+        User = valueOf("user"),
+        Password = valueOf("password"),
+        Consistency = valueOf("consistency"),
+        LockMode = valueOf("lockMode"),
+    };
 }

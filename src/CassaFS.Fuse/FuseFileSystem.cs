@@ -5,7 +5,8 @@ namespace CassaFS.Fuse;
 /// Override what the filesystem supports; an operation left alone is not registered with libfuse, so the kernel
 /// applies its default (ENOSYS, or local-only locking for flock and POSIX locks).
 /// Answer an error by returning an <see cref="Errno"/> (implicitly a <see cref="FuseResult{T}"/>) or throwing
-/// <see cref="FuseException"/>; any other exception answers EIO and is reported to <see cref="FuseMountOptions.OnHandlerError"/>.
+/// <see cref="FuseException"/>, or throwing its own exceptions and mapping them in <see cref="ErrnoFor"/>; any other
+/// exception answers EIO and is reported to <see cref="FuseMountOptions.OnHandlerError"/>.
 /// Handlers may complete asynchronously: the reply is sent when the task completes, from whichever thread
 /// completes it, and the libfuse worker goes back to reading requests at once.
 /// </summary>
@@ -17,6 +18,12 @@ public abstract class FuseFileSystem
     protected static ValueTask<FuseResult<T>> NotImplemented<T>() => new(Errno.ENOSYS);
 
     protected static ValueTask<Errno> NotImplemented() => new(Errno.ENOSYS);
+
+    /// <summary>
+    /// The errno a handler's exception answers with, for the filesystem's own exception types; null leaves it to
+    /// the binding (FuseException's errno, EINTR for a cancellation, otherwise EIO).
+    /// </summary>
+    public virtual Errno? ErrnoFor(Exception exception) => null;
 
     /// <summary>Called once the kernel connection is initialised (before the first request).</summary>
     public virtual void OnMounted() { }

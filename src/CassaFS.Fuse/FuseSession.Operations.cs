@@ -171,6 +171,7 @@ internal sealed unsafe partial class FuseSession
 
     private Errno ErrnoOf(Exception ex)
     {
+        if (FileSystem.ErrnoFor(ex) is { } mapped && mapped != Errno.Success) return mapped;
         switch (ex)
         {
             case FuseException fe:

@@ -82,14 +82,15 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     private static Fuse.Errno Map(FsErrno errno) => (Fuse.Errno)(int)errno;
 
     /// <summary>Turns what a filesystem call threw into the errno the kernel gets.</summary>
-    private Fuse.Errno Fail(Exception e) => e switch
+    /// <summary>The errno each of the filesystem's failures answers with (the binding turns a handler's exception into its reply).</summary>
+    public override Fuse.Errno? ErrnoFor(Exception exception) => exception switch
     {
         FileSystemException fse => Map(fse.Errno),
         FuseException fe => fe.Errno,
         OperationCanceledException => Fuse.Errno.EINTR,
         LockTimeoutException => Fuse.Errno.ETIMEDOUT,
         LockLostException => Fuse.Errno.ESTALE,
-        _ => Unexpected(e),
+        _ => Unexpected(exception),
     };
 
     private Fuse.Errno Unexpected(Exception e)
@@ -110,296 +111,156 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
     {
-        try
-        {
-            var inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
-            return Entry(inode);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        return Entry(inode);
     }
 
     public override async ValueTask<FuseResult<InodeAttributes>> GetAttributesAsync(FuseRequestContext context, ulong ino, ulong? fileHandle)
     {
-        try
-        {
-            var inode = await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false);
-            return Attributes(inode, ino);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var inode = await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false);
+        return Attributes(inode, ino);
     }
 
     public override async ValueTask<FuseResult<InodeAttributes>> SetAttributesAsync(FuseRequestContext context, ulong ino, FuseChanges changes)
     {
-        try
+        var c = new FsChanges
         {
-            var c = new FsChanges
-            {
-                Mode = changes.Has(AttributeFields.Mode) ? (int)(changes.Mode & 0xFFF) : null,
-                Uid = changes.Has(AttributeFields.Uid) ? (int)changes.Uid : null,
-                Gid = changes.Has(AttributeFields.Gid) ? (int)changes.Gid : null,
-                Size = changes.Has(AttributeFields.Size) ? changes.Size : null,
-                Atime = changes.Has(AttributeFields.AccessTimeNow) ? TimeChange.Now
-                    : changes.Has(AttributeFields.AccessTime) ? TimeChange.To(Timespec.FromParts(changes.AccessTime.Seconds, changes.AccessTime.Nanoseconds)) : null,
-                Mtime = changes.Has(AttributeFields.ModificationTimeNow) ? TimeChange.Now
-                    : changes.Has(AttributeFields.ModificationTime) ? TimeChange.To(Timespec.FromParts(changes.ModificationTime.Seconds, changes.ModificationTime.Nanoseconds)) : null,
-            };
-            FileHandle? handle = changes.FileHandle is { } fh && _files.TryGetValue(fh, out var h) ? h : null;
-            var inode = await _fs.SetAttrAsync(InodeOf(ino), c, CallerOf(context), handle).ConfigureAwait(false);
-            return Attributes(inode, ino);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+            Mode = changes.Has(AttributeFields.Mode) ? (int)(changes.Mode & 0xFFF) : null,
+            Uid = changes.Has(AttributeFields.Uid) ? (int)changes.Uid : null,
+            Gid = changes.Has(AttributeFields.Gid) ? (int)changes.Gid : null,
+            Size = changes.Has(AttributeFields.Size) ? changes.Size : null,
+            Atime = changes.Has(AttributeFields.AccessTimeNow) ? TimeChange.Now
+                : changes.Has(AttributeFields.AccessTime) ? TimeChange.To(Timespec.FromParts(changes.AccessTime.Seconds, changes.AccessTime.Nanoseconds)) : null,
+            Mtime = changes.Has(AttributeFields.ModificationTimeNow) ? TimeChange.Now
+                : changes.Has(AttributeFields.ModificationTime) ? TimeChange.To(Timespec.FromParts(changes.ModificationTime.Seconds, changes.ModificationTime.Nanoseconds)) : null,
+        };
+        FileHandle? handle = changes.FileHandle is { } fh && _files.TryGetValue(fh, out var h) ? h : null;
+        var inode = await _fs.SetAttrAsync(InodeOf(ino), c, CallerOf(context), handle).ConfigureAwait(false);
+        return Attributes(inode, ino);
     }
 
     public override async ValueTask<FuseResult<string>> ReadLinkAsync(FuseRequestContext context, ulong ino)
     {
-        try
-        {
-            return await _fs.ReadLinkAsync(InodeOf(ino)).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return await _fs.ReadLinkAsync(InodeOf(ino)).ConfigureAwait(false);
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> MakeNodeAsync(FuseRequestContext context, ulong parent, string name, uint mode, ulong rdev)
     {
-        try
-        {
-            var type = (FileType)(mode & 0xF000);
-            if (type == 0) type = FileType.Regular;
-            var inode = await _fs.MknodAsync(InodeOf(parent), name, type, (int)(mode & 0xFFF), (long)rdev, CallerOf(context)).ConfigureAwait(false);
-            return Entry(inode);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var type = (FileType)(mode & 0xF000);
+        if (type == 0) type = FileType.Regular;
+        var inode = await _fs.MknodAsync(InodeOf(parent), name, type, (int)(mode & 0xFFF), (long)rdev, CallerOf(context)).ConfigureAwait(false);
+        return Entry(inode);
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> MakeDirectoryAsync(FuseRequestContext context, ulong parent, string name, uint mode)
     {
-        try
-        {
-            var inode = await _fs.MkdirAsync(InodeOf(parent), name, (int)(mode & 0xFFF), CallerOf(context)).ConfigureAwait(false);
-            return Entry(inode);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var inode = await _fs.MkdirAsync(InodeOf(parent), name, (int)(mode & 0xFFF), CallerOf(context)).ConfigureAwait(false);
+        return Entry(inode);
     }
 
     public override async ValueTask<Fuse.Errno> UnlinkAsync(FuseRequestContext context, ulong parent, string name)
     {
-        try
-        {
-            await _fs.UnlinkAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        await _fs.UnlinkAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> RemoveDirectoryAsync(FuseRequestContext context, ulong parent, string name)
     {
-        try
-        {
-            await _fs.RmdirAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        await _fs.RmdirAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> SymLinkAsync(FuseRequestContext context, string target, ulong parent, string name)
     {
-        try
-        {
-            var inode = await _fs.SymlinkAsync(InodeOf(parent), name, target, CallerOf(context)).ConfigureAwait(false);
-            return Entry(inode);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var inode = await _fs.SymlinkAsync(InodeOf(parent), name, target, CallerOf(context)).ConfigureAwait(false);
+        return Entry(inode);
     }
 
     public override async ValueTask<Fuse.Errno> RenameAsync(FuseRequestContext context, ulong parent, string name, ulong newParent, string newName, RenameMode flags)
     {
-        try
-        {
-            await _fs.RenameAsync(InodeOf(parent), name, InodeOf(newParent), newName, (RenameFlags)(int)flags, CallerOf(context)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        await _fs.RenameAsync(InodeOf(parent), name, InodeOf(newParent), newName, (RenameFlags)(int)flags, CallerOf(context)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> LinkAsync(FuseRequestContext context, ulong ino, ulong newParent, string newName)
     {
-        try
-        {
-            var inode = await _fs.LinkAsync(InodeOf(ino), InodeOf(newParent), newName, CallerOf(context)).ConfigureAwait(false);
-            return Entry(inode);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var inode = await _fs.LinkAsync(InodeOf(ino), InodeOf(newParent), newName, CallerOf(context)).ConfigureAwait(false);
+        return Entry(inode);
     }
 
     public override async ValueTask<Fuse.Errno> AccessAsync(FuseRequestContext context, ulong ino, int mask)
     {
-        try
-        {
-            await _fs.AccessAsync(InodeOf(ino), (AccessMode)(mask & 7), CallerOf(context)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        await _fs.AccessAsync(InodeOf(ino), (AccessMode)(mask & 7), CallerOf(context)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<FuseResult<FileSystemStatistics>> GetStatisticsAsync(FuseRequestContext context, ulong ino)
     {
-        try
+        var s = await _fs.StatFsAsync().ConfigureAwait(false);
+        return new FileSystemStatistics
         {
-            var s = await _fs.StatFsAsync().ConfigureAwait(false);
-            return new FileSystemStatistics
-            {
-                BlockSize = (ulong)s.BlockSize,
-                FragmentSize = (ulong)s.BlockSize,
-                Blocks = (ulong)s.TotalBlocks,
-                BlocksFree = (ulong)s.FreeBlocks,
-                BlocksAvailable = (ulong)s.FreeBlocks,
-                Files = (ulong)(s.Files + s.FreeFiles),
-                FilesFree = (ulong)s.FreeFiles,
-                FilesAvailable = (ulong)s.FreeFiles,
-                MaxNameLength = (ulong)s.MaxNameLength,
-            };
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+            BlockSize = (ulong)s.BlockSize,
+            FragmentSize = (ulong)s.BlockSize,
+            Blocks = (ulong)s.TotalBlocks,
+            BlocksFree = (ulong)s.FreeBlocks,
+            BlocksAvailable = (ulong)s.FreeBlocks,
+            Files = (ulong)(s.Files + s.FreeFiles),
+            FilesFree = (ulong)s.FreeFiles,
+            FilesAvailable = (ulong)s.FreeFiles,
+            MaxNameLength = (ulong)s.MaxNameLength,
+        };
     }
 
     // ------------------------------------------------------------------------------------------------ files
 
     public override async ValueTask<FuseResult<FuseOpenedFile>> OpenAsync(FuseRequestContext context, ulong ino, int flags)
     {
-        try
-        {
-            var handle = await _fs.OpenAsync(InodeOf(ino), OpenFlagsOf(flags), CallerOf(context)).ConfigureAwait(false);
-            _files[(ulong)handle.Id] = handle;
-            // No KeepCache: each open drops the page cache, so a file another mount changed is read afresh (close-to-open).
-            return new FuseOpenedFile((ulong)handle.Id);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var handle = await _fs.OpenAsync(InodeOf(ino), OpenFlagsOf(flags), CallerOf(context)).ConfigureAwait(false);
+        _files[(ulong)handle.Id] = handle;
+        // No KeepCache: each open drops the page cache, so a file another mount changed is read afresh (close-to-open).
+        return new FuseOpenedFile((ulong)handle.Id);
     }
 
     public override async ValueTask<FuseResult<(FuseEntry Entry, FuseOpenedFile File)>> CreateAsync(FuseRequestContext context, ulong parent, string name, uint mode, int flags)
     {
-        try
-        {
-            var (handle, inode) = await _fs.CreateAsync(InodeOf(parent), name, (int)(mode & 0xFFF), OpenFlagsOf(flags) | OpenFlags.Create, CallerOf(context)).ConfigureAwait(false);
-            _files[(ulong)handle.Id] = handle;
-            return (Entry(inode), new FuseOpenedFile((ulong)handle.Id));
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var (handle, inode) = await _fs.CreateAsync(InodeOf(parent), name, (int)(mode & 0xFFF), OpenFlagsOf(flags) | OpenFlags.Create, CallerOf(context)).ConfigureAwait(false);
+        _files[(ulong)handle.Id] = handle;
+        return (Entry(inode), new FuseOpenedFile((ulong)handle.Id));
     }
 
     public override async ValueTask<FuseResult<int>> ReadAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
     {
-        try
-        {
-            return await _fs.ReadAsync(HandleOf(fileHandle), offset, buffer).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return await _fs.ReadAsync(HandleOf(fileHandle), offset, buffer).ConfigureAwait(false);
     }
 
     public override async ValueTask<FuseResult<int>> WriteAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data)
     {
-        try
-        {
-            return await _fs.WriteAsync(HandleOf(fileHandle), offset, data).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return await _fs.WriteAsync(HandleOf(fileHandle), offset, data).ConfigureAwait(false);
     }
 
     public override async ValueTask<Fuse.Errno> FlushAsync(FuseRequestContext context, ulong ino, FuseFileHandle file)
     {
-        try
-        {
-            // close(2) of any descriptor drops the process's fcntl locks on the file (POSIX).
-            if (Locks is not null && _nodes.TryGetInode(ino, out var id)) await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
-            await _fs.FlushAsync(HandleOf(file.Handle)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        // close(2) of any descriptor drops the process's fcntl locks on the file (POSIX).
+        if (Locks is not null && _nodes.TryGetInode(ino, out var id)) await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
+        await _fs.FlushAsync(HandleOf(file.Handle)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> SyncAsync(FuseRequestContext context, ulong ino, ulong fileHandle, bool dataOnly)
     {
-        try
-        {
-            await _fs.FsyncAsync(HandleOf(fileHandle)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        await _fs.FsyncAsync(HandleOf(fileHandle)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> ReleaseAsync(FuseRequestContext context, ulong ino, FuseFileHandle file)
     {
-        try
+        if (Locks is not null && _nodes.TryGetInode(ino, out var id))
         {
-            if (Locks is not null && _nodes.TryGetInode(ino, out var id))
-            {
-                if (file.FlockRelease) await Locks.ReleaseFlockAsync(id, file.LockOwner).ConfigureAwait(false);
-                await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
-            }
-            if (_files.TryRemove(file.Handle, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);
-            return Fuse.Errno.Success;
+            if (file.FlockRelease) await Locks.ReleaseFlockAsync(id, file.LockOwner).ConfigureAwait(false);
+            await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
         }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        if (_files.TryRemove(file.Handle, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     // ------------------------------------------------------------------------------------------------ directories
@@ -415,19 +276,12 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     public override async ValueTask<FuseResult<FuseOpenedFile>> OpenDirectoryAsync(FuseRequestContext context, ulong ino, int flags)
     {
-        try
-        {
-            var id = InodeOf(ino);
-            var inode = await _fs.GetAttrAsync(id).ConfigureAwait(false);
-            if (!inode.IsDirectory) return Fuse.Errno.ENOTDIR;
-            var fh = (ulong)Interlocked.Increment(ref _nextDirectoryHandle);
-            _directories[fh] = new DirectoryCursor(id);
-            return new FuseOpenedFile(fh);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var id = InodeOf(ino);
+        var inode = await _fs.GetAttrAsync(id).ConfigureAwait(false);
+        if (!inode.IsDirectory) return Fuse.Errno.ENOTDIR;
+        var fh = (ulong)Interlocked.Increment(ref _nextDirectoryHandle);
+        _directories[fh] = new DirectoryCursor(id);
+        return new FuseOpenedFile(fh);
     }
 
     public override ValueTask<Fuse.Errno> ReleaseDirectoryAsync(FuseRequestContext context, ulong ino, ulong fileHandle)
@@ -438,41 +292,34 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     public override async ValueTask<Fuse.Errno> ReadDirectoryAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, DirectoryBuffer buffer)
     {
-        try
+        if (!_directories.TryGetValue(fileHandle, out var cursor)) return Fuse.Errno.EBADF;
+        var caller = CallerOf(context);
+        if (offset < 1 && !buffer.TryAdd(".", ino, (uint)FileType.Directory, 1)) return Fuse.Errno.Success;
+        if (offset < 2)
         {
-            if (!_directories.TryGetValue(fileHandle, out var cursor)) return Fuse.Errno.EBADF;
-            var caller = CallerOf(context);
-            if (offset < 1 && !buffer.TryAdd(".", ino, (uint)FileType.Directory, 1)) return Fuse.Errno.Success;
-            if (offset < 2)
-            {
-                var self = await _fs.GetAttrAsync(cursor.Directory).ConfigureAwait(false);
-                if (!buffer.TryAdd("..", _nodes.Peek(self.Parent), (uint)FileType.Directory, 2)) return Fuse.Errno.Success;
-            }
-            string? after = null;
-            if (offset > DotEntries)
-            {
-                lock (cursor.Gate)
-                {
-                    if (!cursor.NameAt.TryGetValue(offset, out after)) return Fuse.Errno.EINVAL;
-                }
-            }
-            var batch = new List<DirectoryEntry>(64);
-            await foreach (var entry in _fs.ReadDirectoryAsync(cursor.Directory, caller, after).ConfigureAwait(false))
-            {
-                batch.Add(entry);
-                if (batch.Count == 64)
-                {
-                    if (!await AddAsync(cursor, batch, buffer).ConfigureAwait(false)) return Fuse.Errno.Success;
-                    batch.Clear();
-                }
-            }
-            await AddAsync(cursor, batch, buffer).ConfigureAwait(false);
-            return Fuse.Errno.Success;
+            var self = await _fs.GetAttrAsync(cursor.Directory).ConfigureAwait(false);
+            if (!buffer.TryAdd("..", _nodes.Peek(self.Parent), (uint)FileType.Directory, 2)) return Fuse.Errno.Success;
         }
-        catch (Exception e)
+        string? after = null;
+        if (offset > DotEntries)
         {
-            return Fail(e);
+            lock (cursor.Gate)
+            {
+                if (!cursor.NameAt.TryGetValue(offset, out after)) return Fuse.Errno.EINVAL;
+            }
         }
+        var batch = new List<DirectoryEntry>(64);
+        await foreach (var entry in _fs.ReadDirectoryAsync(cursor.Directory, caller, after).ConfigureAwait(false))
+        {
+            batch.Add(entry);
+            if (batch.Count == 64)
+            {
+                if (!await AddAsync(cursor, batch, buffer).ConfigureAwait(false)) return Fuse.Errno.Success;
+                batch.Clear();
+            }
+        }
+        await AddAsync(cursor, batch, buffer).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     /// <summary>Adds entries until the reply is full; false when it filled up.</summary>
@@ -524,54 +371,26 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     public override async ValueTask<Fuse.Errno> SetExtendedAttributeAsync(FuseRequestContext context, ulong ino, string name, ReadOnlyMemory<byte> value, XAttrCondition condition)
     {
-        try
-        {
-            var flags = condition.HasFlag(XAttrCondition.Create) ? XAttrFlags.Create : condition.HasFlag(XAttrCondition.Replace) ? XAttrFlags.Replace : XAttrFlags.Either;
-            await _fs.SetXAttrAsync(InodeOf(ino), name, value, flags, CallerOf(context)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var flags = condition.HasFlag(XAttrCondition.Create) ? XAttrFlags.Create : condition.HasFlag(XAttrCondition.Replace) ? XAttrFlags.Replace : XAttrFlags.Either;
+        await _fs.SetXAttrAsync(InodeOf(ino), name, value, flags, CallerOf(context)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     public override async ValueTask<FuseResult<ReadOnlyMemory<byte>>> GetExtendedAttributeAsync(FuseRequestContext context, ulong ino, string name)
     {
-        try
-        {
-            return new ReadOnlyMemory<byte>(await _fs.GetXAttrAsync(InodeOf(ino), name, CallerOf(context)).ConfigureAwait(false));
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return new ReadOnlyMemory<byte>(await _fs.GetXAttrAsync(InodeOf(ino), name, CallerOf(context)).ConfigureAwait(false));
     }
 
     public override async ValueTask<FuseResult<IReadOnlyList<string>>> ListExtendedAttributesAsync(FuseRequestContext context, ulong ino)
     {
-        try
-        {
-            var names = await _fs.ListXAttrAsync(InodeOf(ino), CallerOf(context)).ConfigureAwait(false);
-            return FuseResult.Ok(names);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        var names = await _fs.ListXAttrAsync(InodeOf(ino), CallerOf(context)).ConfigureAwait(false);
+        return FuseResult.Ok(names);
     }
 
     public override async ValueTask<Fuse.Errno> RemoveExtendedAttributeAsync(FuseRequestContext context, ulong ino, string name)
     {
-        try
-        {
-            await _fs.RemoveXAttrAsync(InodeOf(ino), name, CallerOf(context)).ConfigureAwait(false);
-            return Fuse.Errno.Success;
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        await _fs.RemoveXAttrAsync(InodeOf(ino), name, CallerOf(context)).ConfigureAwait(false);
+        return Fuse.Errno.Success;
     }
 
     // ------------------------------------------------------------------------------------------------ advisory locks
@@ -579,40 +398,19 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<Fuse.Errno> FlockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, FlockOperation operation)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        try
-        {
-            return await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted).ConfigureAwait(false);
     }
 
     public override async ValueTask<FuseResult<PosixLock>> GetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock probe)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        try
-        {
-            return await Locks.TestRangeAsync(InodeOf(ino), file.LockOwner, probe, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return await Locks.TestRangeAsync(InodeOf(ino), file.LockOwner, probe, CancellationToken.None).ConfigureAwait(false);
     }
 
     public override async ValueTask<Fuse.Errno> SetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock lockRange, bool wait)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        try
-        {
-            return await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
+        return await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted).ConfigureAwait(false);
     }
 
     /// <summary>Releases every file still open (unmount while files were open): their data is flushed.</summary>

@@ -36,7 +36,7 @@ internal sealed class FileSystemBenchmark : IBenchmark
         foreach (var blockSize in blockSizes)
         {
             await using var bed = await Bed.CreateAsync(session, zk, blockSize, ct);
-            var (rawWrite, rawRead) = await RawBlocksAsync(session, bed.Keyspace, blockSize, sizeMib, ct);
+            var (rawWrite, rawRead) = await RawCeiling.BlocksAsync(session, bed.Keyspace, blockSize, sizeMib, ct);
             var (fsWrite, fsRead) = await LibrarySequentialAsync(bed.Fs, sizeMib, ct);
             Console.WriteLine($"{blockSize / 1024,6}Ki {rawWrite,8:F1} MB/s {fsWrite,8:F1} MB/s {fsWrite / rawWrite,6:P0} {rawRead,8:F1} MB/s {fsRead,8:F1} MB/s {fsRead / rawRead,6:P0}");
         }
@@ -66,24 +66,6 @@ internal sealed class FileSystemBenchmark : IBenchmark
             Console.WriteLine($"wrote {memoryGib} GiB in {seconds:F1} s; peak RSS {peakRss / 1048576.0:F0} MB (process, includes the runtime); peak managed heap {peakHeap / 1048576.0:F0} MB");
         }
         return 0;
-    }
-
-    private static async Task<(double Write, double Read)> RawBlocksAsync(CqlSession session, string ks, int blockSize, int sizeMib, CancellationToken ct)
-    {
-        var insert = await session.PrepareAsync($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)", ct);
-        var select = await session.PrepareAsync($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?", ct);
-        var id = Guid.NewGuid();
-        var data = new byte[blockSize];
-        Random.Shared.NextBytes(data);
-        var count = (int)((long)sizeMib * 1048576 / blockSize);
-        var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct },
-            async (i, c) => await session.ExecuteAsync(insert.Bind(id, (long)i, data).WithConsistency(Consistency.Quorum), c));
-        var write = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct },
-            async (i, c) => await session.ExecuteAsync(select.Bind(id, (long)i).WithConsistency(Consistency.Quorum), c));
-        return (write, sizeMib * 1.048576 / clock.Elapsed.TotalSeconds);
     }
 
     private static async Task<(double Write, double Read)> LibrarySequentialAsync(CassaFileSystem fs, int sizeMib, CancellationToken ct)

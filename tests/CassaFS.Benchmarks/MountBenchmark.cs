@@ -41,7 +41,7 @@ internal sealed class MountBenchmark : IBenchmark
         try
         {
             Console.WriteLine($"== sequential {sizeMib} MiB (block size {FormatOptions.DefaultBlockSize / 1024} KiB, Cassandra {servers.Cassandra}, ZooKeeper {servers.ZooKeeper})");
-            var (rawWrite, rawRead) = await RawBlocksAsync(session, keyspace, FormatOptions.DefaultBlockSize, sizeMib, ct);
+            var (rawWrite, rawRead) = await RawCeiling.BlocksAsync(session, keyspace, FormatOptions.DefaultBlockSize, sizeMib, ct);
             Console.WriteLine($"raw CQL ceiling     write {rawWrite,8:F1} MB/s   read {rawRead,8:F1} MB/s   ({Parallelism} block statements in flight, QUORUM)");
             await using (var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct))
             {
@@ -113,25 +113,6 @@ internal sealed class MountBenchmark : IBenchmark
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-    }
-
-    private static async Task<(double Write, double Read)> RawBlocksAsync(CqlSession session, string ks, int blockSize, int sizeMib, CancellationToken ct)
-    {
-        var insert = await session.PrepareAsync($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)", ct);
-        var select = await session.PrepareAsync($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?", ct);
-        var id = Guid.NewGuid();
-        var data = new byte[blockSize];
-        Random.Shared.NextBytes(data);
-        var count = (int)((long)sizeMib * 1048576 / blockSize);
-        var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },
-            async (i, c) => await session.ExecuteAsync(insert.Bind(id, (long)i, data).WithConsistency(Consistency.Quorum), c));
-        var write = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },
-            async (i, c) => await session.ExecuteAsync(select.Bind(id, (long)i).WithConsistency(Consistency.Quorum), c));
-        var read = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
-        return (write, read);
     }
 
     private static async Task<(double Write, double Read)> LibrarySequentialAsync(CassaFileSystem fs, int sizeMib, CancellationToken ct)

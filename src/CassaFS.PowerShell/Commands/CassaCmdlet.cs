@@ -49,4 +49,23 @@ public abstract class CassaCmdlet : PSCmdlet
 
     /// <summary>Writes a non-terminating error for a failure of the logic classes.</summary>
     protected void WriteFailure(Exception exception, object? target) => WriteError(Errors.Record(exception, target));
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on every item the given -Path (wildcards expanded) or -LiteralPath values
+    /// name; a failure is reported against its own path and the other paths still run.
+    /// </summary>
+    protected void ForEachPath(IEnumerable<string> paths, bool literal, Action<CassaDriveSession, string> action)
+    {
+        foreach (var p in paths)
+        {
+            try
+            {
+                foreach (var (drive, path) in ResolvePaths(p, literal)) action(drive, path);
+            }
+            catch (Exception e) when (e is not PipelineStoppedException)
+            {
+                WriteFailure(e, p);
+            }
+        }
+    }
 }

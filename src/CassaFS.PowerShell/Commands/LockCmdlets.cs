@@ -48,18 +48,7 @@ public sealed class GetCassaLockCommand : CassaCmdlet
             return;
         }
         var literal = ParameterSetName == "LiteralPath";
-        foreach (var p in literal ? LiteralPath : Path)
-        {
-            try
-            {
-                foreach (var (drive, path) in ResolvePaths(p, literal))
-                    WriteObject(Sync.Run(ct => new LockCommands(drive).GetAsync(path, ct)));
-            }
-            catch (Exception e) when (e is not PipelineStoppedException)
-            {
-                WriteFailure(e, p);
-            }
-        }
+        ForEachPath(literal ? LiteralPath : Path, literal, (drive, path) => WriteObject(Sync.Run(ct => new LockCommands(drive).GetAsync(path, ct))));
     }
 }
 
@@ -91,22 +80,12 @@ public sealed class LockCassaItemCommand : CassaCmdlet
     protected override void ProcessRecord()
     {
         var literal = ParameterSetName == "LiteralPath";
-        foreach (var p in literal ? LiteralPath : Path)
+        ForEachPath(literal ? LiteralPath : Path, literal, (drive, path) =>
         {
-            try
-            {
-                foreach (var (drive, path) in ResolvePaths(p, literal))
-                {
-                    if (!ShouldProcess(path, $"Lock ({Mode})")) continue;
-                    var timeout = Timeout is { } t ? TimeSpan.FromSeconds(t) : (TimeSpan?)null;
-                    WriteObject(Sync.Run(ct => new LockCommands(drive).LockAsync(path, Mode, timeout, Purpose, ct)));
-                }
-            }
-            catch (Exception e) when (e is not PipelineStoppedException)
-            {
-                WriteFailure(e, p);
-            }
-        }
+            if (!ShouldProcess(path, $"Lock ({Mode})")) return;
+            var timeout = Timeout is { } t ? TimeSpan.FromSeconds(t) : (TimeSpan?)null;
+            WriteObject(Sync.Run(ct => new LockCommands(drive).LockAsync(path, Mode, timeout, Purpose, ct)));
+        });
     }
 }
 
@@ -186,20 +165,10 @@ public sealed class RemoveCassaLockCommand : CassaCmdlet
             return;
         }
         var literal = ParameterSetName == "LiteralPath";
-        foreach (var p in literal ? LiteralPath : Path)
+        ForEachPath(literal ? LiteralPath : Path, literal, (drive, path) =>
         {
-            try
-            {
-                foreach (var (drive, path) in ResolvePaths(p, literal))
-                {
-                    if (!Confirmed(path)) continue;
-                    WriteObject(Sync.Run(ct => new LockCommands(drive).BreakAsync(path, by, ParticipantId, ct)), true);
-                }
-            }
-            catch (Exception e) when (e is not PipelineStoppedException)
-            {
-                WriteFailure(e, p);
-            }
-        }
+            if (!Confirmed(path)) return;
+            WriteObject(Sync.Run(ct => new LockCommands(drive).BreakAsync(path, by, ParticipantId, ct)), true);
+        });
     }
 }
