@@ -107,6 +107,10 @@ public sealed partial class CassaFileSystem
         var last = (offset + count - 1) / BlockSize;
         var sequential = first == file.LastReadBlock || first == file.LastReadBlock + 1;
         var lastWanted = sequential ? Math.Min(last + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
+        // A full block leaves the buffer as soon as its write starts: until that write lands, storage still holds
+        // the old bytes, so this client's reads wait for its writes in flight (read-your-writes).
+        if (buffered)
+            while (file.InFlight.Count > 0) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
         var fetches = new Task<ReadOnlyMemory<byte>?>?[last - first + 1];
         for (var index = first; index <= lastWanted; index++)
         {

@@ -328,7 +328,7 @@ public sealed partial class CassaFileSystem
             await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
         else
             await TouchAsync(await LoadAsync(source.Inode, newName, ct).ConfigureAwait(false) with { Ctime = now }, ct).ConfigureAwait(false);
-        await DeleteEntrySettledAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false);
+        await RemoveOldNameAsync(oldParent, source, ct).ConfigureAwait(false);
 
         var directoryMoved = source.Type == FileType.Directory && crossDirectory ? 1 : 0;
         var directoryReplaced = replaced is { IsDirectory: true } ? 1 : 0;
@@ -348,6 +348,21 @@ public sealed partial class CassaFileSystem
             if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
         }
         return true;
+    }
+
+    /// <summary>
+    /// A rename is not done while its old name still points at the moved inode: a delete that did not apply is
+    /// checked through Paxos and made again, never taken for done.
+    /// </summary>
+    private async Task RemoveOldNameAsync(Guid oldParent, DirectoryEntry source, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            if (await DeleteEntrySettledAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
+            var now = await _store.GetEntrySettledAsync(oldParent, source.Name, ct).ConfigureAwait(false);
+            if (now is null || now.Inode != source.Inode) return;
+        }
+        throw new FileSystemException(Errno.EIO, source.Name, "the old name could not be removed after the rename; run fsck");
     }
 
     private async Task<bool> ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
