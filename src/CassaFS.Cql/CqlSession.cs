@@ -129,33 +129,51 @@ public sealed class CqlSession : IAsyncDisposable
     /// Waits until every node this session sees up reports the same schema version (after CREATE/ALTER/DROP).
     /// Returns false if they still disagree after <paramref name="timeout"/>.
     /// </summary>
-    public Task<bool> WaitForSchemaAgreementAsync(TimeSpan? timeout = null, CancellationToken ct = default) =>
-        WaitForSchemaAgreementAsync(null, timeout, ct);
-
-    /// <summary>Asks one coordinator (the one that ran the DDL, when known) for its own and its peers' schema versions.</summary>
-    private async Task<bool> WaitForSchemaAgreementAsync(string? coordinator, TimeSpan? timeout, CancellationToken ct)
+    public async Task<bool> WaitForSchemaAgreementAsync(TimeSpan? timeout = null, CancellationToken ct = default)
     {
         var deadline = DateTime.UtcNow + (timeout ?? _options.SchemaAgreementTimeout);
         while (true)
         {
-            var localQuery = new SimpleStatement("SELECT schema_version FROM system.local WHERE key='local'").WithConsistency(Consistency.One);
-            var local = coordinator is null ? await ExecuteAsync(localQuery, ct).ConfigureAwait(false) : await ExecuteOnAsync(coordinator, localQuery, ct).ConfigureAwait(false);
-            coordinator = local.Host;
-            var versions = new HashSet<Guid>();
-            if (local.FirstOrDefault()?.Get<Guid?>(0) is { } mine) versions.Add(mine);
-            var peers = await ExecuteOnAsync(coordinator, new SimpleStatement("SELECT peer, rpc_address, schema_version FROM system.peers").WithConsistency(Consistency.One), ct).ConfigureAwait(false);
-            foreach (var peer in peers)
-            {
-                if (peer.Get<Guid?>("schema_version") is not { } version) continue;
-                var address = RpcAddress(peer);
-                var host = Volatile.Read(ref _hosts).FirstOrDefault(h => h.Endpoint.Address.Equals(address));
-                if (host is { IsUp: false }) continue;
-                versions.Add(version);
-            }
-            if (versions.Count <= 1) return true;
+            if ((await LiveSchemaVersionsAsync(ct).ConfigureAwait(false)).Count <= 1) return true;
             if (DateTime.UtcNow >= deadline) return false;
             await Task.Delay(200, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The schema versions in play: every host this session sends requests to, asked for its own (a coordinator's
+    /// gossip view can lag: a node that has just rejoined shows no version there yet, though it already takes
+    /// requests), and the versions one of them knows for its peers (nodes this session may not talk to still
+    /// receive the replicas of its writes).
+    /// </summary>
+    private async Task<HashSet<Guid>> LiveSchemaVersionsAsync(CancellationToken ct)
+    {
+        var local = new SimpleStatement("SELECT schema_version FROM system.local WHERE key='local'").WithConsistency(Consistency.One);
+        var peers = new SimpleStatement("SELECT peer, rpc_address, schema_version FROM system.peers").WithConsistency(Consistency.One);
+        var hosts = Volatile.Read(ref _hosts);
+        var versions = new HashSet<Guid>();
+        var peersRead = false;
+        foreach (var host in hosts.Where(h => h.IsUp))
+        {
+            try
+            {
+                if ((await ExecuteOnAsync(host.Name, local, ct).ConfigureAwait(false)).FirstOrDefault()?.Get<Guid?>(0) is { } version) versions.Add(version);
+                if (peersRead) continue;
+                foreach (var peer in await ExecuteOnAsync(host.Name, peers, ct).ConfigureAwait(false))
+                {
+                    if (peer.Get<Guid?>("schema_version") is not { } peerVersion) continue;
+                    var address = RpcAddress(peer);
+                    if (hosts.FirstOrDefault(h => h.Endpoint.Address.Equals(address)) is { IsUp: false }) continue;
+                    versions.Add(peerVersion);
+                }
+                peersRead = true;
+            }
+            catch (CqlException)
+            {
+                // A host that cannot answer now is marked down and gets no requests until it is back.
+            }
+        }
+        return versions;
     }
 
     public async ValueTask DisposeAsync()
@@ -242,7 +260,7 @@ public sealed class CqlSession : IAsyncDisposable
                 reply = await connection.SendAsync(request, _options.RequestTimeout, ct).ConfigureAwait(false);
                 var result = Responses.ReadResult(reply, connection.Host);
                 if (result.SchemaChange is not null && _options.WaitForSchemaAgreementAfterDdl)
-                    await WaitForSchemaAgreementAsync(connection.Host, null, ct).ConfigureAwait(false);
+                    await WaitForSchemaAgreementAsync(null, ct).ConfigureAwait(false);
                 return result;
             }
             catch (CqlUnpreparedException e) when (attempt == 0)
