@@ -15,7 +15,9 @@ var (command, contact, zkConnect, keyspace, dir) = (args[0], args[1], args[2], a
 var sessionOptions = new CqlSessionOptions();
 sessionOptions.ContactPoints.Add(contact);
 await using var session = await CqlSession.ConnectAsync(sessionOptions);
-await using var zk = await ZooKeeperClient.ConnectAsync(zkConnect, new ZooKeeperClientOptions { SessionTimeout = TimeSpan.FromSeconds(4) });
+// 10 s: short enough that a killed worker's locks expire within the crash test's wait, long enough that a
+// machine running the whole suite on two cores does not suspend sessions between pings.
+await using var zk = await ZooKeeperClient.ConnectAsync(zkConnect, new ZooKeeperClientOptions { SessionTimeout = TimeSpan.FromSeconds(10) });
 await using var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) });
 var root = Caller.Root;
 Console.WriteLine("READY");

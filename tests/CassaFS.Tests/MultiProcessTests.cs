@@ -94,7 +94,14 @@ public class MultiProcessTests(FileSystemFixture f) : IClassFixture<FileSystemFi
 
         public async Task<IReadOnlyList<string>> ReadToEndAsync()
         {
-            await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
+            try
+            {
+                await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(4));
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"worker {Process.Id} still running after 4 min; its last output: {string.Join(" | ", Lines.TakeLast(5))}", e);
+            }
             await _pump;
             return Lines;
         }
@@ -133,7 +140,8 @@ public sealed class CrashTests(FileSystemFixture f) : IClassFixture<FileSystemFi
         }
         Assert.NotEmpty(promised);
         // A killed client's last requests may still be queued inside Cassandra, and run there until the server's
-        // own write and Paxos timeouts (5 s on the local nodes): only after that is the state it left final.
+        // own write and Paxos timeouts (5 s on the local nodes): only after that is the state it left final. Its
+        // locks go when its ZooKeeper session (10 s) expires.
         await Task.Delay(TimeSpan.FromSeconds(12));
         var repaired = await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero, Repair = true });
         var after = await Fsck.RunAsync(Fs, new FsckOptions { Grace = TimeSpan.Zero });
