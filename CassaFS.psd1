@@ -1,5 +1,6 @@
 @{
-    # The module as laid out by `./build.ps1 Package` (out/CassaFS): this manifest beside bin/CassaFS.PowerShell.dll.
+    # The module as laid out by `./build.ps1 Package` (out/CassaFS): this manifest beside bin/CassaFS.PowerShell.dll,
+    # the .ps1xml files and en-US/. It is that folder's manifest: import out/CassaFS/CassaFS.psd1, not this copy.
     RootModule           = 'bin/CassaFS.PowerShell.dll'
     ModuleVersion        = '0.1.0'
     GUID                 = '3a54e9e9-f9c0-4024-ba83-46ba269b5fd0'
@@ -22,8 +23,7 @@
     TypesToProcess       = @('CassaFS.types.ps1xml')
     PrivateData          = @{
         PSData = @{
-            Tags       = @('Cassandra', 'ZooKeeper', 'FUSE', 'FileSystem', 'Provider', 'Linux')
-            ProjectUri = ''
+            Tags = @('Cassandra', 'ZooKeeper', 'FUSE', 'FileSystem', 'Provider', 'Linux')
         }
     }
 }

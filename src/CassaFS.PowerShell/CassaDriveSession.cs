@@ -160,6 +160,17 @@ public sealed class CassaDriveSession : IAsyncDisposable
     /// </summary>
     internal System.Collections.Concurrent.ConcurrentDictionary<LockKey, ILockHandle> OwnLocks { get; } = new();
 
+    /// <summary>Whether both sessions reach the same filesystem (same keyspace on the same cluster), so items can move between them.</summary>
+    public bool SharesFileSystemWith(CassaDriveSession other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (ReferenceEquals(this, other)) return true;
+        var a = Parameters;
+        var b = other.Parameters;
+        return a.Keyspace == b.Keyspace && a.Port == b.Port &&
+            a.ContactPoints.Order(StringComparer.OrdinalIgnoreCase).SequenceEqual(b.ContactPoints.Order(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
+    }
+
     /// <summary>A drive-relative or absolute path as an absolute filesystem path under this drive's root.</summary>
     public string Resolve(string path) => ProviderPath.Combine(Root, path);
 

@@ -20,6 +20,11 @@ public sealed record ChildItemQuery
     public bool Force { get; init; }
     public bool DirectoriesOnly { get; init; }
     public bool FilesOnly { get; init; }
+    /// <summary>
+    /// Every directory is listed whatever Filter, Include, Exclude and FilesOnly say (GetChildNames' ReturnAllContainers:
+    /// PowerShell lists them to descend into them itself).
+    /// </summary>
+    public bool AllContainers { get; init; }
 
     /// <summary>
     /// The items below <paramref name="path"/> (or the item itself when it is not a directory), each with its lock
@@ -54,11 +59,15 @@ public sealed record ChildItemQuery
                 var childPath = ProviderPath.Join(dirPath, entry.Name);
                 var relative = dirRelative.Length == 0 ? entry.Name : dirRelative + "/" + entry.Name;
                 if (entry.Type == FileType.Directory && level < maxDepth) subdirectories.Add((entry.Inode, childPath, relative, level + 1));
-                if (filter is not null && !filter.IsMatch(entry.Name)) continue;
-                if (include.Count > 0 && !include.Any(w => w.IsMatch(entry.Name))) continue;
-                if (exclude.Any(w => w.IsMatch(entry.Name))) continue;
-                if (DirectoriesOnly && entry.Type != FileType.Directory) continue;
-                if (FilesOnly && entry.Type == FileType.Directory) continue;
+                var isDirectory = entry.Type == FileType.Directory;
+                if (!(AllContainers && isDirectory))
+                {
+                    if (filter is not null && !filter.IsMatch(entry.Name)) continue;
+                    if (include.Count > 0 && !include.Any(w => w.IsMatch(entry.Name))) continue;
+                    if (exclude.Any(w => w.IsMatch(entry.Name))) continue;
+                    if (FilesOnly && isDirectory) continue;
+                }
+                if (DirectoriesOnly && !isDirectory) continue;
                 Inode child;
                 try
                 {

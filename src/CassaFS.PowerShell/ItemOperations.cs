@@ -12,6 +12,25 @@ public enum ItemKind
     HardLink,
 }
 
+/// <summary>New-Item -ItemType as the FileSystem provider reads it: any prefix, in any case ("d", "Dir", "sym").</summary>
+public static class ItemKinds
+{
+    private static readonly (string Name, ItemKind Kind)[] Names =
+    [
+        ("directory", ItemKind.Directory), ("container", ItemKind.Directory), ("file", ItemKind.File),
+        ("symboliclink", ItemKind.SymbolicLink), ("symlink", ItemKind.SymbolicLink), ("hardlink", ItemKind.HardLink),
+    ];
+
+    /// <summary>The kind an -ItemType names; none given means File.</summary>
+    public static ItemKind Parse(string? typeName)
+    {
+        if (string.IsNullOrWhiteSpace(typeName)) return ItemKind.File;
+        foreach (var (name, kind) in Names)
+            if (name.StartsWith(typeName.Trim(), StringComparison.OrdinalIgnoreCase)) return kind;
+        throw new ArgumentException($"Item type '{typeName}' is not supported on CassaFS: use File, Directory, SymbolicLink or HardLink.", nameof(typeName));
+    }
+}
+
 /// <summary>What Test-Path -PathType asks.</summary>
 public enum PathKind
 {

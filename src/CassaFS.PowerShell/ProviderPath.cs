@@ -76,6 +76,96 @@ public static partial class ProviderPath
         return a == "/" || p == a || p.StartsWith(a + "/", StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The root a cassa: drive gives PowerShell: its own name ("cassa:/"), so that every provider path is drive-qualified.
+    /// PowerShell on Linux takes a path starting with '/' for the local filesystem (a new file's PathInfo in Set-Content,
+    /// for one) and drops the drive from a piped item's PSPath; a "cassa:/..." provider path survives both.
+    /// </summary>
+    public static string DriveRoot(string driveName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(driveName);
+        return driveName + ":/";
+    }
+
+    /// <summary>The drive a path names ("cassa" for "cassa:/a" or "cassa:"), null for a path without one.</summary>
+    public static string? DriveNameOf(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var match = DriveQualifier().Match(path);
+        return match.Success ? match.Value[..^1] : null;
+    }
+
+    /// <summary>
+    /// The provider path of a filesystem path on a drive rooted at <paramref name="root"/>: "cassa:/rel" (relative to the
+    /// root), or the filesystem path itself when it lies outside the root.
+    /// </summary>
+    public static string OnDrive(string driveName, string root, string fullPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(driveName);
+        if (!IsWithin(fullPath, root)) return Normalize(fullPath);
+        return DriveRoot(driveName) + Relative(fullPath, root);
+    }
+
+    /// <summary>
+    /// NavigationCmdletProvider.MakePath: joins with '/', whichever separators the parts use; an empty part leaves the
+    /// other as it is ("" + "a" = "a", "cassa:" + "a" = "cassa:/a").
+    /// </summary>
+    public static string MakePath(string? parent, string? child)
+    {
+        if (string.IsNullOrEmpty(parent)) return child ?? "";
+        if (string.IsNullOrEmpty(child)) return parent;
+        return parent.TrimEnd('/', '\\') + "/" + child.TrimStart('/', '\\');
+    }
+
+    /// <summary>
+    /// NavigationCmdletProvider.GetParentPath: the parent in the path's own form ("cassa:/a/b" gives "cassa:/a", "cassa:/a"
+    /// gives "cassa:/", "/a" gives "/", "a/b" gives "a"); "" at the top and at <paramref name="root"/>, which ends
+    /// PowerShell's walk up a path.
+    /// </summary>
+    public static string ParentPath(string? path, string? root)
+    {
+        if (string.IsNullOrEmpty(path)) return "";
+        var drive = DriveNameOf(path);
+        var rest = (drive is null ? path : path[(drive.Length + 1)..]).Replace('\\', '/');
+        var rooted = rest.StartsWith('/');
+        var trimmed = rest.Trim('/');
+        if (trimmed.Length == 0) return "";
+        if (!string.IsNullOrEmpty(root) && Same(path, root)) return "";
+        var cut = trimmed.LastIndexOf('/');
+        var parent = cut < 0 ? "" : trimmed[..cut];
+        if (drive is not null) return drive + ":/" + parent;
+        return rooted ? "/" + parent : parent;
+    }
+
+    /// <summary>NavigationCmdletProvider.GetChildName: the last component, "" for a root ("cassa:/", "/").</summary>
+    public static string ChildName(string? path)
+    {
+        if (string.IsNullOrEmpty(path)) return "";
+        var drive = DriveNameOf(path);
+        var rest = (drive is null ? path : path[(drive.Length + 1)..]).Replace('\\', '/').TrimEnd('/');
+        return rest[(rest.LastIndexOf('/') + 1)..];
+    }
+
+    private static bool Same(string path, string root) =>
+        string.Equals(DriveNameOf(path), DriveNameOf(root), StringComparison.OrdinalIgnoreCase) && Normalize(path) == Normalize(root) &&
+        (DriveNameOf(path) is not null || path.StartsWith('/') || path.StartsWith('\\'));
+
+    /// <summary>
+    /// NavigationCmdletProvider.NormalizeRelativePath: <paramref name="path"/> relative to <paramref name="basePath"/>, with
+    /// ".." where it lies outside ("" when they are the same); both may be drive-qualified.
+    /// </summary>
+    public static string RelativeTo(string path, string basePath)
+    {
+        var p = Normalize(path);
+        var b = Normalize(string.IsNullOrEmpty(basePath) ? "/" : basePath);
+        if (IsWithin(p, b)) return Relative(p, b);
+        var from = b.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var to = p.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var common = 0;
+        while (common < from.Length && common < to.Length && from[common] == to[common]) common++;
+        return string.Join('/', Enumerable.Repeat("..", from.Length - common).Concat(to.Skip(common)));
+    }
+
     /// <summary>The path relative to a root, with '/' ("" for the root itself).</summary>
     public static string Relative(string path, string root)
     {

@@ -118,6 +118,28 @@ public sealed class ChildItemTests(DriveFixture fixture)
     }
 
     [Fact]
+    public async Task Asking_for_all_containers_lists_every_directory_whatever_the_filter_so_PowerShell_can_recurse()
+    {
+        var dir = await TreeAsync();
+        Assert.Equal(["a.txt"], await NamesAsync(new ChildItemQuery { Filter = "*.txt" }, dir));
+        Assert.Equal(["a.txt", "sub"], await NamesAsync(new ChildItemQuery { Filter = "*.txt", AllContainers = true }, dir));
+        Assert.Equal(["a.txt", "b.log", "sub"], await NamesAsync(new ChildItemQuery { FilesOnly = true, AllContainers = true }, dir));
+        Assert.Equal(["sub"], await NamesAsync(new ChildItemQuery { DirectoriesOnly = true, Filter = "x*", AllContainers = true }, dir));
+        Assert.Equal([".dotdir", "a.txt", "sub"], await NamesAsync(new ChildItemQuery { Filter = "a*", Force = true, AllContainers = true }, dir));
+    }
+
+    [Fact]
+    public async Task Drive_qualified_provider_paths_list_below_the_drive_root()
+    {
+        var dir = await TreeAsync();
+        await using var sub = await CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, $"{dir}/sub");
+        var items = new List<ItemView>();
+        await foreach (var item in new ChildItemQuery().RunAsync(sub, "subdrive:/deeper")) items.Add(item);
+        Assert.Equal($"{dir}/sub/deeper/d.txt", Assert.Single(items).FullName);
+        Assert.Equal("subdrive:/deeper/d.txt", ProviderPath.OnDrive("subdrive", sub.Root, items[0].FullName));
+    }
+
+    [Fact]
     public async Task Large_directories_stream_past_the_page_size()
     {
         var dir = await fixture.NewDirectoryAsync();

@@ -80,6 +80,16 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     }
 
     [Fact]
+    public async Task Drives_share_a_filesystem_only_on_the_same_keyspace_and_cluster()
+    {
+        Assert.True(fixture.Drive.SharesFileSystemWith(fixture.Other));
+        await using var elsewhere = await CassaDriveSession.OpenAsync(fixture.Parameters with { Keyspace = fixture.Parameters.Keyspace + "_other", LockMode = "local" }, mount: false);
+        Assert.False(fixture.Drive.SharesFileSystemWith(elsewhere));
+        await using var sameByOtherName = await CassaDriveSession.OpenAsync(fixture.Parameters with { ContactPoints = [.. fixture.Parameters.ContactPoints.Select(c => c.ToUpperInvariant())], LockMode = "local" }, mount: false);
+        Assert.True(fixture.Drive.SharesFileSystemWith(sameByOtherName));
+    }
+
+    [Fact]
     public async Task Closing_a_drive_releases_its_zookeeper_session_and_so_its_locks()
     {
         var dir = await fixture.NewDirectoryAsync();

@@ -35,6 +35,98 @@ public sealed class ProviderPathTests
     }
 
     [Theory]
+    [InlineData("cassa:/", "a/b", "cassa:/a/b")]
+    [InlineData("cassa:", "a", "cassa:/a")]
+    [InlineData("", "a\\b", "a\\b")]
+    [InlineData("a", "", "a")]
+    [InlineData("cassa:/a/", "/b", "cassa:/a/b")]
+    [InlineData("/", "a", "/a")]
+    public void MakePath_joins_with_one_slash_whatever_separators_the_parts_carry(string parent, string child, string expected) =>
+        Assert.Equal(expected, ProviderPath.MakePath(parent, child));
+
+    [Theory]
+    [InlineData("cassa:/a/b", "cassa:/", "cassa:/a")]
+    [InlineData(@"cassa:\a\b", "cassa:/", "cassa:/a")]
+    [InlineData("cassa:/a", "cassa:/", "cassa:/")]
+    [InlineData("cassa:/", "cassa:/", "")]
+    [InlineData("cassa:", "", "")]
+    [InlineData("t/sub", "cassa:/", "t")]
+    [InlineData(@"t\sub", "cassa:/", "t")]
+    [InlineData("t", "cassa:/", "")]
+    [InlineData("/a/b", "", "/a")]
+    [InlineData("/a", "", "/")]
+    [InlineData("/", "", "")]
+    [InlineData("/proj", "/proj", "")]
+    public void GetParentPath_keeps_the_path_s_own_form_and_ends_at_the_root(string path, string root, string expected) =>
+        Assert.Equal(expected, ProviderPath.ParentPath(path, root));
+
+    [Theory]
+    [InlineData("cassa:/a/b c", "b c")]
+    [InlineData(@"cassa:\a\b\", "b")]
+    [InlineData("cassa:/", "")]
+    [InlineData("cassa:", "")]
+    [InlineData("/", "")]
+    [InlineData("a", "a")]
+    public void GetChildName_is_the_last_component_and_empty_for_a_root(string path, string expected) =>
+        Assert.Equal(expected, ProviderPath.ChildName(path));
+
+    [Fact]
+    public void Walking_up_a_provider_path_the_way_PowerShell_does_yields_the_drive_relative_path()
+    {
+        // LocationGlobber turns a provider path into a drive-relative one by taking child names until GetParentPath
+        // reaches the root ("cassa:/" trimmed of its slash) or "".
+        var providerPath = "cassa:/a/b c/d";
+        var relative = "";
+        while (providerPath.Length > 0 && providerPath.TrimEnd('/') != "cassa:")
+        {
+            relative = relative.Length == 0 ? ProviderPath.ChildName(providerPath) : ProviderPath.MakePath(ProviderPath.ChildName(providerPath), relative);
+            providerPath = ProviderPath.ParentPath(providerPath, "cassa:/");
+        }
+        Assert.Equal("a/b c/d", relative);
+    }
+
+    [Theory]
+    [InlineData("cassa:/t/sub", "cassa:/", "t/sub")]
+    [InlineData(@"cassa:/..\..", "cassa:/", "")]
+    [InlineData("cassa:/a/b", "cassa:/a/b", "")]
+    [InlineData("cassa:/a/x/y", "cassa:/a/b", "../x/y")]
+    [InlineData("cassa:/", "cassa:/a/b", "../..")]
+    public void NormalizeRelativePath_is_relative_to_the_base_with_dotdot_outside_it(string path, string basePath, string expected) =>
+        Assert.Equal(expected, ProviderPath.RelativeTo(path, basePath));
+
+    [Fact]
+    public void A_drive_is_rooted_at_its_own_name_and_names_itself_in_its_paths()
+    {
+        Assert.Equal("cassa:/", ProviderPath.DriveRoot("cassa"));
+        Assert.Equal("cassa", ProviderPath.DriveNameOf(@"cassa:\a"));
+        Assert.Equal("cassa", ProviderPath.DriveNameOf("cassa:"));
+        Assert.Null(ProviderPath.DriveNameOf("/a/b"));
+        Assert.Null(ProviderPath.DriveNameOf("a/b:c"));
+        Assert.Equal("cassa:/b/c", ProviderPath.OnDrive("cassa", "/proj", "/proj/b/c"));
+        Assert.Equal("cassa:/", ProviderPath.OnDrive("cassa", "/proj", "/proj"));
+        Assert.Equal("cassa:/proj/x", ProviderPath.OnDrive("cassa", "/", "/proj/x"));
+        Assert.Equal("/other", ProviderPath.OnDrive("cassa", "/proj", "/other"));
+        Assert.Equal("/proj/b/c", ProviderPath.Combine("/proj", ProviderPath.OnDrive("cassa", "/proj", "/proj/b/c")));
+    }
+
+    [Theory]
+    [InlineData(null, ItemKind.File)]
+    [InlineData("file", ItemKind.File)]
+    [InlineData("d", ItemKind.Directory)]
+    [InlineData("Directory", ItemKind.Directory)]
+    [InlineData("container", ItemKind.Directory)]
+    [InlineData("sym", ItemKind.SymbolicLink)]
+    [InlineData("SymbolicLink", ItemKind.SymbolicLink)]
+    [InlineData("symlink", ItemKind.SymbolicLink)]
+    [InlineData("HardLink", ItemKind.HardLink)]
+    public void Item_types_are_read_like_the_FileSystem_provider_by_any_prefix(string? given, ItemKind expected) =>
+        Assert.Equal(expected, ItemKinds.Parse(given));
+
+    [Fact]
+    public void An_unknown_item_type_names_the_supported_ones() =>
+        Assert.Contains("SymbolicLink", Assert.Throws<ArgumentException>(() => ItemKinds.Parse("junction")).Message, StringComparison.Ordinal);
+
+    [Theory]
     [InlineData("*.txt", "a.txt", true)]
     [InlineData("*.txt", "a.txt.bak", false)]
     [InlineData("a?c", "abc", true)]

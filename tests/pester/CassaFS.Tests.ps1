@@ -85,8 +85,14 @@ Describe 'New-PSDrive -PSProvider CassaFS' -Skip:$NoServers {
         Set-Content "$dir/inside.txt" 'x'
         New-PSDrive -Name cassasub -PSProvider CassaFS -Root ($dir -replace '^cassa:', '') -Keyspace $Keyspace @Servers -ErrorAction Stop | Out-Null
         try {
+            (Get-PSDrive cassasub).FileSystemRoot | Should -Be ($dir -replace '^cassa:', '')
             (Get-ChildItem cassasub:/).Name | Should -Be 'inside.txt'
             (Get-ChildItem 'cassasub:\..\..').Name | Should -Be 'inside.txt'
+            (Get-Item cassasub:/inside.txt).PSPath | Should -Be 'CassaFS\CassaFS::cassasub:/inside.txt'
+            Set-Content cassasub:/made-here.txt 'sub'
+            Get-Content "$dir/made-here.txt" | Should -Be 'sub'
+            Move-Item cassasub:/made-here.txt "$dir/moved.txt"
+            Get-Content cassasub:/moved.txt | Should -Be 'sub'
         }
         finally {
             Remove-PSDrive cassasub
@@ -149,6 +155,14 @@ Describe 'Get-ChildItem' -Skip:$NoServers {
         (Get-ChildItem $Tree -Recurse -Name | ForEach-Object { $_ -replace '\\', '/' } | Sort-Object) |
             Should -Be @('a.txt', 'b.log', 'sub', 'sub/c.txt', 'sub/deeper', 'sub/deeper/d.txt')
         (Get-ChildItem $Tree -Depth 1).Name | Should -Be @('a.txt', 'b.log', 'sub', 'c.txt', 'deeper')
+        (Get-ChildItem $Tree -Depth 0 -Name) | Should -Be @('a.txt', 'b.log', 'sub')
+    }
+
+    It 'recurses into every directory for -Name with -Filter, -Include and -Exclude' {
+        (Get-ChildItem $Tree -Recurse -Name -Filter '*.txt' | ForEach-Object { $_ -replace '\\', '/' } | Sort-Object) |
+            Should -Be @('a.txt', 'sub/c.txt', 'sub/deeper/d.txt')
+        (Get-ChildItem $Tree -Recurse -Include '*.txt').Name | Sort-Object | Should -Be @('a.txt', 'c.txt', 'd.txt')
+        (Get-ChildItem $Tree -Recurse -Exclude '*.txt').Name | Sort-Object | Should -Be @('b.log', 'deeper', 'sub')
     }
 
     It 'filters provider-side and applies -Include and -Exclude' {
@@ -248,6 +262,17 @@ Describe 'Item cmdlets' -Skip:$NoServers {
         (Get-Item "$Dir/file*").Count | Should -Be 2
     }
 
+    It 'takes piped items by their PSPath, which names the drive' {
+        Set-Content "$Dir/a.txt" 'piped'
+        $item = Get-Item "$Dir/a.txt"
+        $item.PSPath | Should -Be "CassaFS\CassaFS::$Dir/a.txt"
+        $item | Get-Content | Should -Be 'piped'
+        (Get-ChildItem $Dir | Where-Object Name -EQ 'a.txt' | Split-Path -Leaf) | Should -Be 'a.txt'
+        New-Item "$Dir/d" -ItemType Directory | Out-Null
+        Get-ChildItem $Dir | Remove-Item -Recurse
+        Get-ChildItem $Dir -Force | Should -BeNullOrEmpty
+    }
+
     It 'handles names with spaces and unicode' {
         Set-Content "$Dir/my file ✓ ü.txt" 'u'
         Get-Content "$Dir/my file ✓ ü.txt" | Should -Be 'u'
@@ -281,6 +306,15 @@ Describe 'Content cmdlets' -Skip:$NoServers {
         Get-Content "$Dir/f" -Raw | Should -Be "one`ntwo`nthree`n"
         Get-Content "$Dir/f" -TotalCount 2 | Should -Be @('one', 'two')
         (Get-Content "$Dir/f" -ReadCount 2 | Measure-Object).Count | Should -Be 2
+    }
+
+    It 'Set-Content and Add-Content create new files on the drive, never on the local disk' {
+        $name = "new-$([guid]::NewGuid().ToString('N')).txt"
+        Set-Content "$Dir/$name" 'fresh'
+        Add-Content "$Dir/added-$name" 'added'
+        Get-Content "$Dir/$name" | Should -Be 'fresh'
+        Get-Content "$Dir/added-$name" | Should -Be 'added'
+        Test-Path -LiteralPath (($Dir -replace '^cassa:', '') + "/$name") | Should -BeFalse
     }
 
     It 'Add-Content appends and Clear-Content empties' {

@@ -122,7 +122,8 @@ public sealed class RemoveCassaLockCommand : CassaCmdlet
     [SupportsWildcards]
     public string[] Path { get; set; } = [];
 
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath")]
+    // By property name, so piped items bind their PSPath here rather than their string form (a bare filesystem path).
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP")]
     public string[] LiteralPath { get; set; } = [];
 

@@ -12,6 +12,40 @@ public sealed class CassaDriveInfo : PSDriveInfo
 
     public string Keyspace => Session.Parameters.Keyspace;
     public string LockMode => Session.Parameters.LockMode;
+
+    /// <summary>The filesystem directory the drive stands on (-Root); <see cref="PSDriveInfo.Root"/> is "name:/".</summary>
+    public string FileSystemRoot => Session.Root;
+}
+
+/// <summary>Which cassa: drive a provider path belongs to, for the provider and the cmdlets alike.</summary>
+internal static class CassaDrives
+{
+    /// <summary>The CassaFS drive of that name, or null.</summary>
+    public static CassaDriveInfo? Named(SessionState state, string name) =>
+        state.Drive.GetAllForProvider("CassaFS").OfType<CassaDriveInfo>().FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The drive a provider path names ("cassa:/a/b"); a path without one (typed as CassaFS::/a/b) is on the command's
+    /// drive, else on the only CassaFS drive there is.
+    /// </summary>
+    /// <exception cref="ArgumentException">No such drive, or several could hold the path.</exception>
+    public static CassaDriveInfo Holding(SessionState state, PSDriveInfo? commandDrive, string path)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var name = ProviderPath.DriveNameOf(path ?? "");
+        if (name is not null)
+        {
+            if (commandDrive is CassaDriveInfo same && string.Equals(same.Name, name, StringComparison.OrdinalIgnoreCase)) return same;
+            return Named(state, name) ?? throw new ArgumentException($"'{path}' names drive {name}:, which is not a CassaFS drive (any more); create it with New-PSDrive -Name {name} -PSProvider CassaFS.", nameof(path));
+        }
+        if (commandDrive is CassaDriveInfo current) return current;
+        var all = state.Drive.GetAllForProvider("CassaFS").OfType<CassaDriveInfo>().ToList();
+        return all.Count == 1
+            ? all[0]
+            : throw new ArgumentException(all.Count == 0
+                ? $"'{path}' is on no CassaFS drive; create one with New-PSDrive -PSProvider CassaFS."
+                : $"'{path}' names no drive and {all.Count} CassaFS drives exist; use a drive-qualified path such as {all[0].Name}:{path}.", nameof(path));
+    }
 }
 
 /// <summary>New-PSDrive -PSProvider CassaFS's own parameters.</summary>

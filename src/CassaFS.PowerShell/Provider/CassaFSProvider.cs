@@ -25,10 +25,12 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         try
         {
             var settings = parameters.ToDriveParameters(drive.Credential);
-            var root = ProviderPath.Normalize(string.IsNullOrEmpty(drive.Root) ? "/" : drive.Root);
+            var root = FileSystemRoot(drive.Root);
             var session = Sync.Run(ct => CassaDriveSession.OpenAsync(settings, root, true, null, ct));
-            var normalized = new PSDriveInfo(drive.Name, drive.Provider, root, drive.Description, drive.Credential);
-            return new CassaDriveInfo(normalized, session);
+            // PowerShell sees the root as "name:/": every provider path is then drive-qualified (see ProviderPath.DriveRoot);
+            // the filesystem directory the drive stands on is the session's Root.
+            var named = new PSDriveInfo(drive.Name, drive.Provider, ProviderPath.DriveRoot(drive.Name), drive.Description, drive.Credential);
+            return new CassaDriveInfo(named, session);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
@@ -37,78 +39,65 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         }
     }
 
+    /// <summary>-Root as a filesystem path: "/" when empty; "cassa:/sub" (resolved by PowerShell on an existing drive) below that drive's root.</summary>
+    private string FileSystemRoot(string? given)
+    {
+        if (string.IsNullOrEmpty(given)) return "/";
+        return ProviderPath.DriveNameOf(given) is not null && CassaDrives.Named(SessionState, ProviderPath.DriveNameOf(given)!) is { } other
+            ? other.Session.Resolve(given)
+            : ProviderPath.Normalize(given);
+    }
+
     protected override PSDriveInfo? RemoveDrive(PSDriveInfo drive)
     {
         if (drive is CassaDriveInfo cassa) Sync.Run(_ => cassa.Session.DisposeAsync().AsTask());
         return drive;
     }
 
-    private CassaDriveSession Drive =>
-        (PSDriveInfo as CassaDriveInfo)?.Session
-        ?? throw new InvalidOperationException("This path is not on a CassaFS drive; create one with New-PSDrive -PSProvider CassaFS.");
+    /// <summary>The drive a provider path is on (a piped item's PSPath carries no drive, only its "cassa:/" prefix).</summary>
+    private CassaDriveInfo DriveOf(string path) => CassaDrives.Holding(SessionState, PSDriveInfo, path);
 
-    private ItemOperations Items => new(Drive);
+    private ItemOperations Items(string path) => new(DriveOf(path).Session);
+
+    /// <summary>What PowerShell gets as an item's path (its PSPath, PSParentPath, PSChildName).</summary>
+    private static string OutputPath(CassaDriveInfo drive, string fullName) => ProviderPath.OnDrive(drive.Name, drive.Session.Root, fullName);
+
+    private void WriteItem(CassaDriveInfo drive, ItemView item) => WriteItemObject(item, OutputPath(drive, item.FullName), item.IsDirectory);
 
     // ------------------------------------------------------------ paths
 
     protected override bool IsValidPath(string path) => !string.IsNullOrEmpty(path) && !path.Contains('\0', StringComparison.Ordinal);
 
-    protected override string MakePath(string parent, string child)
-    {
-        if (string.IsNullOrEmpty(parent)) return child ?? "";
-        if (string.IsNullOrEmpty(child)) return parent;
-        return parent.TrimEnd('/', '\\') + "/" + child.TrimStart('/', '\\');
-    }
+    protected override string MakePath(string parent, string child) => ProviderPath.MakePath(parent, child);
 
-    protected override string GetParentPath(string path, string root)
-    {
-        if (string.IsNullOrEmpty(path)) return "";
-        var trimmed = path.Replace('\\', '/').TrimEnd('/');
-        if (!path.StartsWith('/') && !path.StartsWith('\\'))
-        {
-            // A relative path stays relative: its parent is what precedes the last separator.
-            var cut = trimmed.LastIndexOf('/');
-            return cut < 0 ? "" : trimmed[..cut];
-        }
-        var full = ProviderPath.Normalize(path);
-        if (full == "/" || (!string.IsNullOrEmpty(root) && full == ProviderPath.Normalize(root))) return "";
-        return ProviderPath.Parent(full);
-    }
+    protected override string GetParentPath(string path, string root) => ProviderPath.ParentPath(path, root);
 
-    protected override string GetChildName(string path)
-    {
-        if (string.IsNullOrEmpty(path)) return "";
-        var trimmed = path.Replace('\\', '/').TrimEnd('/');
-        return trimmed[(trimmed.LastIndexOf('/') + 1)..];
-    }
+    protected override string GetChildName(string path) => ProviderPath.ChildName(path);
 
-    protected override string NormalizeRelativePath(string path, string basePath)
-    {
-        var full = ProviderPath.Normalize(path);
-        var b = ProviderPath.Normalize(string.IsNullOrEmpty(basePath) ? "/" : basePath);
-        return ProviderPath.IsWithin(full, b) ? ProviderPath.Relative(full, b) : full;
-    }
+    protected override string NormalizeRelativePath(string path, string basePath) => ProviderPath.RelativeTo(path, basePath);
 
-    protected override bool ItemExists(string path) => Guard(path, () => Sync.Run(ct => Items.ExistsAsync(path, PathKind.Any, ct)), false);
+    protected override bool ItemExists(string path) => Guard(path, () => Sync.Run(ct => Items(path).ExistsAsync(path, PathKind.Any, ct)), false);
 
-    protected override bool IsItemContainer(string path) => Guard(path, () => Sync.Run(ct => Items.IsContainerAsync(path, ct)), false);
+    protected override bool IsItemContainer(string path) => Guard(path, () => Sync.Run(ct => Items(path).IsContainerAsync(path, ct)), false);
 
-    protected override bool HasChildItems(string path) => Guard(path, () => Sync.Run(ct => Items.HasChildrenAsync(path, ct)), false);
+    protected override bool HasChildItems(string path) => Guard(path, () => Sync.Run(ct => Items(path).HasChildrenAsync(path, ct)), false);
 
     // ------------------------------------------------------------ items
 
     protected override void GetItem(string path) => Guard(path, () =>
     {
-        var item = Sync.Run(ct => Items.GetAsync(path, ct));
-        WriteItemObject(item, path, item.IsDirectory);
+        var drive = DriveOf(path);
+        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).GetAsync(path, ct)));
     });
 
     protected override void GetChildItems(string path, bool recurse) => GetChildItems(path, recurse, uint.MaxValue);
 
     protected override object GetChildItemsDynamicParameters(string path, bool recurse) => new CassaChildItemParameters();
 
+    // PowerShell recurses itself (through GetChildNames) when -Include or -Exclude is given, so they never reach here.
     protected override void GetChildItems(string path, bool recurse, uint depth) => Guard(path, () =>
     {
+        var drive = DriveOf(path);
         var kind = DynamicParameters as CassaChildItemParameters;
         var query = new ChildItemQuery
         {
@@ -122,67 +111,84 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
             Force = Force.IsPresent,
         };
         // Items are written from this (the pipeline's) thread as they stream in: PowerShell refuses output from others.
-        foreach (var item in Sync.Enumerate(query.RunAsync(Drive, path)))
+        foreach (var item in Sync.Enumerate(query.RunAsync(drive.Session, path)))
         {
             if (Stopping) break;
-            WriteItemObject(item, item.FullName, item.IsDirectory);
+            WriteItem(drive, item);
         }
     });
 
+    protected override object GetChildNamesDynamicParameters(string path) => new CassaChildItemParameters();
+
+    // Names only, one level: PowerShell globs, recurses (-Name -Recurse, -Include/-Exclude) and applies -Include/-Exclude
+    // itself. ReturnAllContainers asks for every directory whatever -Filter says, so that it can descend into them.
     protected override void GetChildNames(string path, ReturnContainers returnContainers) => Guard(path, () =>
     {
-        var query = new ChildItemQuery { Filter = Filter, Include = Include?.ToList() ?? [], Exclude = Exclude?.ToList() ?? [], Force = Force.IsPresent };
-        foreach (var item in Sync.Enumerate(query.RunAsync(Drive, path)))
+        var drive = DriveOf(path);
+        var kind = DynamicParameters as CassaChildItemParameters;
+        var query = new ChildItemQuery
+        {
+            Filter = Filter,
+            Force = Force.IsPresent,
+            DirectoriesOnly = kind?.Directory.IsPresent ?? false,
+            FilesOnly = kind?.File.IsPresent ?? false,
+            AllContainers = returnContainers == ReturnContainers.ReturnAllContainers,
+        };
+        foreach (var item in Sync.Enumerate(query.RunAsync(drive.Session, path)))
         {
             if (Stopping) break;
-            WriteItemObject(item.Name, item.FullName, item.IsDirectory);
+            WriteItemObject(item.Name, OutputPath(drive, item.FullName), item.IsDirectory);
         }
     });
 
     protected override void NewItem(string path, string itemTypeName, object newItemValue) => Guard(path, () =>
     {
-        var kind = ParseKind(itemTypeName);
+        var kind = ItemKinds.Parse(itemTypeName);
         var value = newItemValue is null ? null : LanguagePrimitives.ConvertTo<string>(newItemValue);
         if (!ShouldProcess(path, $"New-Item {kind}")) return;
-        var item = Sync.Run(ct => Items.NewAsync(path, kind, value, Force.IsPresent, null, ct));
-        WriteItemObject(item, item.FullName, item.IsDirectory);
+        var drive = DriveOf(path);
+        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).NewAsync(path, kind, value, Force.IsPresent, null, ct)));
     });
-
-    private static ItemKind ParseKind(string? typeName) => (typeName ?? "file").ToUpperInvariant() switch
-    {
-        "FILE" => ItemKind.File,
-        "DIRECTORY" or "CONTAINER" => ItemKind.Directory,
-        "SYMBOLICLINK" or "SYMLINK" => ItemKind.SymbolicLink,
-        "HARDLINK" => ItemKind.HardLink,
-        _ => throw new ArgumentException($"Item type '{typeName}' is not supported on CassaFS: use File, Directory, SymbolicLink or HardLink."),
-    };
 
     protected override void RemoveItem(string path, bool recurse) => Guard(path, () =>
     {
         if (!ShouldProcess(path, recurse ? "Remove-Item -Recurse" : "Remove-Item")) return;
-        Sync.Run(async ct => { await Items.RemoveAsync(path, recurse, ct).ConfigureAwait(false); return true; });
+        Sync.Run(async ct => { await Items(path).RemoveAsync(path, recurse, ct).ConfigureAwait(false); return true; });
     });
 
     protected override void RenameItem(string path, string newName) => Guard(path, () =>
     {
         if (!ShouldProcess(path, $"Rename-Item to {newName}")) return;
-        var item = Sync.Run(ct => Items.RenameAsync(path, newName, ct));
-        WriteItemObject(item, item.FullName, item.IsDirectory);
+        var drive = DriveOf(path);
+        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).RenameAsync(path, newName, ct)));
     });
 
     protected override void MoveItem(string path, string destination) => Guard(path, () =>
     {
         if (!ShouldProcess(path, $"Move-Item to {destination}")) return;
-        var item = Sync.Run(ct => Items.MoveAsync(path, destination, Force.IsPresent, ct));
-        WriteItemObject(item, item.FullName, item.IsDirectory);
+        var (drive, target) = Destination(path, destination, "Move-Item");
+        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).MoveAsync(path, target, Force.IsPresent, ct)));
     });
 
     protected override void CopyItem(string path, string copyPath, bool recurse) => Guard(path, () =>
     {
         if (!ShouldProcess(path, $"Copy-Item to {copyPath}")) return;
-        var item = Sync.Run(ct => Items.CopyAsync(path, copyPath, recurse, Force.IsPresent, ct));
-        WriteItemObject(item, item.FullName, item.IsDirectory);
+        var (drive, target) = Destination(path, copyPath, "Copy-Item");
+        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).CopyAsync(path, target, recurse, Force.IsPresent, ct)));
     });
+
+    /// <summary>
+    /// The source's drive and the destination as a filesystem path. The destination may be on another cassa: drive (with
+    /// its own root), which must stand on the same filesystem.
+    /// </summary>
+    private (CassaDriveInfo Drive, string Target) Destination(string path, string destination, string verb)
+    {
+        var from = DriveOf(path);
+        var to = DriveOf(destination);
+        if (!from.Session.SharesFileSystemWith(to.Session))
+            throw new FileSystemException(Errno.EXDEV, destination, $"{verb} works within one CassaFS filesystem; drive {to.Name}: is another one (copy with Get-Content | Set-Content instead)");
+        return (from, to.Session.Resolve(destination));
+    }
 
     // ------------------------------------------------------------ content
 
@@ -198,7 +204,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         };
         try
         {
-            var drive = Drive;
+            var drive = DriveOf(path).Session;
             return new ContentReaderAdapter(Sync.Run(ct => ContentReader.OpenAsync(drive, path, options, ct)));
         }
         catch (Exception e) when (e is not PipelineStoppedException)
@@ -224,7 +230,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         };
         try
         {
-            var drive = Drive;
+            var drive = DriveOf(path).Session;
             return new ContentWriterAdapter(Sync.Run(ct => ContentWriter.OpenAsync(drive, path, options, ct)));
         }
         catch (Exception e) when (e is not PipelineStoppedException)
@@ -243,7 +249,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         // A clear outside the lock would let another writer's content be cut, and a missing file is not an error then.
         if (DynamicParameters is not CassaClearContentParameters clear) return;
         if (!ShouldProcess(path, "Clear-Content")) return;
-        var drive = Drive;
+        var drive = DriveOf(path).Session;
         var timeout = clear.LockTimeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
         Sync.Run(async ct => { await ContentWriter.ClearAsync(drive, path, timeout, ct).ConfigureAwait(false); return true; });
     });
@@ -254,7 +260,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     public void GetProperty(string path, Collection<string> providerSpecificPickList) => Guard(path, () =>
     {
-        var item = Sync.Run(ct => Items.GetAsync(path, ct));
+        var item = Sync.Run(ct => Items(path).GetAsync(path, ct));
         var all = PSObject.AsPSObject(item);
         var result = new PSObject();
         foreach (var property in all.Properties)
@@ -274,7 +280,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         var pairs = propertyValue.Properties.Select(p => new KeyValuePair<string, object?>(p.Name, p.Value is PSObject o ? o.BaseObject : p.Value)).ToList();
         var changes = ItemPropertyChanges.FromPairs(pairs);
         if (!ShouldProcess(path, $"Set-ItemProperty {string.Join(", ", pairs.Select(p => p.Key))}")) return;
-        var item = Sync.Run(ct => Items.SetPropertiesAsync(path, changes, ct));
+        var item = Sync.Run(ct => Items(path).SetPropertiesAsync(path, changes, ct));
         WritePropertyObject(PSObject.AsPSObject(item), path);
     });
 
