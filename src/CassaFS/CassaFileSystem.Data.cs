@@ -71,7 +71,12 @@ public sealed partial class CassaFileSystem
             // Nothing of this client's is buffered: read what is stored without the gate, so that the kernel's
             // parallel read-ahead requests overlap instead of queueing behind each other.
             var generation = file.CacheGeneration;
+            // The inode is loaded on every read (its size may have moved in another client); the blocks the last
+            // size seen says this read wants are fetched meanwhile, so that the two round trips overlap.
+            var sizeSeen = file.SizeSeenByReads;
+            if (sizeSeen > offset) StartFetches(file, WindowOf(file, offset, (int)Math.Min(buffer.Length, sizeSeen - offset), sizeSeen), generation, buffered: false);
             var inode = await LoadForReadAsync(handle, ct).ConfigureAwait(false);
+            file.SizeSeenByReads = inode.Size;
             return await CopyOutAsync(file, offset, buffer, inode.Size, generation, buffered: false, ct).ConfigureAwait(false);
         }
         await file.Gate.WaitAsync(ct).ConfigureAwait(false);
@@ -98,26 +103,48 @@ public sealed partial class CassaFileSystem
         return inode;
     }
 
+    /// <summary>The blocks a read wants, and those it reads ahead when it continues the file's sequential reading.</summary>
+    private readonly record struct ReadWindow(long First, long Last, long LastWanted, bool Sequential);
+
+    /// <summary>
+    /// A read counts as sequential when it starts at most <see cref="MountOptions.ReadAheadBlocks"/> blocks
+    /// behind, or right after, where the reading got to: the kernel sends its read-ahead requests in parallel and
+    /// they may be served out of order; one that looks random would waste the read-ahead already under way.
+    /// </summary>
+    private ReadWindow WindowOf(OpenFile file, long offset, int count, long size)
+    {
+        var first = offset / BlockSize;
+        var last = (offset + count - 1) / BlockSize;
+        var reached = file.LastReadBlock;
+        var sequential = first <= reached + 1 && first >= reached - _options.ReadAheadBlocks;
+        var lastWanted = sequential ? Math.Min(Math.Max(last, reached) + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
+        return new ReadWindow(first, last, lastWanted, sequential);
+    }
+
+    private Task<ReadOnlyMemory<byte>?>?[] StartFetches(OpenFile file, ReadWindow window, long generation, bool buffered)
+    {
+        var fetches = new Task<ReadOnlyMemory<byte>?>?[window.Last - window.First + 1];
+        for (var index = window.First; index <= window.LastWanted; index++)
+        {
+            if (buffered && file.Dirty.ContainsKey(index)) continue;
+            var fetch = FetchBlock(file, index, generation);
+            if (index <= window.Last) fetches[index - window.First] = fetch;
+        }
+        return fetches;
+    }
+
     /// <summary>Copies the file's bytes into <paramref name="buffer"/>: this client's buffered blocks when <paramref name="buffered"/>, else stored ones, fetched in parallel with read-ahead when reading sequentially.</summary>
     private async ValueTask<int> CopyOutAsync(OpenFile file, long offset, Memory<byte> buffer, long size, long generation, bool buffered, CancellationToken ct)
     {
         if (offset >= size || buffer.Length == 0) return 0;
         var count = (int)Math.Min(buffer.Length, size - offset);
-        var first = offset / BlockSize;
-        var last = (offset + count - 1) / BlockSize;
-        var sequential = first == file.LastReadBlock || first == file.LastReadBlock + 1;
-        var lastWanted = sequential ? Math.Min(last + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
+        var window = WindowOf(file, offset, count, size);
+        var (first, last) = (window.First, window.Last);
         // A full block leaves the buffer as soon as its write starts: until that write lands, storage still holds
         // the old bytes, so this client's reads wait for its writes in flight (read-your-writes).
         if (buffered)
             while (file.InFlight.Count > 0) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
-        var fetches = new Task<ReadOnlyMemory<byte>?>?[last - first + 1];
-        for (var index = first; index <= lastWanted; index++)
-        {
-            if (buffered && file.Dirty.ContainsKey(index)) continue;
-            var fetch = FetchBlock(file, index, generation);
-            if (index <= last) fetches[index - first] = fetch;
-        }
+        var fetches = StartFetches(file, window, generation, buffered);
         for (var index = first; index <= last; index++)
         {
             var blockStart = index * BlockSize;
@@ -131,9 +158,11 @@ public sealed partial class CassaFileSystem
             if (available > 0) data.Span.Slice(from, available).CopyTo(destination.Span);
             destination.Span[available..].Clear();
         }
-        file.LastReadBlock = last;
-        if (file.ReadCache.Count > (_options.ReadAheadBlocks * 2) + 2)
-            foreach (var stale in file.ReadCache.Keys.Where(k => k < first || k > lastWanted)) file.ReadCache.TryRemove(stale, out _);
+        var reached = window.Sequential ? Math.Max(file.LastReadBlock, last) : last;
+        file.LastReadBlock = reached;
+        var keep = _options.ReadAheadBlocks;
+        if (file.ReadCache.Count > (keep * 2) + 2)
+            foreach (var stale in file.ReadCache.Keys.Where(k => k < reached - keep || k > reached + keep)) file.ReadCache.TryRemove(stale, out _);
         return count;
     }
 

@@ -98,7 +98,11 @@ internal sealed class OpenFile
         ReadCache.Clear();
     }
 
-    public long LastReadBlock { get; set; } = -2;
+    /// <summary>The highest block sequential reading has reached (-1 before any: a first read at 0 reads ahead).</summary>
+    public long LastReadBlock { get; set; } = -1;
+
+    /// <summary>The size the last read of stored data found, -1 before any.</summary>
+    public long SizeSeenByReads { get; set; } = -1;
 }
 
 /// <summary>A block being assembled in memory: a pooled buffer of the block size and how much of it is valid.</summary>

@@ -36,8 +36,10 @@ internal sealed class FileSystemBenchmark : IBenchmark
         foreach (var blockSize in blockSizes)
         {
             await using var bed = await Bed.CreateAsync(session, zk, blockSize, ct);
-            var (rawWrite, rawRead) = await RawCeiling.BlocksAsync(session, bed.Keyspace, blockSize, sizeMib, ct);
-            var (fsWrite, fsRead) = await LibrarySequentialAsync(bed.Fs, sizeMib, ct);
+            var (rawWrite, rawRead) = await RawCeiling.BlocksAsync(session, bed.Keyspace, blockSize, sizeMib, ct, Quiet.SettleAsync);
+            await Quiet.SettleAsync(ct);
+            var (fsWrite, fsRead) = await LibrarySequential.MeasureAsync(bed.Fs, sizeMib, 1048576, Quiet.SettleAsync, ct);
+            await RawCeiling.ClearBlocksAsync(session, bed.Keyspace, ct);
             Console.WriteLine($"{blockSize / 1024,6}Ki {rawWrite,8:F1} MB/s {fsWrite,8:F1} MB/s {fsWrite / rawWrite,6:P0} {rawRead,8:F1} MB/s {fsRead,8:F1} MB/s {fsRead / rawRead,6:P0}");
         }
 
@@ -66,25 +68,6 @@ internal sealed class FileSystemBenchmark : IBenchmark
             Console.WriteLine($"wrote {memoryGib} GiB in {seconds:F1} s; peak RSS {peakRss / 1048576.0:F0} MB (process, includes the runtime); peak managed heap {peakHeap / 1048576.0:F0} MB");
         }
         return 0;
-    }
-
-    private static async Task<(double Write, double Read)> LibrarySequentialAsync(CassaFileSystem fs, int sizeMib, CancellationToken ct)
-    {
-        var chunk = new byte[1048576];
-        Random.Shared.NextBytes(chunk);
-        var clock = Stopwatch.StartNew();
-        var (h, _) = await fs.CreateAsync(Inode.RootId, "seq", 0x1A4, OpenFlags.WriteOnly, Caller.Root, ct);
-        for (var i = 0; i < sizeMib; i++) await fs.WriteAsync(h, (long)i * chunk.Length, chunk, ct);
-        await fs.FsyncAsync(h, ct);
-        await fs.ReleaseAsync(h, ct);
-        var write = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        var r = await fs.OpenAsync(h.Inode, OpenFlags.ReadOnly, Caller.Root, ct);
-        long total = 0;
-        for (var i = 0; i < sizeMib; i++) total += await fs.ReadAsync(r, (long)i * chunk.Length, chunk, ct);
-        await fs.ReleaseAsync(r, ct);
-        if (total != (long)sizeMib * chunk.Length) throw new InvalidOperationException($"read {total} bytes, expected {(long)sizeMib * chunk.Length}");
-        return (write, sizeMib * 1.048576 / clock.Elapsed.TotalSeconds);
     }
 
     private static async Task<double> RawCreatesAsync(CqlSession session, string ks, int files, CancellationToken ct)
