@@ -271,4 +271,29 @@ public class ReadCacheTests(FileSystemFixture f) : IClassFixture<FileSystemFixtu
         Assert.Equal(second, after);
         await fs.ReleaseAsync(reader);
     }
+
+    [Fact]
+    public async Task Read_ahead_starts_at_the_first_read_and_survives_requests_served_out_of_order()
+    {
+        var fs = f.Fs;
+        var dir = await fs.ScratchAsync();
+        var bs = fs.BlockSize;
+        var data = System.Security.Cryptography.RandomNumberGenerator.GetBytes(bs * 12);
+        var file = await fs.WriteFileAsync(dir.Id, "f", data);
+        var reader = await fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root);
+        var cache = reader.File.ReadCache;
+        var buffer = new byte[bs];
+
+        await fs.ReadAsync(reader, 0, buffer);
+        Assert.True(cache.ContainsKey(4), "a read from the start reads the next 4 blocks ahead");
+        var fetchOf3 = cache[3].Fetch;
+
+        // The kernel sends its read-ahead requests in parallel: block 2 may be served before block 1.
+        await fs.ReadAsync(reader, 2L * bs, buffer);
+        await fs.ReadAsync(reader, bs, buffer);
+        Assert.Equal(data.AsSpan(bs, bs).ToArray(), buffer);
+        Assert.Same(fetchOf3, cache[3].Fetch);
+        Assert.True(cache.ContainsKey(6), "the window follows the furthest block read");
+        await fs.ReleaseAsync(reader);
+    }
 }
