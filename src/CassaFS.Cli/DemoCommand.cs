@@ -70,7 +70,10 @@ public sealed class Demo(TextWriter output)
             await flock.WaitForExitAsync(ct).ConfigureAwait(false);
             await ShellAsync(mountPoint, "ls -l big.bin && du -h big.bin", ct).ConfigureAwait(false);
             Say("   $ cassafs status");
-            foreach (var m in registry.List()) Say($"   {m.MountPoint}: keyspace {m.State?.Keyspace}, cassandra {m.State?.Cassandra}, locks {m.State?.LockMode}, pid {m.State?.Pid}");
+            foreach (var m in registry.List())
+                Say(m.State is { } state
+                    ? $"   {m.MountPoint}: keyspace {state.Keyspace}, cassandra {state.Cassandra}, locks {state.LockMode}, pid {state.Pid}"
+                    : $"   {m.MountPoint}: source {m.Source} (no state file here: mounted with another state directory)");
         }
         finally
         {
