@@ -57,6 +57,8 @@ switch (command)
         var done = 0;
         for (var i = 0; i < operations; i++)
         {
+            // A worker that stalls is reported with its last line: say how far it got and what it does next.
+            if (i % 25 == 0) Console.WriteLine($"AT {i} of {operations}");
             var a = await Dir(subdirs[random.Next(3)]);
             var b = await Dir(subdirs[random.Next(3)]);
             try
