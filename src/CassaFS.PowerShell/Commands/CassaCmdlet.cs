@@ -58,3 +58,23 @@ public abstract class CassaCmdlet : PSCmdlet
         }
     }
 }
+
+/// <summary>A CassaFS cmdlet that acts on items named by -Path (wildcards) or -LiteralPath.</summary>
+public abstract class PathCmdlet : CassaCmdlet
+{
+    [Parameter(Position = 0, Mandatory = true, ParameterSetName = "Path", ValueFromPipeline = true)]
+    [SupportsWildcards]
+    public string[] Path { get; set; } = [];
+
+    // By property name, so piped items bind their PSPath here rather than their string form (a bare filesystem path).
+    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary><see cref="CassaCmdlet.ForEachPath"/> over whichever of -Path and -LiteralPath was given.</summary>
+    protected void ForEachGivenPath(Action<CassaDriveSession, string> action)
+    {
+        var literal = ParameterSetName == "LiteralPath";
+        ForEachPath(literal ? LiteralPath : Path, literal, action);
+    }
+}

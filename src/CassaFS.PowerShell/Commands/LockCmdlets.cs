@@ -7,16 +7,8 @@ namespace CassaFS.PowerShell.Commands;
 /// <summary>Get-CassaLock: holders and waiters of files' locks, by path, or every file lock on a drive.</summary>
 [Cmdlet(VerbsCommon.Get, "CassaLock", DefaultParameterSetName = "Drive")]
 [OutputType(typeof(LockView))]
-public sealed class GetCassaLockCommand : CassaCmdlet
+public sealed class GetCassaLockCommand : PathCmdlet
 {
-    [Parameter(Position = 0, Mandatory = true, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
-
     /// <summary>The drive whose locks to list (default: the current location's).</summary>
     [Parameter(ParameterSetName = "Drive")]
     public string? Drive { get; set; }
@@ -47,24 +39,15 @@ public sealed class GetCassaLockCommand : CassaCmdlet
             }
             return;
         }
-        var literal = ParameterSetName == "LiteralPath";
-        ForEachPath(literal ? LiteralPath : Path, literal, (drive, path) => WriteObject(Sync.Run(ct => new LockCommands(drive).GetAsync(path, ct))));
+        ForEachGivenPath((drive, path) => WriteObject(Sync.Run(ct => new LockCommands(drive).GetAsync(path, ct))));
     }
 }
 
 /// <summary>Lock-CassaItem: takes a file's lock (Read: shared, Write: exclusive), waiting up to -Timeout; returns the handle.</summary>
 [Cmdlet(VerbsCommon.Lock, "CassaItem", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
 [OutputType(typeof(CassaLockHandle))]
-public sealed class LockCassaItemCommand : CassaCmdlet
+public sealed class LockCassaItemCommand : PathCmdlet
 {
-    [Parameter(Position = 0, Mandatory = true, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
-
     [Parameter]
     public LockMode Mode { get; set; } = LockMode.Write;
 
@@ -79,8 +62,7 @@ public sealed class LockCassaItemCommand : CassaCmdlet
 
     protected override void ProcessRecord()
     {
-        var literal = ParameterSetName == "LiteralPath";
-        ForEachPath(literal ? LiteralPath : Path, literal, (drive, path) =>
+        ForEachGivenPath((drive, path) =>
         {
             if (!ShouldProcess(path, $"Lock ({Mode})")) return;
             var timeout = Timeout is { } t ? TimeSpan.FromSeconds(t) : (TimeSpan?)null;
@@ -116,17 +98,8 @@ public sealed class UnlockCassaItemCommand : CassaCmdlet
 /// <summary>Remove-CassaLock: breaks a file's lock whose holder is gone (asks for confirmation unless -Force).</summary>
 [Cmdlet(VerbsCommon.Remove, "CassaLock", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
 [OutputType(typeof(LockParticipant))]
-public sealed class RemoveCassaLockCommand : CassaCmdlet
+public sealed class RemoveCassaLockCommand : PathCmdlet
 {
-    [Parameter(Position = 0, Mandatory = true, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    // By property name, so piped items bind their PSPath here rather than their string form (a bare filesystem path).
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
-
     /// <summary>A lock key as Get-CassaLock lists it (advisory/..., inode/...).</summary>
     [Parameter(Mandatory = true, ParameterSetName = "Key", ValueFromPipelineByPropertyName = true)]
     public string Key { get; set; } = "";
@@ -165,8 +138,7 @@ public sealed class RemoveCassaLockCommand : CassaCmdlet
             }
             return;
         }
-        var literal = ParameterSetName == "LiteralPath";
-        ForEachPath(literal ? LiteralPath : Path, literal, (drive, path) =>
+        ForEachGivenPath((drive, path) =>
         {
             if (!Confirmed(path)) return;
             WriteObject(Sync.Run(ct => new LockCommands(drive).BreakAsync(path, by, ParticipantId, ct)), true);
