@@ -55,7 +55,7 @@ public sealed class CassaMount : IAsyncDisposable
         AdvisoryLocks? locks = null;
         try
         {
-            fs = await connection.OpenFileSystemAsync(mount.ReadOnly, ct).ConfigureAwait(false);
+            fs = await connection.OpenFileSystemAsync(mount.ReadOnly, log, ct).ConfigureAwait(false);
             locks = new AdvisoryLocks(connection.Locks);
             var adapter = new CassaFuseFileSystem(fs, locks) { OnUnexpectedError = e => log?.Invoke($"EIO: {e.GetType().Name}: {e.Message}") };
             FuseMount fuse;

@@ -190,7 +190,7 @@ internal static class StatCommand
         command.SetAction(Program.Guarded(async (r, ct) =>
         {
             await using var servers = await ServerConnection.OpenAsync(connection.Resolve(r), ct: ct).ConfigureAwait(false);
-            await using var fs = await servers.OpenFileSystemAsync(readOnly: true, ct).ConfigureAwait(false);
+            await using var fs = await servers.OpenFileSystemAsync(readOnly: true, ct: ct).ConfigureAwait(false);
             var inode = await fs.ResolveAsync(r.GetValue(path)!, Caller.Root, followLast: false, ct).ConfigureAwait(false);
             Console.WriteLine(InodeText.Describe(r.GetValue(path)!, inode, fs.BlockSize));
             return ExitCodes.Ok;

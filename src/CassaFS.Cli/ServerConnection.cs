@@ -92,13 +92,17 @@ public sealed class ServerConnection : IAsyncDisposable
     }
 
     /// <summary>Mounts the filesystem (the library's mount, not the kernel's) in the configured keyspace.</summary>
-    public Task<CassaFileSystem> OpenFileSystemAsync(bool readOnly = false, CancellationToken ct = default) =>
+    /// <param name="readOnly">Refuse every change (EROFS).</param>
+    /// <param name="log">Told how each write with an unknown outcome (a timeout) was settled.</param>
+    /// <param name="ct">Cancels the mount.</param>
+    public Task<CassaFileSystem> OpenFileSystemAsync(bool readOnly = false, Action<string>? log = null, CancellationToken ct = default) =>
         CassaFileSystem.MountAsync(Session, new MountOptions
         {
             Keyspace = Settings.Keyspace,
             Locks = Locks,
             Consistency = Settings.Consistency,
             ReadOnly = readOnly,
+            OnUncertainWrite = log,
         }, ct);
 
     public async ValueTask DisposeAsync()

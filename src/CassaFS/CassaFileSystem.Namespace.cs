@@ -110,6 +110,8 @@ public sealed partial class CassaFileSystem
             {
                 uncertain = true;
                 existing = await _store.GetEntrySettledAsync(dir, entry.Name, ct).ConfigureAwait(false);
+                ReportUncertain($"create of name {entry.Name} in {dir}", e,
+                    existing is null ? "not there: trying again" : existing.Inode == entry.Inode ? "it was applied" : $"the name points at {existing.Inode}");
                 if (existing is null) continue;
             }
             var ours = existing is not null && existing.Inode == entry.Inode && (freshInode || uncertain);
@@ -150,6 +152,8 @@ public sealed partial class CassaFileSystem
         catch (CqlException e) when (OutcomeUnknown(e))
         {
             var now = await _store.GetEntrySettledAsync(dir, name, ct).ConfigureAwait(false);
+            ReportUncertain($"removal of name {name} in {dir}", e,
+                now is null ? "it was applied" : now.Inode != expected ? $"the name now points at {now.Inode}" : "not applied: removing again");
             if (now is null) return true;
             if (now.Inode != expected) return false;
             return await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
@@ -399,6 +403,8 @@ public sealed partial class CassaFileSystem
         catch (CqlException e) when (OutcomeUnknown(e))
         {
             var now = await _store.GetEntrySettledAsync(dir, replacement.Name, ct).ConfigureAwait(false);
+            ReportUncertain($"replacement of name {replacement.Name} in {dir}", e,
+                now is not null && now.Inode == replacement.Inode ? "it was applied" : now is null || now.Inode != expected ? "the name changed meanwhile" : "not applied: replacing again");
             if (now is not null && now.Inode == replacement.Inode) return true;
             if (now is null || now.Inode != expected) return false;
             return await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);

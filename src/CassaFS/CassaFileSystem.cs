@@ -329,10 +329,15 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         catch (CqlException e) when (OutcomeUnknown(e))
         {
             var now = await _store.GetInodeSettledAsync(after.Id, ct).ConfigureAwait(false);
+            ReportUncertain($"update of inode {after.Id}", e, now is null ? "the inode is gone" : now == after ? "it was applied" : "it was not applied");
             if (now is null) return long.MinValue;
             return now == after ? null : now.Fence;
         }
     }
+
+    /// <summary>Tells <see cref="MountOptions.OnUncertainWrite"/> how a write with an unknown outcome was settled.</summary>
+    internal void ReportUncertain(string write, CqlException cause, string settled) =>
+        _options.OnUncertainWrite?.Invoke($"{write}: outcome unknown ({cause.GetType().Name}: {cause.Message}); {settled}");
 
     /// <summary>Errors after which a write may or may not have been applied.</summary>
     internal static bool OutcomeUnknown(CqlException e) =>

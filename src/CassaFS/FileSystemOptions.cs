@@ -49,6 +49,11 @@ public sealed record MountOptions
     /// <summary>An open writer keeps its inode lock across consecutive writes; it lets go after this long without one.</summary>
     public TimeSpan WriterLockIdle { get; init; } = TimeSpan.FromMilliseconds(200);
     public bool ReadOnly { get; init; }
+    /// <summary>
+    /// Told, in a sentence, of each write whose outcome was unknown (a timeout, a lost connection) and how it was
+    /// settled; the mount daemon writes these to its log. Must not throw.
+    /// </summary>
+    public Action<string>? OnUncertainWrite { get; init; }
 }
 
 internal static partial class Names

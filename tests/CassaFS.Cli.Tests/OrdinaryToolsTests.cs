@@ -105,7 +105,13 @@ public sealed class OrdinaryToolsTests(MountFixture fixture)
             git status --porcelain | wc -l
             git fsck --no-progress 2>&1 | wc -l
             """, TimeSpan.FromMinutes(3));
-        Assert.Equal("second\nfirst\n0\n0\n", r.ShouldSucceed("git in the mount").Out);
+        if (r.ExitCode != 0)
+        {
+            // What the mount shows now, and what the daemon logged (uncertain writes and how they settled).
+            var now = await Cli.ShAsync(fixture.MountA, "ls -la --full-time repo/.git; stat repo/.git/index.lock repo/.git/config.lock 2>&1");
+            Assert.Fail($"git in the mount failed with exit code {r.ExitCode}:\n{r.Out}\n{r.Err}\n.git now:\n{now.Out}{now.Err}\ndaemon A's log:\n{fixture.A.Output}");
+        }
+        Assert.Equal("second\nfirst\n0\n0\n", r.Out);
     }
 
     /// <summary>A small real source tree (the repository's src/CassaFS.Locks, without build output).</summary>
