@@ -170,7 +170,9 @@ public sealed class CqlSession : IAsyncDisposable
             }
             catch (CqlException)
             {
-                // A host that cannot answer now is marked down and gets no requests until it is back.
+                // A host that is up but cannot say its version may not have the change yet: no agreement until it
+                // answers (or is marked down, and gets no requests until it is back).
+                if (host.IsUp) versions.Add(Guid.Empty);
             }
         }
         return versions;

@@ -124,7 +124,7 @@ public sealed partial class CassaFileSystem
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
-        while (true)
+        for (var attempt = 0; attempt < NameRetries; attempt++)
         {
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
@@ -141,7 +141,14 @@ public sealed partial class CassaFileSystem
             if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
             return;
         }
+        throw NameKeptChanging("unlink", name);
     }
+
+    /// <summary>How often unlink, rmdir and rename look again when the name changed between reading it and locking it.</summary>
+    private const int NameRetries = 16;
+
+    private static FileSystemException NameKeptChanging(string operation, string name) =>
+        new(Errno.EAGAIN, name, $"the name kept changing under other clients during the {operation}; retry");
 
     private async Task<bool> DeleteEntrySettledAsync(Guid dir, string name, Guid expected, CancellationToken ct)
     {
@@ -165,7 +172,7 @@ public sealed partial class CassaFileSystem
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
-        while (true)
+        for (var attempt = 0; attempt < NameRetries; attempt++)
         {
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type != FileType.Directory) throw new FileSystemException(Errno.ENOTDIR, name);
@@ -188,6 +195,7 @@ public sealed partial class CassaFileSystem
             }
             return;
         }
+        throw NameKeptChanging("rmdir", name);
     }
 
     /// <summary>link(2): a second name for a file (never a directory).</summary>
@@ -228,7 +236,7 @@ public sealed partial class CassaFileSystem
         if (flags.HasFlag(RenameFlags.Exchange) && flags.HasFlag(RenameFlags.NoReplace))
             throw new FileSystemException(Errno.EINVAL, newName, "EXCHANGE and NOREPLACE exclude each other");
         var exchange = flags.HasFlag(RenameFlags.Exchange);
-        for (var attempt = 0; attempt < 16; attempt++)
+        for (var attempt = 0; attempt < NameRetries; attempt++)
         {
             var source = await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
             var target = await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false);
@@ -274,7 +282,7 @@ public sealed partial class CassaFileSystem
             if (!await MoveAsync(locks, oldParent, source, newParent, newName, target, replaced, ct).ConfigureAwait(false)) continue;
             return;
         }
-        throw new FileSystemException(Errno.EAGAIN, oldName, "the names kept changing during the rename; retry");
+        throw NameKeptChanging("rename", oldName);
     }
 
     private static void CheckRenamePermissions(Inode fromDir, Inode toDir, Inode moved, Inode? replaced, bool crossDirectory, bool exchange, Caller caller, string oldName, string newName)

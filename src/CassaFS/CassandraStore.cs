@@ -54,7 +54,11 @@ internal sealed class CassandraStore
             $"UPDATE {ks}.inodes SET atime = ?, mtime = ?, ctime = ? WHERE id = ?",
             $"DELETE FROM {ks}.inodes WHERE id = ?",
             $"SELECT {InodeColumns} FROM {ks}.inodes",
-            $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name = ?",
+            // Single entries and attributes are read as a one-name slice [name, name], never with "name = ?". On Cassandra
+            // 2.1 a read by full primary key takes the by-name path, which under flush load was seen to return a row
+            // deleted by a committed DELETE ... IF (a listing, and every LWT, no longer saw it): git then found its
+            // index.lock still there after renaming it away. A slice takes the same path as listings and LWT reads.
+            $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name >= ? AND name <= ?",
             $"INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?) IF NOT EXISTS",
             $"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = ?",
             $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? IF inode = ?",
@@ -69,7 +73,7 @@ internal sealed class CassandraStore
             $"DELETE FROM {ks}.block_index WHERE inode = ? AND idx = ?",
             $"SELECT idx FROM {ks}.block_index WHERE inode = ? AND idx >= ?",
             $"DELETE FROM {ks}.block_index WHERE inode = ?",
-            $"SELECT value FROM {ks}.xattrs WHERE inode = ? AND name = ?",
+            $"SELECT value FROM {ks}.xattrs WHERE inode = ? AND name >= ? AND name <= ?",
             $"INSERT INTO {ks}.xattrs (inode, name, value) VALUES (?, ?, ?)",
             $"SELECT name FROM {ks}.xattrs WHERE inode = ?",
             $"DELETE FROM {ks}.xattrs WHERE inode = ? AND name = ?",
@@ -146,7 +150,7 @@ internal sealed class CassandraStore
 
     public async Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct)
     {
-        var rows = await RunAsync(_getEntry.Bind(dir, name), idempotent: true, ct).ConfigureAwait(false);
+        var rows = await RunAsync(_getEntry.Bind(dir, name, name), idempotent: true, ct).ConfigureAwait(false);
         return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
     }
 
@@ -156,7 +160,7 @@ internal sealed class CassandraStore
     /// </summary>
     public async Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct)
     {
-        var rows = await _session.ExecuteAsync(_getEntry.Bind(dir, name).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
+        var rows = await _session.ExecuteAsync(_getEntry.Bind(dir, name, name).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
         return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
     }
 
@@ -242,7 +246,7 @@ internal sealed class CassandraStore
 
     public async Task<ReadOnlyMemory<byte>?> GetXAttrAsync(Guid inode, string name, CancellationToken ct)
     {
-        var rows = await RunAsync(_getXattr.Bind(inode, name), idempotent: true, ct).ConfigureAwait(false);
+        var rows = await RunAsync(_getXattr.Bind(inode, name, name), idempotent: true, ct).ConfigureAwait(false);
         return rows.Count == 0 ? (ReadOnlyMemory<byte>?)null : rows[0].IsNull(0) ? ReadOnlyMemory<byte>.Empty : rows[0].Get<ReadOnlyMemory<byte>>(0);
     }
 

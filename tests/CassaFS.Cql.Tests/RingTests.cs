@@ -15,6 +15,9 @@ public sealed class RingTests(OwnRing ring)
             session = await CqlSession.ConnectAsync(new CqlSessionOptions
             {
                 ContactPoints = { ring.Nodes[0].ContactPoint }, Keyspace = keyspace, RequestTimeout = TimeSpan.FromSeconds(10),
+                // Three fresh nodes on a machine running the whole suite can take longer than the default 10 s to
+                // agree on a new keyspace; DDL waits for agreement, and the next statement may go to any node.
+                SchemaAgreementTimeout = TimeSpan.FromSeconds(60),
             });
             return session.Hosts.Count == 3;
         }, 60, "discovering three nodes");

@@ -57,21 +57,24 @@ switch (command)
         var done = 0;
         for (var i = 0; i < operations; i++)
         {
-            // A worker that stalls is reported with its last line: say how far it got and what it does next.
-            if (i % 25 == 0) Console.WriteLine($"AT {i} of {operations}");
-            var a = await Dir(subdirs[random.Next(3)]);
-            var b = await Dir(subdirs[random.Next(3)]);
+            var (x, y) = (subdirs[random.Next(3)], subdirs[random.Next(3)]);
+            var a = await Dir(x);
+            var b = await Dir(y);
+            var (kind, n1, n2) = (random.Next(7), Name(), Name());
+            var (z, w) = (subdirs[random.Next(3)], subdirs[random.Next(3)]);
+            // A worker that stalls is reported with its last lines: say what it does next.
+            Console.WriteLine(kind == 6 ? $"OP {i} rename {z} into {x} as {w}" : $"OP {i} {"mknod mkdir rename link unlink rmdir".Split(' ')[kind]} {x}/{n1} {y}/{n2}");
             try
             {
-                switch (random.Next(7))
+                switch (kind)
                 {
-                    case 0: await fs.MknodAsync(a, Name(), FileType.Regular, 0x1A4, 0, root); break;
-                    case 1: await fs.MkdirAsync(a, Name(), 0x1ED, root); break;
-                    case 2: await fs.RenameAsync(a, Name(), b, Name(), RenameFlags.None, root); break;
-                    case 3: await fs.LinkAsync((await fs.LookupAsync(a, Name(), root)).Id, b, Name(), root); break;
-                    case 4: await fs.UnlinkAsync(a, Name(), root); break;
-                    case 5: await fs.RmdirAsync(a, Name(), root); break;
-                    case 6: await fs.RenameAsync(dir, subdirs[random.Next(3)], a, subdirs[random.Next(3)], RenameFlags.None, root); break;
+                    case 0: await fs.MknodAsync(a, n1, FileType.Regular, 0x1A4, 0, root); break;
+                    case 1: await fs.MkdirAsync(a, n1, 0x1ED, root); break;
+                    case 2: await fs.RenameAsync(a, n1, b, n2, RenameFlags.None, root); break;
+                    case 3: await fs.LinkAsync((await fs.LookupAsync(a, n1, root)).Id, b, n2, root); break;
+                    case 4: await fs.UnlinkAsync(a, n1, root); break;
+                    case 5: await fs.RmdirAsync(a, n1, root); break;
+                    case 6: await fs.RenameAsync(dir, z, a, w, RenameFlags.None, root); break;
                 }
                 done++;
             }

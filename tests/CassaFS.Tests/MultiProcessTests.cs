@@ -43,9 +43,12 @@ public class MultiProcessTests(FileSystemFixture f) : IClassFixture<FileSystemFi
         var workers = Enumerable.Range(0, 3).Select(i => Worker.Start(f, "storm", dir.Id, "250", (17 + i).ToString(CultureInfo.InvariantCulture))).ToList();
         try
         {
-            var results = await Task.WhenAll(workers.Select(w => w.ReadToEndAsync()));
-            Assert.All(results, lines => Assert.Contains(lines, l => l.StartsWith("DONE ", StringComparison.Ordinal)));
-            Assert.All(workers, w => Assert.Equal(0, w.Process.ExitCode));
+            await Task.WhenAll(workers.Select(w => w.ReadToEndAsync()));
+            foreach (var w in workers)
+            {
+                Assert.True(w.Process.ExitCode == 0 && w.Lines.Any(l => l.StartsWith("DONE ", StringComparison.Ordinal)),
+                    $"worker {w.Process.Id} exited with {w.Process.ExitCode} after {string.Join(" | ", w.Lines.TakeLast(3))}:\n{await w.ErrorsAsync()}");
+            }
         }
         finally
         {
@@ -60,10 +63,12 @@ public class MultiProcessTests(FileSystemFixture f) : IClassFixture<FileSystemFi
         private readonly List<string> _lines = new();
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Task _pump;
+        private readonly Task<string> _errors;
 
         private Worker(Process process)
         {
             Process = process;
+            _errors = process.StandardError.ReadToEndAsync();
             _pump = Task.Run(async () =>
             {
                 while (await process.StandardOutput.ReadLineAsync() is { } line)
@@ -71,13 +76,16 @@ public class MultiProcessTests(FileSystemFixture f) : IClassFixture<FileSystemFi
                     lock (_lines) _lines.Add(line);
                     if (line == "READY") _ready.TrySetResult();
                 }
-                _ready.TrySetException(new InvalidOperationException("the worker ended before it was ready: " + await process.StandardError.ReadToEndAsync()));
+                _ready.TrySetException(new InvalidOperationException("the worker ended before it was ready: " + await _errors));
             });
         }
 
         public Process Process { get; }
 
         public IReadOnlyList<string> Lines { get { lock (_lines) return _lines.ToList(); } }
+
+        /// <summary>What the worker wrote to stderr (an unexpected exception), once it has exited.</summary>
+        public Task<string> ErrorsAsync() => _errors;
 
         public static Worker Start(FileSystemFixture f, string command, Guid dir, params string[] rest)
         {
