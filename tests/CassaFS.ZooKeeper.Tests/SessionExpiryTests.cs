@@ -50,7 +50,12 @@ public sealed class SessionExpiryTests(ShortTickServerFixture fixture) : IClassF
         var path = await zk.CreateAsync($"/idle-{Guid.NewGuid():N}", ReadOnlyMemory<byte>.Empty, CreateMode.Ephemeral);
         await Task.Delay(TimeSpan.FromSeconds(5)); // two and a half session timeouts without a request
         Assert.Equal(zk.SessionId, (await zk.ExistsAsync(path))!.EphemeralOwner);
-        Assert.Equal(new[] { ConnectionState.Connected }, states.Seen);
+        // Without pings the client's read timeout (2/3 of the session) would cut the connection about every 1.3 s:
+        // three or more suspensions in 5 s. One blip (a machine running the whole suite stalled us or the server past
+        // 1.3 s once) still resumes the same session and is allowed.
+        Assert.True(states.Seen.SequenceEqual(new[] { ConnectionState.Connected }) ||
+                    states.Seen.SequenceEqual(new[] { ConnectionState.Connected, ConnectionState.Suspended, ConnectionState.Reconnected }),
+            $"states: {string.Join(", ", states.Seen)}");
     }
 
     [Fact]
