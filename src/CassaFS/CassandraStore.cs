@@ -21,7 +21,7 @@ internal sealed class CassandraStore
     private readonly Consistency _consistency;
     private readonly Consistency _serial;
     private readonly PreparedStatement _getInode, _insertInode, _commitInode, _touchInode, _deleteInode, _allInodes;
-    private readonly PreparedStatement _getEntry, _insertEntry, _replaceEntry, _deleteEntry, _listEntries, _listEntriesAfter, _anyEntry, _allEntries;
+    private readonly PreparedStatement _getEntry, _insertEntry, _replaceEntry, _deleteEntry, _reviveEntry, _listEntries, _listEntriesAfter, _anyEntry, _allEntries;
     private readonly PreparedStatement _readBlock, _writeBlock, _deleteBlock, _addIndex, _deleteIndex, _indexesFrom, _deleteIndexes;
     private readonly PreparedStatement _getXattr, _setXattr, _listXattrs, _removeXattr, _removeXattrs;
     private readonly PreparedStatement _addUsage, _usage;
@@ -34,7 +34,7 @@ internal sealed class CassandraStore
         _serial = serial;
         var i = 0;
         _getInode = p[i++]; _insertInode = p[i++]; _commitInode = p[i++]; _touchInode = p[i++]; _deleteInode = p[i++]; _allInodes = p[i++];
-        _getEntry = p[i++]; _insertEntry = p[i++]; _replaceEntry = p[i++]; _deleteEntry = p[i++]; _listEntries = p[i++]; _listEntriesAfter = p[i++];
+        _getEntry = p[i++]; _insertEntry = p[i++]; _replaceEntry = p[i++]; _deleteEntry = p[i++]; _reviveEntry = p[i++]; _listEntries = p[i++]; _listEntriesAfter = p[i++];
         _anyEntry = p[i++]; _allEntries = p[i++];
         _readBlock = p[i++]; _writeBlock = p[i++]; _deleteBlock = p[i++]; _addIndex = p[i++]; _deleteIndex = p[i++]; _indexesFrom = p[i++]; _deleteIndexes = p[i++];
         _getXattr = p[i++]; _setXattr = p[i++]; _listXattrs = p[i++]; _removeXattr = p[i++]; _removeXattrs = p[i++];
@@ -61,10 +61,15 @@ internal sealed class CassandraStore
             $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name >= ? AND name <= ?",
             $"INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?) IF NOT EXISTS",
             $"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = ?",
-            $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? IF inode = ?",
+            // A name goes with a tombstone on its cells as well as on its row, in one Paxos round: a read that misses
+            // the row tombstone (see above) still finds no inode, and the name counts as absent.
+            $"BEGIN BATCH DELETE inode, type FROM {ks}.entries WHERE dir = ? AND name = ? IF inode = ? " +
+                $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? APPLY BATCH",
+            // A row left without an inode (only such a read can show one) is a free name: creating takes it over.
+            $"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = null",
             $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ?",
             $"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?",
-            $"SELECT name FROM {ks}.entries WHERE dir = ? LIMIT 1",
+            $"SELECT inode FROM {ks}.entries WHERE dir = ?",
             $"SELECT dir, name, inode, type FROM {ks}.entries",
             $"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?",
             $"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)",
@@ -174,10 +179,26 @@ internal sealed class CassandraStore
     /// <summary>Creates the name if it does not exist; returns null when created, else the entry that is there.</summary>
     public async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry e, CancellationToken ct)
     {
-        var result = await _session.ExecuteConditionalAsync(
-            _insertEntry.Bind(dir, e.Name, e.Inode, (int)e.Type).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
-        return result.Applied ? null : result.Current is { } c ? new DirectoryEntry(e.Name, c.Get<Guid>("inode"), (FileType)c.Get<int>("type")) : null;
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            var inserted = await _session.ExecuteConditionalAsync(
+                _insertEntry.Bind(dir, e.Name, e.Inode, (int)e.Type).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+            if (inserted.Applied) return null;
+            if (EntryIn(e.Name, inserted.Current) is { } existing) return existing;
+            // The row is there without an inode: a removed name. Take it over unless someone else did first.
+            var revived = await _session.ExecuteConditionalAsync(
+                _reviveEntry.Bind(e.Inode, (int)e.Type, dir, e.Name).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+            if (revived.Applied) return null;
+            if (EntryIn(e.Name, revived.Current) is { } taken) return taken;
+            // The row vanished between the two (its row tombstone became visible): insert again.
+        }
+        throw new FileSystemException(Errno.EAGAIN, e.Name, "the name kept appearing and vanishing during the create; retry");
     }
+
+    /// <summary>The entry a conditional write found in its way, or null for no row or a row without an inode.</summary>
+    private static DirectoryEntry? EntryIn(string name, Row? current) =>
+        current is null || !current.Columns.Contains("inode") || current.IsNull("inode") ? null
+            : new DirectoryEntry(name, current.Get<Guid>("inode"), (FileType)current.Get<int>("type"));
 
     /// <summary>Points an existing name at another inode if it still points at <paramref name="expected"/>.</summary>
     public async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
@@ -192,7 +213,7 @@ internal sealed class CassandraStore
     public async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
     {
         var result = await _session.ExecuteConditionalAsync(
-            _deleteEntry.Bind(dir, name, expected).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+            _deleteEntry.Bind(dir, name, expected, dir, name).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
         return result.Applied;
     }
 
@@ -204,8 +225,13 @@ internal sealed class CassandraStore
             if (!row.IsNull("inode")) yield return ReadEntry(row);
     }
 
-    public async Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct) =>
-        (await RunAsync(_anyEntry.Bind(dir), idempotent: true, ct).ConfigureAwait(false)).Count > 0;
+    /// <summary>True when the directory holds a name (rows without an inode are removed names, and do not count).</summary>
+    public async Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_anyEntry.Bind(dir).WithConsistency(_consistency), 16, ct).ConfigureAwait(false))
+            if (!row.IsNull("inode")) return true;
+        return false;
+    }
 
     public async IAsyncEnumerable<(Guid Dir, DirectoryEntry Entry)> AllEntriesAsync([EnumeratorCancellation] CancellationToken ct)
     {
