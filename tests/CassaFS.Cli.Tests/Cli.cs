@@ -149,58 +149,7 @@ internal sealed class Daemon : IAsyncDisposable
             Signal(Posix.SIGTERM);
             if (!await ExitsWithinAsync(TimeSpan.FromSeconds(30))) Process.Kill();
         }
-        if (Mounts.IsMounted(MountPoint)) await Cli.ShAsync("/", $"fusermount3 -u -z '{MountPoint}'");
+        if (Posix.IsMounted(MountPoint)) await Cli.ShAsync("/", $"fusermount3 -u -z '{MountPoint}'");
         Process.Dispose();
     }
-}
-
-/// <summary>The kernel's mount table.</summary>
-internal static class Mounts
-{
-    public static bool IsMounted(string mountPoint) =>
-        File.ReadLines("/proc/mounts").Any(l => l.Split(' ') is { Length: > 2 } f && f[1] == mountPoint);
-}
-
-/// <summary>Direct syscalls, so tests see the errno the kernel hands back.</summary>
-internal static partial class Posix
-{
-    public const int O_RDWR = 2, O_CREAT = 0x40, O_CLOEXEC = 0x80000;
-    public const int SIGKILL = 9, SIGTERM = 15;
-    public const int F_GETLK = 5, F_SETLK = 6;
-    public const short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
-    public const int EEXIST = 17, EAGAIN = 11;
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenRaw(string path, int flags, int mode);
-
-    public static int Open(string path, int flags, int mode = 420) => OpenRaw(path, flags | O_CLOEXEC, mode);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    public static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
-    public static partial nint Write(int fd, byte[] buffer, nint count);
-
-    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int MkDir(string path, int mode);
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    public static partial int Kill(int pid, int signal);
-
-    /// <summary>struct flock on LP64 Linux.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 32)]
-    public struct FlockRange
-    {
-        [FieldOffset(0)] public short Type;
-        [FieldOffset(2)] public short Whence;
-        [FieldOffset(8)] public long Start;
-        [FieldOffset(16)] public long Length;
-        [FieldOffset(24)] public int Pid;
-    }
-
-    // fcntl is variadic; on x86-64 and arm64 Linux a pointer third argument travels like a fixed one.
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    public static partial int Fcntl(int fd, int command, ref FlockRange range);
-
-    public static int Errno => Marshal.GetLastPInvokeError();
 }

@@ -14,8 +14,8 @@ public sealed class LifecycleTests(MountFixture fixture)
         daemon.Signal(Posix.SIGKILL);
         Assert.True(await daemon.ExitsWithinAsync(TimeSpan.FromSeconds(10)));
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (Mounts.IsMounted(daemon.MountPoint) && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.False(Mounts.IsMounted(daemon.MountPoint), "auto_unmount did not remove the mount of a SIGKILLed daemon");
+        while (Posix.IsMounted(daemon.MountPoint) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.False(Posix.IsMounted(daemon.MountPoint), "auto_unmount did not remove the mount of a SIGKILLed daemon");
         // An ordinary directory again, not "Transport endpoint is not connected".
         Assert.Empty(Directory.GetFileSystemEntries(daemon.MountPoint));
         Assert.True(File.Exists(Path.Combine(fixture.MountA, "before-kill.txt")), "the closed file was in Cassandra before the kill");
@@ -40,7 +40,7 @@ public sealed class LifecycleTests(MountFixture fixture)
             Posix.Close(fd);
         }
         Assert.Equal(0, daemon.Process.ExitCode);
-        Assert.False(Mounts.IsMounted(daemon.MountPoint));
+        Assert.False(Posix.IsMounted(daemon.MountPoint));
         Assert.Contains("data flushed", daemon.Output, StringComparison.Ordinal);
         Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(fixture.MountA, "open-at-sigterm.bin")));
     }
@@ -51,7 +51,7 @@ public sealed class LifecycleTests(MountFixture fixture)
         var r = await Cli.RunAsync(fixture.Environment, "mount", fixture.MountA);
         Assert.Equal(4, r.ExitCode);
         Assert.Contains($"{fixture.MountA} is busy", r.Err, StringComparison.Ordinal);
-        Assert.True(Mounts.IsMounted(fixture.MountA), "the first mount must stay");
+        Assert.True(Posix.IsMounted(fixture.MountA), "the first mount must stay");
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class LifecycleTests(MountFixture fixture)
             var stopped = await Cli.RunAsync(fixture.Environment, "umount", mountPoint);
             Assert.Equal(0, stopped.ExitCode);
         }
-        Assert.False(Mounts.IsMounted(mountPoint));
+        Assert.False(Posix.IsMounted(mountPoint));
         var after = await Cli.RunAsync(fixture.Environment, "status");
         Assert.DoesNotContain(mountPoint, after.ShouldSucceed("cassafs status").Out, StringComparison.Ordinal);
     }

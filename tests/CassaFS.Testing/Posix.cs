@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Xunit;
 
-namespace CassaFS.Fuse.Tests;
+namespace CassaFS.Testing;
 
-/// <summary>Direct syscalls, so tests see the errno the kernel hands back through the mount.</summary>
-internal static unsafe partial class Posix
+#pragma warning disable CA1707 // The constants keep the C headers' names.
+
+/// <summary>Direct syscalls, so tests see the errno the kernel hands back through a mount (shared by the FUSE and CLI tests).</summary>
+public static unsafe partial class Posix
 {
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40;
     public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
@@ -13,6 +16,7 @@ internal static unsafe partial class Posix
     public const uint RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2;
     public const int XATTR_CREATE = 1, XATTR_REPLACE = 2;
     public const int SIGKILL = 9, SIGTERM = 15;
+    public const int EAGAIN = 11, EEXIST = 17;
 
     private const int O_CLOEXEC = 0x80000;
 
@@ -20,10 +24,13 @@ internal static unsafe partial class Posix
     private static partial int OpenRaw(string path, int flags, int mode);
 
     /// <summary>open(2), close-on-exec: tools other tests start meanwhile must not inherit (and keep alive) the file.</summary>
-    public static int Open(string path, int flags, int mode) => OpenRaw(path, flags | O_CLOEXEC, mode);
+    public static int Open(string path, int flags, int mode = 420) => OpenRaw(path, flags | O_CLOEXEC, mode);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte[] buffer, nint count);
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);
