@@ -18,13 +18,20 @@ internal static class FormatCommand
             var settings = connection.Resolve(r);
             await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct).ConfigureAwait(false);
             Console.Error.WriteLine($"formatting keyspace {settings.Keyspace} on {settings.CassandraHosts} ...");
-            await Schema.FormatAsync(servers.Session, new FormatOptions
+            try
             {
-                Keyspace = settings.Keyspace,
-                ReplicationFactor = r.GetValue(replication),
-                BlockSize = r.GetValue(blockSize),
-                Force = r.GetValue(force),
-            }, ct).ConfigureAwait(false);
+                await Schema.FormatAsync(servers.Session, new FormatOptions
+                {
+                    Keyspace = settings.Keyspace,
+                    ReplicationFactor = r.GetValue(replication),
+                    BlockSize = r.GetValue(blockSize),
+                    Force = r.GetValue(force),
+                }, ct).ConfigureAwait(false);
+            }
+            catch (FileSystemException e) when (e.Errno == Errno.EEXIST)
+            {
+                throw new FileSystemException(Errno.EEXIST, e.Subject, $"{e.Detail} (pass --force)", e);
+            }
             Console.WriteLine($"formatted {settings.Keyspace} (block size {r.GetValue(blockSize)} bytes, replication factor {r.GetValue(replication)})");
             return ExitCodes.Ok;
         }));

@@ -51,10 +51,10 @@ public sealed class ServerConnection : IAsyncDisposable
                     locks = new LwtLeaseLockProvider(session, settings.Keyspace);
                     break;
                 case "bakery":
-                    var participant = int.TryParse(Environment.GetEnvironmentVariable("CASSAFS_BAKERY_PARTICIPANT"), out var p) ? p : 0;
+                    // An index given in CASSAFS_BAKERY_PARTICIPANT is reserved as asked; without one a free index is claimed.
+                    int? participant = int.TryParse(Environment.GetEnvironmentVariable("CASSAFS_BAKERY_PARTICIPANT"), out var p) ? p : null;
                     var participants = int.TryParse(Environment.GetEnvironmentVariable("CASSAFS_BAKERY_PARTICIPANTS"), out var n) ? n : 8;
-                    await BakeryLockProvider.EnsureSchemaAsync(session, settings.Keyspace, ct).ConfigureAwait(false);
-                    locks = new BakeryLockProvider(session, settings.Keyspace, participant, participants);
+                    locks = await BakeryLockProvider.ClaimAsync(session, settings.Keyspace, participants, participant, ct).ConfigureAwait(false);
                     break;
                 default:
                     locks = new LocalLockProvider();

@@ -94,7 +94,7 @@ public sealed class BakeryLockProvider : ILockProvider
         ArgumentNullException.ThrowIfNull(request);
         var clock = Stopwatch.StartNew();
         var key = request.Key;
-        var holder = LockHolder.ForThisProcess(request.Purpose, Owner);
+        var holder = LockHolder.ForThisProcess(request, Owner);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (request.Timeout is { } t) limit.CancelAfter(t);
         try
@@ -178,7 +178,52 @@ public sealed class BakeryLockProvider : ILockProvider
         return had;
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>The lease that reserves <see cref="Participant"/> for this client (see <see cref="ClaimAsync"/>), released on dispose.</summary>
+    private ILockHandle? _slot;
+    private LwtLeaseLockProvider? _slotLeases;
+
+    /// <summary>
+    /// A participant index no other live client uses: each index is reserved by an LWT lease
+    /// (<c>bakery-participant/N</c>, renewed while this client lives, gone when it dies), so two clients can never both
+    /// be participant N. With <paramref name="participant"/> that index is reserved or the claim fails naming its holder.
+    /// </summary>
+    /// <exception cref="LockTimeoutException">Every index (or the one asked for) is reserved by a live client.</exception>
+    public static async Task<BakeryLockProvider> ClaimAsync(CqlSession session, string keyspace, int participants, int? participant = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentOutOfRangeException.ThrowIfLessThan(participants, 1);
+        await EnsureSchemaAsync(session, keyspace, ct).ConfigureAwait(false);
+        await LwtLeaseLockProvider.EnsureSchemaAsync(session, keyspace, ct).ConfigureAwait(false);
+        var leases = new LwtLeaseLockProvider(session, keyspace);
+        LockTimeoutException? last = null;
+        foreach (var index in participant is { } wanted ? [wanted] : Enumerable.Range(0, participants))
+        {
+            try
+            {
+                var slot = await leases.AcquireAsync(new LockRequest(LockKey.ForBakeryParticipant(index), LockMode.Write)
+                {
+                    Purpose = $"bakery participant {index} of {participants}",
+                    Timeout = TimeSpan.Zero,
+                }, ct).ConfigureAwait(false);
+                return new BakeryLockProvider(session, keyspace, index, participants) { _slot = slot, _slotLeases = leases };
+            }
+            catch (LockTimeoutException e)
+            {
+                last = e;
+            }
+        }
+        await leases.DisposeAsync().ConfigureAwait(false);
+        throw new LockTimeoutException(last!.Key, last.Holders,
+            participant is { } p
+                ? $"Bakery participant {p} is in use by another live client: choose another index below {participants}, or leave it unset to take a free one."
+                : $"All {participants} bakery participants are in use by live clients: raise the participant count (every client must use the same count) or use ZooKeeper or lwt locks.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_slot is not null) await _slot.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+        if (_slotLeases is not null) await _slotLeases.DisposeAsync().ConfigureAwait(false);
+    }
 
     private sealed class Backoff(TimeSpan max)
     {

@@ -26,11 +26,27 @@ public sealed record LockHolder(string Host, int ProcessId, string Purpose, Date
     /// <summary>Set when an operator broke the lock: who, when and why.</summary>
     public string? BrokenBy { get; init; }
 
+    /// <summary>The account the holding process runs as ("?" in records written before it was kept).</summary>
+    public string User { get; init; } = "?";
+
+    /// <summary>What the taker named as locked (a file's path), when it knew one.</summary>
+    public string? Subject { get; init; }
+
     /// <summary>This process, for the given purpose.</summary>
     public static LockHolder ForThisProcess(string purpose, string owner) =>
-        new(Environment.MachineName, Environment.ProcessId, purpose, DateTimeOffset.UtcNow, owner);
+        new(Environment.MachineName, Environment.ProcessId, purpose, DateTimeOffset.UtcNow, owner) { User = Environment.UserName };
 
-    public override string ToString() => $"{Owner} ({Purpose}) on {Host} pid {ProcessId} since {Since:u}";
+    /// <summary>This process, taking <paramref name="request"/>.</summary>
+    public static LockHolder ForThisProcess(LockRequest request, string owner)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return ForThisProcess(request.Purpose, owner) with { Subject = request.Subject };
+    }
+
+    /// <summary>Who, as people say it: "alice@host (purpose)".</summary>
+    public string Display => Purpose.Length == 0 ? $"{User}@{Host}" : $"{User}@{Host} ({Purpose})";
+
+    public override string ToString() => $"{Display}, pid {ProcessId}, since {Since:u}";
 }
 
 /// <summary>A request for a lock.</summary>
@@ -41,6 +57,9 @@ public sealed record LockRequest(LockKey Key, LockMode Mode)
 
     /// <summary>How long to wait for the lock; null waits until cancelled.</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>What is locked, as the taker names it (a file's path), kept in the holder record for listings.</summary>
+    public string? Subject { get; init; }
 }
 
 /// <summary>A granted lock. Dispose (or <see cref="ReleaseAsync"/>) to release it; release is retried until confirmed.</summary>
@@ -99,6 +118,14 @@ public sealed class LockTimeoutException : TimeoutException
     public LockTimeoutException(LockKey key, TimeSpan waited, IReadOnlyList<LockParticipant> holders)
         : base($"Timed out after {waited.TotalSeconds:F1} s waiting for lock {key}; held by " +
                (holders.Count == 0 ? "nobody any more (retry)" : string.Join("; ", holders.Select(h => $"{h.Holder} [{h.Mode}]"))) + ".")
+    {
+        Key = key;
+        Holders = holders;
+    }
+
+    /// <summary>A refusal worded for its caller (the holders as the lock service reported them).</summary>
+    public LockTimeoutException(LockKey key, IReadOnlyList<LockParticipant> holders, string message)
+        : base(message)
     {
         Key = key;
         Holders = holders;

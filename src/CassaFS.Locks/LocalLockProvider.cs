@@ -30,7 +30,7 @@ public sealed class LocalLockProvider : ILockProvider
     {
         ArgumentNullException.ThrowIfNull(request);
         var clock = Stopwatch.StartNew();
-        var handle = new Handle(this, request, LockHolder.ForThisProcess(request.Purpose, Owner),
+        var handle = new Handle(this, request, LockHolder.ForThisProcess(request, Owner),
             Interlocked.Increment(ref _ids).ToString(CultureInfo.InvariantCulture));
         lock (_gate)
         {

@@ -33,7 +33,16 @@ public readonly record struct LockKey : IComparable<LockKey>
     /// An application's advisory lock on a file (flock, fcntl): apart from <see cref="ForInode"/>, which the
     /// filesystem takes for its own metadata, so a process holding flock never blocks the filesystem's writes.
     /// </summary>
-    public static LockKey ForAdvisory(Guid inode) => new($"advisory/{inode:D}");
+    public static LockKey ForAdvisory(Guid inode) => new($"{AdvisoryPrefix}{inode:D}");
+
+    /// <summary>What every <see cref="ForAdvisory"/> key starts with: list files' locks with it.</summary>
+    public const string AdvisoryPrefix = "advisory/";
+
+    /// <summary>The file an advisory key locks, null for any other key.</summary>
+    public Guid? AdvisoryInode => Value.StartsWith(AdvisoryPrefix, StringComparison.Ordinal) && Guid.TryParse(Value.AsSpan(AdvisoryPrefix.Length), out var id) ? id : null;
+
+    /// <summary>The reservation of one bakery participant index (see BakeryLockProvider.ClaimAsync).</summary>
+    public static LockKey ForBakeryParticipant(int index) => new(string.Create(CultureInfo.InvariantCulture, $"bakery-participant/{index}"));
 
     /// <summary>A whole-filesystem lock (format, fsck repair).</summary>
     public static LockKey ForFileSystem(string name) => new($"fs/{Encode(name)}");

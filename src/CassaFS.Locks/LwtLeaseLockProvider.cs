@@ -82,7 +82,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         ArgumentNullException.ThrowIfNull(request);
         var clock = Stopwatch.StartNew();
         var owner = Guid.NewGuid().ToString("N");
-        var holder = LockHolder.ForThisProcess(request.Purpose, Owner);
+        var holder = LockHolder.ForThisProcess(request, Owner);
         var record = HolderRecord.SerializeText(holder);
         var pause = TimeSpan.FromMilliseconds(5);
         while (true)

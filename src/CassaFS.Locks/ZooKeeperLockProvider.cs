@@ -73,7 +73,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider
     public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var attempt = new ZooKeeperLock(this, request, LockHolder.ForThisProcess(request.Purpose, Owner));
+        var attempt = new ZooKeeperLock(this, request, LockHolder.ForThisProcess(request, Owner));
         await attempt.AcquireAsync(request.Timeout, ct).ConfigureAwait(false);
         return attempt;
     }

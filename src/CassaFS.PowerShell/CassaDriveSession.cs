@@ -31,6 +31,12 @@ public sealed class CassaDriveSession : IAsyncDisposable
     /// <summary>The mounted filesystem (throws for a session opened only to format).</summary>
     public CassaFileSystem FileSystem => _fileSystem ?? throw new InvalidOperationException("This session was opened without a filesystem (to format); open it with mount: true.");
 
+    /// <summary>The PowerShell drive this session serves ("cassa"), which items name in their FullName.</summary>
+    public string DriveName { get; internal set; } = "cassa";
+
+    /// <summary>This client's bakery participant index (bakery lock mode), else null.</summary>
+    public int? BakeryParticipant => (Locks as BakeryLockProvider)?.Participant;
+
     /// <summary>The drive's root as an absolute filesystem path ("/" or a subdirectory such as "/projects").</summary>
     public string Root { get; }
 
@@ -85,8 +91,7 @@ public sealed class CassaDriveSession : IAsyncDisposable
                     locks = new LwtLeaseLockProvider(session, parameters.Keyspace);
                     break;
                 case "bakery":
-                    await BakeryLockProvider.EnsureSchemaAsync(session, parameters.Keyspace, ct).ConfigureAwait(false);
-                    locks = new BakeryLockProvider(session, parameters.Keyspace, 0, 8);
+                    locks = await BakeryLockProvider.ClaimAsync(session, parameters.Keyspace, parameters.BakeryParticipants, parameters.BakeryParticipant, ct).ConfigureAwait(false);
                     break;
                 default:
                     locks = new LocalLockProvider();

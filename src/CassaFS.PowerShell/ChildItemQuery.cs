@@ -20,6 +20,14 @@ public sealed record ChildItemQuery
     public bool Force { get; init; }
     public bool DirectoriesOnly { get; init; }
     public bool FilesOnly { get; init; }
+    /// <summary>-Hidden: only names starting with '.' (and implies showing them).</summary>
+    public bool HiddenOnly { get; init; }
+    /// <summary>-ReadOnly: only items this user may not write.</summary>
+    public bool ReadOnlyOnly { get; init; }
+    /// <summary>-Attributes: an item is listed when this says yes to its attributes (as .NET gives them on Unix).</summary>
+    public Func<FileAttributes, bool>? Attributes { get; init; }
+    /// <summary>-FollowSymlink: recursion descends into directories that symbolic links point to (each directory once).</summary>
+    public bool FollowSymlinks { get; init; }
     /// <summary>
     /// Every directory is listed whatever Filter, Include, Exclude and FilesOnly say (GetChildNames' ReturnAllContainers:
     /// PowerShell lists them to descend into them itself).
@@ -39,7 +47,9 @@ public sealed record ChildItemQuery
         var locks = await AdvisoryLocks.SnapshotAsync(drive.Locks, ct).ConfigureAwait(false);
         if (!inode.IsDirectory)
         {
-            if (Accepts(ProviderPath.Name(start), inode.Type)) yield return ItemView.From(start, inode, locks.For(inode.Id));
+            var self = await fs.ResolveAsync(start, drive.Caller, false, ct).ConfigureAwait(false);
+            var view = ItemView.From(drive, start, self, locks.For(self.Id), linkTargetType: self.Type == FileType.Symlink ? inode.Type : null);
+            if (Accepts(view)) yield return view;
             yield break;
         }
         var filter = Filter is null ? null : new Wildcard(Filter);
@@ -49,17 +59,34 @@ public sealed record ChildItemQuery
 
         var pending = new Stack<(Guid Id, string Path, string Relative, uint Level)>();
         pending.Push((inode.Id, start, "", 0));
+        var visited = new HashSet<Guid> { inode.Id }; // -FollowSymlink enters each directory once, so a link loop ends
         while (pending.Count > 0)
         {
             var (dirId, dirPath, dirRelative, level) = pending.Pop();
             var subdirectories = new List<(Guid, string, string, uint)>();
             await foreach (var entry in fs.ReadDirectoryAsync(dirId, drive.Caller, null, ct).ConfigureAwait(false))
             {
-                if (!Force && entry.Name.StartsWith('.')) continue;
+                var hidden = entry.Name.StartsWith('.');
+                if (!Force && !HiddenOnly && hidden) continue;
                 var childPath = ProviderPath.Join(dirPath, entry.Name);
                 var relative = dirRelative.Length == 0 ? entry.Name : dirRelative + "/" + entry.Name;
-                if (entry.Type == FileType.Directory && level < maxDepth) subdirectories.Add((entry.Inode, childPath, relative, level + 1));
-                var isDirectory = entry.Type == FileType.Directory;
+                if (entry.Type == FileType.Directory && level < maxDepth && visited.Add(entry.Inode)) subdirectories.Add((entry.Inode, childPath, relative, level + 1));
+                // A link's target decides whether it is a directory (as .NET on Unix says), and with -FollowSymlink whether to descend.
+                Inode? linked = null;
+                if (entry.Type == FileType.Symlink)
+                {
+                    try
+                    {
+                        linked = await fs.ResolveAsync(childPath, drive.Caller, true, ct).ConfigureAwait(false);
+                    }
+                    catch (FileSystemException e) when (e.Errno is Errno.ENOENT or Errno.ELOOP or Errno.ENOTDIR or Errno.EACCES)
+                    {
+                        // a dangling link is a leaf
+                    }
+                    if (linked is { IsDirectory: true } && FollowSymlinks && level < maxDepth && visited.Add(linked.Id))
+                        subdirectories.Add((linked.Id, childPath, relative, level + 1));
+                }
+                var isDirectory = entry.Type == FileType.Directory || linked is { IsDirectory: true };
                 if (!(AllContainers && isDirectory))
                 {
                     if (filter is not null && !filter.IsMatch(entry.Name)) continue;
@@ -68,6 +95,7 @@ public sealed record ChildItemQuery
                     if (FilesOnly && isDirectory) continue;
                 }
                 if (DirectoriesOnly && !isDirectory) continue;
+                if (HiddenOnly && !hidden) continue;
                 Inode child;
                 try
                 {
@@ -77,21 +105,27 @@ public sealed record ChildItemQuery
                 {
                     continue; // removed by another client between the listing and the stat
                 }
-                yield return ItemView.From(childPath, child, locks.For(child.Id), relative);
+                var item = ItemView.From(drive, childPath, child, locks.For(child.Id), relative, linked?.Type);
+                if (AllContainers && isDirectory || AcceptsAttributes(item)) yield return item;
             }
             // Push in reverse so the stack pops them in name order.
             for (var i = subdirectories.Count - 1; i >= 0; i--) pending.Push(subdirectories[i]);
         }
     }
 
-    private bool Accepts(string name, FileType type)
+    private bool Accepts(ItemView item)
     {
+        var name = item.Name;
         if (Filter is not null && !new Wildcard(Filter).IsMatch(name)) return false;
         if (Include.Count > 0 && !Include.Any(p => new Wildcard(p).IsMatch(name))) return false;
         if (Exclude.Any(p => new Wildcard(p).IsMatch(name))) return false;
-        if (DirectoriesOnly && type != FileType.Directory) return false;
-        return !FilesOnly || type != FileType.Directory;
+        if (DirectoriesOnly && !item.IsDirectory) return false;
+        if (FilesOnly && item.IsDirectory) return false;
+        return AcceptsAttributes(item);
     }
+
+    private bool AcceptsAttributes(ItemView item) =>
+        (!ReadOnlyOnly || item.IsReadOnly) && (Attributes is null || Attributes(item.Attributes));
 }
 
 /// <summary>The advisory locks held at one moment, by inode: one lock-service query per listing, not one per item.</summary>
@@ -105,9 +139,9 @@ public sealed class AdvisoryLocks
     {
         ArgumentNullException.ThrowIfNull(locks);
         var map = new Dictionary<Guid, LockInfo>();
-        await foreach (var info in locks.ListAsync("advisory/", ct).ConfigureAwait(false))
+        await foreach (var info in locks.ListAsync(LockKey.AdvisoryPrefix, ct).ConfigureAwait(false))
         {
-            if (info.Holders.Count > 0 && Guid.TryParse(info.Key.Value["advisory/".Length..], out var id)) map[id] = info;
+            if (info.Holders.Count > 0 && info.Key.AdvisoryInode is { } id) map[id] = info;
         }
         return new AdvisoryLocks(map);
     }

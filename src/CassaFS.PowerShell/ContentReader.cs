@@ -16,24 +16,35 @@ public sealed record ContentReadOptions
     public long ReadCount { get; init; } = 1;
     /// <summary>Stop after this many lines (or bytes); negative: all.</summary>
     public long TotalCount { get; init; } = -1;
-    /// <summary>How long to wait for a writer's lock; null: the drive's lock timeout.</summary>
+    /// <summary>
+    /// Take the file's shared lock first, waiting up to this long for a writer's (Lock-CassaItem, Set-Content, flock on
+    /// a mount). Null, the default, reads without a lock, as the FileSystem provider does: a reader never waits.
+    /// </summary>
     public TimeSpan? LockTimeout { get; init; }
+    /// <summary>-Delimiter: items end after this text (and include it) instead of at line ends.</summary>
+    public string? Delimiter { get; init; }
+    /// <summary>-Wait: at the end, keep waiting for what others append (polled every <see cref="FollowInterval"/>) until stopped.</summary>
+    public bool Follow { get; init; }
+    public TimeSpan FollowInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Asked between polls of -Wait: true once the command is being stopped (Ctrl+C), which ends the read.</summary>
+    public Func<bool>? Stopped { get; init; }
 }
 
 /// <summary>
-/// Reads a file for Get-Content while holding the file's shared lock (so no other client's lock-aware write is in
-/// progress), streaming block by block: lines decoded with the encoding, or bytes.
+/// Reads a file for Get-Content, streaming block by block: lines (or delimited items) decoded with the encoding, or
+/// bytes. Without a lock unless asked (<see cref="ContentReadOptions.LockTimeout"/>): then it holds the file's shared
+/// lock, so no other client's lock-aware write is in progress while it reads.
 /// </summary>
 public sealed class ContentReader : IAsyncDisposable
 {
     private readonly ContentReadOptions _options;
-    private readonly ILockHandle _lock;
+    private readonly ILockHandle? _lock;
     private readonly CassaFileStream _stream;
     private readonly StreamReader? _text;
     private long _delivered;
     private bool _rawDone;
 
-    private ContentReader(ContentReadOptions options, ILockHandle fileLock, CassaFileStream stream)
+    private ContentReader(ContentReadOptions options, ILockHandle? fileLock, CassaFileStream stream)
     {
         _options = options;
         _lock = fileLock;
@@ -44,8 +55,8 @@ public sealed class ContentReader : IAsyncDisposable
     /// <summary>The file's path.</summary>
     public string Path { get; private init; } = "";
 
-    /// <summary>Takes the file's shared lock, then opens it for reading.</summary>
-    /// <exception cref="ItemLockedException">A writer held the lock past the timeout.</exception>
+    /// <summary>Opens the file for reading (taking its shared lock first when the options ask for it).</summary>
+    /// <exception cref="ItemLockedException">Asked to lock, and a writer held the lock past the timeout.</exception>
     /// <exception cref="FileSystemException">ENOENT, EISDIR (a directory has no content), EACCES.</exception>
     public static async Task<ContentReader> OpenAsync(CassaDriveSession drive, string path, ContentReadOptions? options = null, CancellationToken ct = default)
     {
@@ -55,7 +66,9 @@ public sealed class ContentReader : IAsyncDisposable
         var fs = drive.FileSystem;
         var inode = await fs.ResolveAsync(full, drive.Caller, true, ct).ConfigureAwait(false);
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, full, "a directory has no content; use Get-ChildItem");
-        var held = await FileLock.AcquireAsync(drive, inode.Id, full, LockMode.Read, $"Get-Content {full}", options.LockTimeout, ct).ConfigureAwait(false);
+        var held = options.LockTimeout is { } wait
+            ? await FileLock.AcquireAsync(drive, inode.Id, full, LockMode.Read, $"Get-Content {full}", wait, ct).ConfigureAwait(false)
+            : null;
         try
         {
             var handle = await fs.OpenAsync(inode.Id, OpenFlags.ReadOnly, drive.Caller, ct).ConfigureAwait(false);
@@ -64,7 +77,7 @@ public sealed class ContentReader : IAsyncDisposable
         }
         catch
         {
-            await held.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+            if (held is not null) await held.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
             throw;
         }
     }
@@ -97,8 +110,18 @@ public sealed class ContentReader : IAsyncDisposable
         var limit = maxItems <= 0 ? remaining : Math.Min(remaining, maxItems);
         if (_text is not null)
         {
-            while (block.Count < limit && await _text.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
-                block.Add(line);
+            while (block.Count < limit)
+            {
+                var item = await NextTextAsync(ct).ConfigureAwait(false);
+                if (item is null)
+                {
+                    // At the end: -Wait hands over what it has, then waits for more; otherwise the read is over.
+                    if (!_options.Follow || block.Count > 0 || _options.Stopped?.Invoke() == true) break;
+                    await Task.Delay(_options.FollowInterval, ct).ConfigureAwait(false);
+                    continue;
+                }
+                block.Add(item);
+            }
         }
         else
         {
@@ -114,6 +137,33 @@ public sealed class ContentReader : IAsyncDisposable
         return block;
     }
 
+    private readonly System.Text.StringBuilder _pending = new();
+
+    /// <summary>The next line, or with a delimiter the next item (the delimiter dropped, as FileSystem does); null at the end for now.</summary>
+    private async Task<string?> NextTextAsync(CancellationToken ct)
+    {
+        if (_options.Delimiter is not { Length: > 0 } delimiter) return await _text!.ReadLineAsync(ct).ConfigureAwait(false);
+        var one = new char[1];
+        while (await _text!.ReadAsync(one, ct).ConfigureAwait(false) == 1)
+        {
+            _pending.Append(one[0]);
+            if (_pending.Length >= delimiter.Length && _pending.ToString(_pending.Length - delimiter.Length, delimiter.Length) == delimiter)
+            {
+                _pending.Length -= delimiter.Length;
+                return Take();
+            }
+        }
+        // The last item has no delimiter after it; -Wait keeps it until one comes.
+        return _pending.Length > 0 && !_options.Follow ? Take() : null;
+
+        string Take()
+        {
+            var item = _pending.ToString();
+            _pending.Clear();
+            return item;
+        }
+    }
+
     /// <summary>Every block until the end (or TotalCount).</summary>
     public async IAsyncEnumerable<IReadOnlyList<object>> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {
@@ -125,7 +175,7 @@ public sealed class ContentReader : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the file, then releases the shared lock.</summary>
+    /// <summary>Closes the file, then releases the shared lock if it took one.</summary>
     public async ValueTask DisposeAsync()
     {
         _text?.Dispose();
@@ -135,7 +185,7 @@ public sealed class ContentReader : IAsyncDisposable
         }
         finally
         {
-            await _lock.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+            if (_lock is not null) await _lock.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }
 }

@@ -16,6 +16,10 @@ public sealed record DriveParameters
     public Consistency Consistency { get; init; } = Consistency.Quorum;
     /// <summary>zookeeper, lwt, bakery or local.</summary>
     public string LockMode { get; init; } = "zookeeper";
+    /// <summary>Bakery lock mode: this client's participant index; null claims a free one.</summary>
+    public int? BakeryParticipant { get; init; }
+    /// <summary>Bakery lock mode: how many participants there are (the same for every client).</summary>
+    public int BakeryParticipants { get; init; } = 8;
     /// <summary>How long a content writer or reader waits for another client's lock on the file.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>How long connecting may take before the drive fails naming the server.</summary>

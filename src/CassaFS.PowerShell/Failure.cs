@@ -3,14 +3,44 @@ using CassaFS.Locks;
 
 namespace CassaFS.PowerShell;
 
+/// <summary>
+/// Which provider verb failed: the FileSystem provider gives the same errno different error ids by verb
+/// (EEXIST is MoveFileInfoItemIOError for Move-Item, RenameItemIOError for Rename-Item, SymLinkExists for New-Item
+/// -ItemType SymbolicLink), and scripts written for the local disk catch those ids.
+/// </summary>
+public enum ErrorContext
+{
+    None,
+    NewFile,
+    NewDirectory,
+    NewLink,
+    Rename,
+    Move,
+    Copy,
+}
+
+/// <summary>The <see cref="ErrorContext"/> of New-Item for an item kind.</summary>
+public static class ErrorContexts
+{
+    public static ErrorContext For(ItemKind? kind) => kind switch
+    {
+        ItemKind.Directory => ErrorContext.NewDirectory,
+        ItemKind.SymbolicLink or ItemKind.HardLink => ErrorContext.NewLink,
+        ItemKind.File => ErrorContext.NewFile,
+        _ => ErrorContext.None,
+    };
+}
+
 /// <summary>How an exception is reported in PowerShell: the ErrorRecord's id and category (names as System.Management.Automation.ErrorCategory has them).</summary>
 public sealed record Failure(string ErrorId, string Category, string Message, string? Target)
 {
     /// <summary>Classifies an exception from the logic classes.</summary>
-    public static Failure Of(Exception exception, string? target = null)
+    public static Failure Of(Exception exception, string? target = null, ErrorContext context = ErrorContext.None)
     {
         ArgumentNullException.ThrowIfNull(exception);
         var e = exception is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : exception;
+        if (e is FileSystemException { } known && AsFileSystemProvider(known.Errno, context) is var (id, category))
+            return new Failure(id, category, known.Message, target ?? known.Subject);
         return e switch
         {
             FileSystemException fse => new Failure(ErrorIdOf(fse.Errno), CategoryOf(fse.Errno), fse.Message, target ?? fse.Subject),
@@ -20,12 +50,26 @@ public sealed record Failure(string ErrorId, string Category, string Message, st
             CassaConnectionException conn => new Failure("ServerUnreachable", "ConnectionError", conn.Message, target ?? conn.Server),
             CqlException cql => new Failure("CassandraError", "ConnectionError", cql.Message + " (the outcome of a change may be unknown: check the item before retrying)", target),
             MountException mount => new Failure("MountFailed", "InvalidOperation", mount.Message, target ?? mount.MountPoint),
-            ArgumentException arg => new Failure("InvalidArgument", "InvalidArgument", arg.Message, target),
+            ArgumentException arg => new Failure("Argument", "InvalidArgument", arg.Message, target),
             OperationCanceledException => new Failure("Cancelled", "OperationStopped", e.Message, target),
             TimeoutException => new Failure("Timeout", "OperationTimeout", e.Message, target),
             _ => new Failure(e.GetType().Name, "NotSpecified", e.Message, target),
         };
     }
+
+    /// <summary>The FileSystem provider's id and category for the same mistake made with the same verb, where it has one.</summary>
+    private static (string Id, string Category)? AsFileSystemProvider(Errno errno, ErrorContext context) => (context, errno) switch
+    {
+        (ErrorContext.Move, Errno.EEXIST or Errno.ENOTEMPTY or Errno.EISDIR or Errno.ENOTDIR) => ("MoveFileInfoItemIOError", "WriteError"),
+        (ErrorContext.Move, Errno.EINVAL) => ("MoveItemArgumentError", "InvalidArgument"),
+        (ErrorContext.Rename, Errno.EEXIST or Errno.ENOTEMPTY or Errno.EISDIR or Errno.ENOTDIR) => ("RenameItemIOError", "WriteError"),
+        (ErrorContext.NewLink, Errno.EEXIST) => ("SymLinkExists", "ResourceExists"),
+        (ErrorContext.NewDirectory, Errno.EEXIST) => ("DirectoryExist", "ResourceExists"),
+        (ErrorContext.NewFile, Errno.EEXIST or Errno.ENOENT) => ("NewItemIOError", "WriteError"),
+        (ErrorContext.NewDirectory, Errno.ENOENT or Errno.ENOTDIR) => ("CreateDirectoryIOError", "WriteError"),
+        (ErrorContext.Copy, Errno.EINVAL) => ("CopyFileInfoItemIOError", "WriteError"),
+        _ => null,
+    };
 
     private static string ErrorIdOf(Errno errno) => errno switch
     {

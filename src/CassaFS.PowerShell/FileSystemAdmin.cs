@@ -19,7 +19,14 @@ public static class FileSystemAdmin
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);
         await using var servers = await CassaDriveSession.OpenAsync(parameters with { LockMode = "local" }, "/", mount: false, ct: ct).ConfigureAwait(false);
-        await Schema.FormatAsync(servers.Session, options, ct).ConfigureAwait(false);
+        try
+        {
+            await Schema.FormatAsync(servers.Session, options, ct).ConfigureAwait(false);
+        }
+        catch (FileSystemException e) when (e.Errno == Errno.EEXIST)
+        {
+            throw new FileSystemException(Errno.EEXIST, e.Subject, $"{e.Detail} (pass -Force)", e);
+        }
     }
 
     /// <summary>Runs fsck on the drive's filesystem (dry run unless <paramref name="repair"/>), reporting progress lines.</summary>

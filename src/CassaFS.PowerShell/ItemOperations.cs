@@ -21,6 +21,19 @@ public static class ItemKinds
         ("symboliclink", ItemKind.SymbolicLink), ("symlink", ItemKind.SymbolicLink), ("hardlink", ItemKind.HardLink),
     ];
 
+    /// <summary>The kind an -ItemType names, null when it names none.</summary>
+    public static ItemKind? TryParse(string? typeName)
+    {
+        try
+        {
+            return Parse(typeName);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The kind an -ItemType names; none given means File.</summary>
     public static ItemKind Parse(string? typeName)
     {
@@ -50,9 +63,11 @@ public sealed record ItemPropertyChanges
     public string? Group { get; init; }
     public DateTime? LastWriteTime { get; init; }
     public DateTime? LastAccessTime { get; init; }
+    /// <summary>FileSystem's IsReadOnly: true clears every write bit, false gives the owner write again.</summary>
+    public bool? IsReadOnly { get; init; }
 
     /// <summary>The property names Set-ItemProperty accepts.</summary>
-    public static readonly IReadOnlyList<string> Names = ["Mode", "UnixMode", "Owner", "Group", "LastWriteTime", "LastAccessTime"];
+    public static readonly IReadOnlyList<string> Names = ["Mode", "UnixMode", "UnixFileMode", "Owner", "Group", "LastWriteTime", "LastAccessTime", "IsReadOnly", "Attributes"];
 
     /// <summary>Changes from name/value pairs as Set-ItemProperty passes them (names in any case).</summary>
     public static ItemPropertyChanges FromPairs(IEnumerable<KeyValuePair<string, object?>> pairs)
@@ -64,7 +79,10 @@ public sealed record ItemPropertyChanges
             var text = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
             changes = name.ToUpperInvariant() switch
             {
-                "MODE" or "UNIXMODE" => changes with { Mode = value is int i ? Convert.ToString(i, 8) : text },
+                "MODE" or "UNIXMODE" or "UNIXFILEMODE" => changes with { Mode = value is int or UnixFileMode ? Convert.ToString(Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture), 8) : text },
+                "ISREADONLY" => changes with { IsReadOnly = LanguageBool(value, name) },
+                // As on Unix: only ReadOnly means anything; Hidden, Archive and the rest are accepted and ignored.
+                "ATTRIBUTES" => changes with { IsReadOnly = (AsAttributes(value, name) & FileAttributes.ReadOnly) != 0 },
                 "OWNER" or "UID" => changes with { Owner = text },
                 "GROUP" or "GID" => changes with { Group = text },
                 "LASTWRITETIME" or "MTIME" => changes with { LastWriteTime = AsTime(value, name) },
@@ -74,6 +92,22 @@ public sealed record ItemPropertyChanges
         }
         return changes;
     }
+
+    private static bool LanguageBool(object? value, string name) => value switch
+    {
+        bool b => b,
+        string s when bool.TryParse(s, out var b) => b,
+        int i => i != 0,
+        _ => throw new ArgumentException($"Property '{name}' needs $true or $false, not '{value}'.", nameof(value)),
+    };
+
+    private static FileAttributes AsAttributes(object? value, string name) => value switch
+    {
+        FileAttributes a => a,
+        int i => (FileAttributes)i,
+        string s when Enum.TryParse<FileAttributes>(s, true, out var a) => a,
+        _ => throw new ArgumentException($"Property '{name}' needs file attributes such as ReadOnly or Normal, not '{value}'.", nameof(value)),
+    };
 
     private static DateTime AsTime(object? value, string name) => value switch
     {
@@ -103,7 +137,20 @@ public sealed class ItemOperations
         var full = _drive.Resolve(path);
         var inode = await Fs.ResolveAsync(full, Caller, false, ct).ConfigureAwait(false);
         var info = await _drive.Locks.InspectAsync(Locks.LockKey.ForAdvisory(inode.Id), ct).ConfigureAwait(false);
-        return ItemView.From(full, inode, info);
+        return ItemView.From(_drive, full, inode, info, linkTargetType: inode.Type == FileType.Symlink ? await LinkTargetTypeAsync(full, ct).ConfigureAwait(false) : null);
+    }
+
+    /// <summary>What a symbolic link points to, null when it dangles.</summary>
+    private async Task<FileType?> LinkTargetTypeAsync(string full, CancellationToken ct)
+    {
+        try
+        {
+            return (await Fs.ResolveAsync(full, Caller, true, ct).ConfigureAwait(false)).Type;
+        }
+        catch (FileSystemException e) when (e.Errno is Errno.ENOENT or Errno.ENOTDIR or Errno.ELOOP or Errno.EACCES)
+        {
+            return null;
+        }
     }
 
     /// <summary>Test-Path: whether the path exists (and is a directory / not a directory when asked). Broken links count as existing leaves.</summary>
@@ -313,9 +360,15 @@ public sealed class ItemOperations
     public async Task<ItemView> RenameAsync(string path, string newName, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(newName);
-        if (newName.Contains('/', StringComparison.Ordinal) || newName.Contains('\\', StringComparison.Ordinal))
-            throw new FileSystemException(Errno.EINVAL, newName, "Rename-Item takes a name, not a path; use Move-Item to move");
         var full = _drive.Resolve(path);
+        if (newName.Contains('/', StringComparison.Ordinal) || newName.Contains('\\', StringComparison.Ordinal))
+        {
+            // As the FileSystem provider: a path is fine when it names the same directory.
+            var asPath = _drive.Resolve(newName);
+            if (ProviderPath.Parent(asPath) != ProviderPath.Parent(full))
+                throw new ArgumentException($"Rename-Item renames within one directory: '{newName}' is in another; use Move-Item to move an item.", nameof(newName));
+            newName = ProviderPath.Name(asPath);
+        }
         var (parent, name) = await Fs.ResolveParentAsync(full, Caller, ct).ConfigureAwait(false);
         var destination = ProviderPath.Join(ProviderPath.Parent(full), newName);
         try
@@ -411,15 +464,27 @@ public sealed class ItemOperations
         return target;
     }
 
+    /// <summary>An item's Attributes set from PowerShell: as .NET on Unix, only ReadOnly changes anything (the write bits).</summary>
+    public Task<ItemView> SetAttributesAsync(string path, FileAttributes attributes, CancellationToken ct = default) =>
+        SetPropertiesAsync(path, new ItemPropertyChanges { IsReadOnly = (attributes & FileAttributes.ReadOnly) != 0 }, ct);
+
     /// <summary>Set-ItemProperty: chmod, chown/chgrp, utimens; returns the item afterwards.</summary>
     public async Task<ItemView> SetPropertiesAsync(string path, ItemPropertyChanges changes, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(changes);
         var full = _drive.Resolve(path);
         var inode = await Fs.ResolveAsync(full, Caller, true, ct).ConfigureAwait(false);
+        var mode = changes.Mode is null ? (int?)null : ItemView.ParseMode(changes.Mode);
+        if (changes.IsReadOnly is { } readOnly)
+        {
+            var current = mode ?? inode.Mode;
+            const int anyWrite = 0x92, ownerWrite = 0x80;
+            // As .NET on Unix: read-only clears every write bit; clearing it gives the owner write when no one has it.
+            mode = readOnly ? current & ~anyWrite : (current & anyWrite) == 0 ? current | ownerWrite : current;
+        }
         var attr = new AttributeChanges
         {
-            Mode = changes.Mode is null ? null : ItemView.ParseMode(changes.Mode),
+            Mode = mode,
             Uid = changes.Owner is null ? null : AccountNames.UserId(changes.Owner),
             Gid = changes.Group is null ? null : AccountNames.GroupId(changes.Group),
             Mtime = changes.LastWriteTime is { } m ? TimeChange.To(Timespec.FromDateTimeOffset(new DateTimeOffset(m.ToUniversalTime(), TimeSpan.Zero))) : null,

@@ -70,7 +70,7 @@ public sealed class LockCommands
     }
 
     /// <summary>Every lock held or waited for whose key starts with <paramref name="keyPrefix"/> (all files' locks: "advisory/"; every lock: null).</summary>
-    public async IAsyncEnumerable<LockView> ListAsync(string? keyPrefix = "advisory/", [EnumeratorCancellation] CancellationToken ct = default)
+    public async IAsyncEnumerable<LockView> ListAsync(string? keyPrefix = LockKey.AdvisoryPrefix, [EnumeratorCancellation] CancellationToken ct = default)
     {
         await foreach (var info in _drive.Locks.ListAsync(keyPrefix, ct).ConfigureAwait(false))
         {

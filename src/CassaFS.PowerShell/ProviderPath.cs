@@ -137,18 +137,46 @@ public static partial class ProviderPath
         return rooted ? "/" + parent : parent;
     }
 
-    /// <summary>NavigationCmdletProvider.GetChildName: the last component, "" for a root ("cassa:/", "/").</summary>
+    /// <summary>
+    /// NavigationCmdletProvider.GetChildName: the last component, "" for a root ("cassa:/", "/"). A ".." that would climb
+    /// above the root is "." (the root's parent is the root, as on the local disk): PowerShell resolves ".." itself by
+    /// walking a path's components and refuses a path with more ".." than names (PathOutsideBasePath).
+    /// </summary>
     public static string ChildName(string? path)
     {
         if (string.IsNullOrEmpty(path)) return "";
         var drive = DriveNameOf(path);
         var rest = (drive is null ? path : path[(drive.Length + 1)..]).Replace('\\', '/').TrimEnd('/');
-        return rest[(rest.LastIndexOf('/') + 1)..];
+        var cut = rest.LastIndexOf('/');
+        var name = rest[(cut + 1)..];
+        var rooted = drive is not null || rest.StartsWith('/');
+        return name == ".." && rooted && Depth(cut < 0 ? "" : rest[..cut]) == 0 ? "." : name;
     }
 
+    /// <summary>How many names deep a path lies once its "." and ".." are applied, never above the root.</summary>
+    private static int Depth(string path)
+    {
+        var depth = 0;
+        foreach (var part in path.Split('/'))
+        {
+            if (part.Length == 0 || part == ".") continue;
+            depth = part == ".." ? Math.Max(0, depth - 1) : depth + 1;
+        }
+        return depth;
+    }
+
+    // Lexical: "cassa:/d/.." is not the root here, however it resolves. PowerShell walks ".." itself, asking for the
+    // parent of each form it meets, and takes "" for "above the drive's root" (PathOutsideBasePath).
     private static bool Same(string path, string root) =>
-        string.Equals(DriveNameOf(path), DriveNameOf(root), StringComparison.OrdinalIgnoreCase) && Normalize(path) == Normalize(root) &&
-        (DriveNameOf(path) is not null || path.StartsWith('/') || path.StartsWith('\\'));
+        string.Equals(Lexical(path), Lexical(root), StringComparison.OrdinalIgnoreCase) &&
+        string.Equals(DriveNameOf(path), DriveNameOf(root), StringComparison.OrdinalIgnoreCase);
+
+    private static string Lexical(string path)
+    {
+        var drive = DriveNameOf(path);
+        var rest = (drive is null ? path : path[(drive.Length + 1)..]).Replace('\\', '/').TrimEnd('/');
+        return rest.StartsWith('/') || drive is not null ? "/" + rest.TrimStart('/') : rest;
+    }
 
     /// <summary>
     /// NavigationCmdletProvider.NormalizeRelativePath: <paramref name="path"/> relative to <paramref name="basePath"/>, with

@@ -6,6 +6,18 @@ namespace CassaFS.PowerShell;
 /// <summary>The -Encoding names PowerShell 7 accepts (utf8, utf8BOM, utf8NoBOM, ascii, unicode, bigendianunicode, utf32, latin1) or a code page number.</summary>
 public static class TextEncodings
 {
+    /// <summary>The names -Encoding completes to.</summary>
+    public static readonly IReadOnlyList<string> Names = ["ascii", "bigendianunicode", "bigendianutf32", "latin1", "unicode", "utf32", "utf8", "utf8BOM", "utf8NoBOM"];
+
+    /// <summary>An -Encoding value as PowerShell binds it: a name, a code page number or an Encoding.</summary>
+    public static Encoding From(object? value) => value switch
+    {
+        null => Parse(null),
+        Encoding e => e,
+        int codePage => Encoding.GetEncoding(codePage),
+        _ => Parse(Convert.ToString(value, CultureInfo.InvariantCulture)),
+    };
+
     public static Encoding Parse(string? name)
     {
         if (string.IsNullOrWhiteSpace(name)) return new UTF8Encoding(false);

@@ -38,9 +38,13 @@ public sealed class FileSystemException : Exception
     {
         Errno = errno;
         Subject = subject;
+        Detail = detail;
     }
 
     public Errno Errno { get; }
+
+    /// <summary>What was said beyond the errno ("the directory has children; ..."), null when nothing.</summary>
+    public string? Detail { get; }
 
     /// <summary>The path, name or inode the error is about.</summary>
     public string Subject { get; }

@@ -38,11 +38,11 @@ public static class Schema
             throw new FileSystemException(Errno.EINVAL, options.BlockSize.ToString(CultureInfo.InvariantCulture), "the block size is a power of two from 4096 to 4194304 bytes");
         var existing = await ReadMetaAsync(session, ks, ct).ConfigureAwait(false);
         if (existing is not null && !options.Force)
-            throw new FileSystemException(Errno.EEXIST, ks, "a CassaFS filesystem is already there; format with --force to destroy it");
+            throw new FileSystemException(Errno.EEXIST, ks, "a CassaFS filesystem is already there; formatting with force destroys it and its data");
         if (await KeyspaceExistsAsync(session, ks, ct).ConfigureAwait(false))
         {
             if (existing is null && !options.Force)
-                throw new FileSystemException(Errno.EEXIST, ks, "the keyspace exists and holds something else; choose another keyspace or use --force");
+                throw new FileSystemException(Errno.EEXIST, ks, "the keyspace exists and holds something else; choose another keyspace, or format with force to replace it");
             await DdlAsync(session, $"DROP KEYSPACE IF EXISTS {ks}", ct).ConfigureAwait(false);
             await session.WaitForSchemaAgreementAsync(ct: ct).ConfigureAwait(false);
         }

@@ -100,7 +100,7 @@ public sealed class ChildItemTests(DriveFixture fixture)
         Assert.StartsWith("W ", a.Lock, StringComparison.Ordinal);
         Assert.Equal(3, a.Length);
         Assert.Equal(1, a.LinkCount);
-        Assert.Equal($"{dir}/a.txt", a.FullName);
+        Assert.Equal($"{dir}/a.txt", a.FileSystemPath);
         Assert.NotEqual(Guid.Empty, a.Inode);
         Assert.True(DateTime.Now - a.LastWriteTime < TimeSpan.FromMinutes(5));
         Assert.Null(items["b.log"].LockMode);
@@ -135,8 +135,8 @@ public sealed class ChildItemTests(DriveFixture fixture)
         await using var sub = await CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, $"{dir}/sub");
         var items = new List<ItemView>();
         await foreach (var item in new ChildItemQuery().RunAsync(sub, "subdrive:/deeper")) items.Add(item);
-        Assert.Equal($"{dir}/sub/deeper/d.txt", Assert.Single(items).FullName);
-        Assert.Equal("subdrive:/deeper/d.txt", ProviderPath.OnDrive("subdrive", sub.Root, items[0].FullName));
+        Assert.Equal($"{dir}/sub/deeper/d.txt", Assert.Single(items).FileSystemPath);
+        Assert.Equal("subdrive:/deeper/d.txt", ProviderPath.OnDrive("subdrive", sub.Root, items[0].FileSystemPath));
     }
 
     [Fact]

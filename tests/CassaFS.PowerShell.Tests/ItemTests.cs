@@ -19,7 +19,7 @@ public sealed class ItemTests(DriveFixture fixture)
         Assert.StartsWith("d", sub.Mode, StringComparison.Ordinal);
         var link = await Items.NewAsync($"{dir}/link", ItemKind.SymbolicLink, "a.txt");
         Assert.Equal(FileType.Symlink, link.Type);
-        Assert.Equal("a.txt", link.LinkTarget);
+        Assert.Equal("a.txt", link.Target);
         var hard = await Items.NewAsync($"{dir}/hard", ItemKind.HardLink, $"{dir}/a.txt");
         Assert.Equal(file.Inode, hard.Inode);
         Assert.Equal(2, hard.LinkCount);
@@ -65,7 +65,7 @@ public sealed class ItemTests(DriveFixture fixture)
         var dir = await fixture.NewDirectoryAsync();
         await Items.NewAsync($"{dir}/a.txt", ItemKind.File, "data");
         var renamed = await Items.RenameAsync($"{dir}/a.txt", "b.txt");
-        Assert.Equal($"{dir}/b.txt", renamed.FullName);
+        Assert.Equal($"{dir}/b.txt", renamed.FileSystemPath);
         await Items.NewAsync($"{dir}/c.txt", ItemKind.File, "other");
         var taken = await Assert.ThrowsAsync<FileSystemException>(() => Items.RenameAsync($"{dir}/b.txt", "c.txt"));
         Assert.Equal(Errno.EEXIST, taken.Errno);
@@ -73,7 +73,7 @@ public sealed class ItemTests(DriveFixture fixture)
 
         await Items.NewAsync($"{dir}/into", ItemKind.Directory);
         var moved = await Items.MoveAsync($"{dir}/b.txt", $"{dir}/into");
-        Assert.Equal($"{dir}/into/b.txt", moved.FullName);
+        Assert.Equal($"{dir}/into/b.txt", moved.FileSystemPath);
         await Assert.ThrowsAsync<FileSystemException>(() => Items.MoveAsync($"{dir}/c.txt", $"{dir}/into/b.txt"));
         await Items.MoveAsync($"{dir}/c.txt", $"{dir}/into/b.txt", force: true);
         Assert.Equal("other", await ReadAsync($"{dir}/into/b.txt"));

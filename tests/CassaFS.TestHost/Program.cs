@@ -19,7 +19,8 @@ internal static class Program
     {
         var root = FindRepositoryRoot();
         var serveOnly = args.Contains("--serve");
-        var testArgs = args.Where(a => a != "--serve").ToArray();
+        var pesterOnly = args.Contains("--pester");
+        var testArgs = args.Where(a => a is not "--serve" and not "--pester").ToArray();
 
         Log($"CassaFS test run in {root}");
         await Prerequisites.EnsureJavaAsync(Log).ConfigureAwait(false);
@@ -60,6 +61,12 @@ internal static class Program
         }
         var results = Path.Combine(root, "artifacts", "test-results");
         if (Directory.Exists(results)) Directory.Delete(results, recursive: true);
+        if (pesterOnly)
+        {
+            var only = await RunPesterAsync(root, results, environment).ConfigureAwait(false);
+            Console.WriteLine($"Tests: {only.Passed} passed, {only.Failed} failed, {only.Skipped} skipped");
+            return only.Exit != 0 || only.Failed > 0 ? 1 : 0;
+        }
         var testCommand = new List<string>
         {
             "test", "CassaFS.sln", "-c", "Release", "--no-build", "-nologo",
@@ -70,25 +77,45 @@ internal static class Program
         var tests = await RunAsync("dotnet", testCommand, root, environment).ConfigureAwait(false);
         var (passed, failed, skipped) = CountResults(results);
 
-        var pester = await RunPesterAsync(root, environment).ConfigureAwait(false);
+        var pester = await RunPesterAsync(root, results, environment).ConfigureAwait(false);
 
-        Log($"finished in {Clock.Elapsed.TotalMinutes:F1} min");
-        // The plain closing line CI reads: "N passed, N failed".
-        Console.WriteLine($"Tests: {passed} passed, {failed} failed, {skipped} skipped");
-        return tests != 0 || failed > 0 || pester != 0 ? 1 : 0;
+        Log($"finished in {Clock.Elapsed.TotalMinutes:F1} min (xunit: {passed} passed, {failed} failed, {skipped} skipped; Pester: {pester.Passed} passed, {pester.Failed} failed, {pester.Skipped} skipped)");
+        // The plain closing line CI reads: "N passed, N failed", xunit and Pester together.
+        Console.WriteLine($"Tests: {passed + pester.Passed} passed, {failed + pester.Failed} failed, {skipped + pester.Skipped} skipped");
+        return tests != 0 || failed > 0 || pester.Exit != 0 || pester.Failed > 0 ? 1 : 0;
     }
 
-    private static async Task<int> RunPesterAsync(string root, Dictionary<string, string> environment)
+    /// <summary>
+    /// The Pester suite under the repository's pinned pwsh (.config/dotnet-tools.json) with the Pester module NuGet
+    /// restored for this project (its tools/ folder laid out as Pester/5.9.1 on PSModulePath). Its counts come from the
+    /// NUnit result file Pester writes; a pwsh that cannot be restored is a failure, not a skip.
+    /// </summary>
+    private static async Task<(int Exit, int Passed, int Failed, int Skipped)> RunPesterAsync(string root, string results, Dictionary<string, string> environment)
     {
-        var pwsh = Environment.GetEnvironmentVariable("PATH")?.Split(':').Select(d => Path.Combine(d, "pwsh")).FirstOrDefault(File.Exists);
-        if (pwsh is null)
+        var started = Clock.Elapsed;
+        if (await RunAsync("dotnet", new[] { "tool", "restore" }, root, environment).ConfigureAwait(false) is not 0 and var restoreExit)
         {
-            Log("Pester suite SKIPPED: pwsh is not installed on this machine (tests/pester runs wherever pwsh and Pester 5 exist, via build.ps1 Test or this command).");
-            return 0;
+            Log("Pester suite FAILED to start: `dotnet tool restore` could not restore pwsh (PowerShell 7.6.10) from NuGet");
+            return (restoreExit, 0, 1, 0);
         }
-        var command = "if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge '5.0.0')) { Write-Host 'Pester suite SKIPPED: Pester 5 is not installed (Install-Module Pester -MinimumVersion 5.0)'; exit 0 }; " +
-                      "$c = New-PesterConfiguration; $c.Run.Path = 'tests/pester'; $c.Run.Exit = $true; $c.Output.Verbosity = 'Detailed'; Invoke-Pester -Configuration $c";
-        return await RunAsync(pwsh, new[] { "-NoProfile", "-NonInteractive", "-Command", command }, root, environment).ConfigureAwait(false);
+        var modules = PesterModules.LayOut(root);
+        var pesterEnvironment = new Dictionary<string, string>(environment)
+        {
+            ["PSModulePath"] = modules,
+            ["POWERSHELL_TELEMETRY_OPTOUT"] = "1",
+            ["POWERSHELL_UPDATECHECK"] = "Off",
+        };
+        Directory.CreateDirectory(results);
+        var resultFile = Path.Combine(results, "pester.xml");
+        var command = "Import-Module Pester -RequiredVersion 5.9.1 -ErrorAction Stop; " +
+                      "$c = New-PesterConfiguration; $c.Run.Path = 'tests/pester'; $c.Run.Exit = $true; $c.Output.Verbosity = 'Detailed'; " +
+                      $"$c.TestResult.Enabled = $true; $c.TestResult.OutputFormat = 'NUnitXml'; $c.TestResult.OutputPath = '{resultFile.Replace("'", "''", StringComparison.Ordinal)}'; " +
+                      "Invoke-Pester -Configuration $c";
+        var exit = await RunAsync("dotnet", new[] { "tool", "run", "pwsh", "-NoProfile", "-NonInteractive", "-Command", command }, root, pesterEnvironment).ConfigureAwait(false);
+        var (passed, failed, skipped) = PesterModules.CountResults(resultFile);
+        if (exit != 0 && failed == 0) failed = 1; // pwsh or Pester itself failed before writing results
+        Log($"Pester suite: {passed} passed, {failed} failed, {skipped} skipped in {(Clock.Elapsed - started).TotalSeconds:F0} s");
+        return (exit, passed, failed, skipped);
     }
 
     private static (int Passed, int Failed, int Skipped) CountResults(string resultsDirectory)

@@ -20,3 +20,30 @@ function Get-CassaTestServers {
         Consistency   = 'One'
     }
 }
+
+# A formatted keyspace on the test servers and a cassa: drive on it (lock timeout 5 s); returns the keyspace.
+function Initialize-CassaTestDrive([string] $Prefix = 'pester') {
+    $servers = Get-CassaTestServers
+    $keyspace = "$($Prefix)_$([guid]::NewGuid().ToString('N').Substring(0, 10))"
+    $format = @{} + $servers
+    $format.Remove('ZooKeeper')
+    Initialize-CassaFileSystem @format -Keyspace $keyspace -Confirm:$false -ErrorAction Stop
+    New-PSDrive -Name cassa -PSProvider CassaFS -Root / -Keyspace $keyspace @servers -LockTimeoutSeconds 5 -Scope Global -ErrorAction Stop | Out-Null
+    [pscustomobject]@{ Keyspace = $keyspace; Servers = $servers }
+}
+
+# A fresh directory on the cassa: drive ("cassa:/t-xxxxxxxx").
+function New-TestDirectory {
+    $path = "cassa:/t-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    New-Item -Path $path -ItemType Directory | Out-Null
+    $path
+}
+
+# The FullyQualifiedErrorId and category of the first error a script block writes.
+function Get-FirstError([scriptblock] $Script) {
+    $Error.Clear()
+    try { & $Script 2>$null | Out-Null } catch { }
+    $e = $Error | Select-Object -Last 1
+    if ($null -eq $e) { return $null }
+    [pscustomobject]@{ Id = $e.FullyQualifiedErrorId; Category = [string]$e.CategoryInfo.Category; Message = $e.ToString() }
+}

@@ -6,6 +6,13 @@ namespace CassaFS.PowerShell.Commands;
 /// <summary>What the CassaFS cmdlets share: finding the cassa: drive of a path, and reporting failures as ErrorRecords.</summary>
 public abstract class CassaCmdlet : PSCmdlet
 {
+    private readonly StopSignal _stop = new();
+
+    /// <summary>Cancelled when the command is stopped (Ctrl+C): every wait on the servers takes it.</summary>
+    protected CancellationToken StopToken => _stop.Token(Stopping);
+
+    protected override void StopProcessing() => _stop.Stop();
+
     /// <summary>
     /// The drive and provider paths a -Path (wildcards expanded) or -LiteralPath names. Provider paths are drive-qualified
     /// ("cassa:/a/b", see ProviderPath.DriveRoot), so a piped item's PSPath (CassaFS\CassaFS::cassa:/a/b) finds its drive.

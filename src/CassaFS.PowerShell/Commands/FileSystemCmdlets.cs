@@ -33,7 +33,7 @@ public sealed class InitializeCassaFileSystemCommand : ServerCmdlet
                 RootUid = ProcessIdentity.Current().Uid,
                 RootGid = ProcessIdentity.Current().Gid,
             };
-            Sync.Run(async ct => { await FileSystemAdmin.FormatAsync(servers, options, ct).ConfigureAwait(false); return true; });
+            StopToken.Wait(async ct => { await FileSystemAdmin.FormatAsync(servers, options, ct).ConfigureAwait(false); return true; });
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
@@ -114,7 +114,7 @@ public sealed class GetCassaFileSystemCommand : CassaCmdlet
         try
         {
             var drive = DriveNamed(Drive);
-            WriteObject(Sync.Run(ct => FileSystemAdmin.DescribeAsync(drive, ct)));
+            WriteObject(StopToken.Wait(ct => FileSystemAdmin.DescribeAsync(drive, ct)));
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {

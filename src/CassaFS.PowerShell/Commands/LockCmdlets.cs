@@ -25,10 +25,10 @@ public sealed class GetCassaLockCommand : PathCmdlet
             {
                 var drive = DriveNamed(Drive);
                 var commands = new LockCommands(drive);
-                var locks = Sync.Run(async ct =>
+                var locks = StopToken.Wait(async ct =>
                 {
                     var list = new List<LockView>();
-                    await foreach (var l in commands.ListAsync(All ? null : "advisory/", ct).ConfigureAwait(false)) list.Add(l);
+                    await foreach (var l in commands.ListAsync(All ? null : LockKey.AdvisoryPrefix, ct).ConfigureAwait(false)) list.Add(l);
                     return list;
                 });
                 WriteObject(locks, true);
@@ -39,7 +39,7 @@ public sealed class GetCassaLockCommand : PathCmdlet
             }
             return;
         }
-        ForEachGivenPath((drive, path) => WriteObject(Sync.Run(ct => new LockCommands(drive).GetAsync(path, ct))));
+        ForEachGivenPath((drive, path) => WriteObject(StopToken.Wait(ct => new LockCommands(drive).GetAsync(path, ct))));
     }
 }
 
@@ -66,7 +66,7 @@ public sealed class LockCassaItemCommand : PathCmdlet
         {
             if (!ShouldProcess(path, $"Lock ({Mode})")) return;
             var timeout = Timeout is { } t ? TimeSpan.FromSeconds(t) : (TimeSpan?)null;
-            WriteObject(Sync.Run(ct => new LockCommands(drive).LockAsync(path, Mode, timeout, Purpose, ct)));
+            WriteObject(StopToken.Wait(ct => new LockCommands(drive).LockAsync(path, Mode, timeout, Purpose, ct)));
         });
     }
 }
@@ -85,7 +85,7 @@ public sealed class UnlockCassaItemCommand : CassaCmdlet
             if (!ShouldProcess(h.Path, $"Unlock ({h.Mode})")) continue;
             try
             {
-                Sync.Run(async ct => { await LockCommands.UnlockAsync(h, ct).ConfigureAwait(false); return true; });
+                StopToken.Wait(async ct => { await LockCommands.UnlockAsync(h, ct).ConfigureAwait(false); return true; });
             }
             catch (Exception e) when (e is not PipelineStoppedException)
             {
@@ -96,7 +96,7 @@ public sealed class UnlockCassaItemCommand : CassaCmdlet
 }
 
 /// <summary>Remove-CassaLock: breaks a file's lock whose holder is gone (asks for confirmation unless -Force).</summary>
-[Cmdlet(VerbsCommon.Remove, "CassaLock", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
+[Cmdlet(VerbsCommon.Remove, "CassaLock", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Path")]
 [OutputType(typeof(LockParticipant))]
 public sealed class RemoveCassaLockCommand : PathCmdlet
 {
@@ -117,9 +117,11 @@ public sealed class RemoveCassaLockCommand : PathCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    // -WhatIf is always honoured; -Force only skips the question.
+    // High impact, so PowerShell asks unless -Confirm:$false; -Force skips the question too; -WhatIf always wins.
     private bool Confirmed(string target) =>
-        ShouldProcess(target, "Break lock") && (Force || ShouldContinue($"Break the lock on {target}? Its holder loses it without being asked.", "Remove-CassaLock"));
+        Force && !MyInvocation.BoundParameters.ContainsKey("WhatIf")
+            ? true
+            : ShouldProcess(target, "Break lock (its holder loses it without being asked)");
 
     protected override void ProcessRecord()
     {
@@ -130,7 +132,7 @@ public sealed class RemoveCassaLockCommand : PathCmdlet
             {
                 var drive = DriveNamed(Drive);
                 if (Confirmed(Key))
-                    WriteObject(Sync.Run(ct => new LockCommands(drive).BreakKeyAsync(LockKey.Parse(Key), by, ParticipantId, ct)), true);
+                    WriteObject(StopToken.Wait(ct => new LockCommands(drive).BreakKeyAsync(LockKey.Parse(Key), by, ParticipantId, ct)), true);
             }
             catch (Exception e) when (e is not PipelineStoppedException)
             {
@@ -141,7 +143,7 @@ public sealed class RemoveCassaLockCommand : PathCmdlet
         ForEachGivenPath((drive, path) =>
         {
             if (!Confirmed(path)) return;
-            WriteObject(Sync.Run(ct => new LockCommands(drive).BreakAsync(path, by, ParticipantId, ct)), true);
+            WriteObject(StopToken.Wait(ct => new LockCommands(drive).BreakAsync(path, by, ParticipantId, ct)), true);
         });
     }
 }

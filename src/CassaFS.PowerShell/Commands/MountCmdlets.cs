@@ -97,7 +97,7 @@ public sealed class StopCassaMountCommand : PSCmdlet
                 var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(m);
                 if (!ShouldProcess(full, "Unmount CassaFS")) continue;
                 var control = new MountControl(MountControl.LocateCli(CassaFsPath, bin is null ? null : System.IO.Path.GetDirectoryName(bin), Environment.GetEnvironmentVariable));
-                Sync.Run(async ct => { await control.StopAsync(full, Lazy, ct).ConfigureAwait(false); return true; });
+                CancellationToken.None.Wait(async ct => { await control.StopAsync(full, Lazy, ct).ConfigureAwait(false); return true; });
             }
             catch (Exception e) when (e is not PipelineStoppedException)
             {
@@ -126,7 +126,7 @@ public sealed class GetCassaMountCommand : PSCmdlet
             var bin = System.IO.Path.GetDirectoryName(typeof(MountControl).Assembly.Location);
             var control = new MountControl(MountControl.LocateCli(CassaFsPath, bin is null ? null : System.IO.Path.GetDirectoryName(bin), Environment.GetEnvironmentVariable));
             var pattern = new Wildcard(MountPoint);
-            foreach (var m in Sync.Run(ct => control.StatusAsync(ct)))
+            foreach (var m in CancellationToken.None.Wait(ct => control.StatusAsync(ct)))
                 if (pattern.IsMatch(m.MountPoint)) WriteObject(m);
         }
         catch (Exception e) when (e is not PipelineStoppedException)

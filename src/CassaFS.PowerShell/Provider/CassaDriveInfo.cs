@@ -13,6 +13,28 @@ public sealed class CassaDriveInfo : PSDriveInfo
     public string Keyspace => Session.Parameters.Keyspace;
     public string LockMode => Session.Parameters.LockMode;
 
+    /// <summary>This drive's bakery participant index (bakery lock mode), else null.</summary>
+    public int? BakeryParticipant => Session.BakeryParticipant;
+
+    /// <summary>Bytes in use, from the filesystem's statfs (what Get-PSDrive shows as Used).</summary>
+    public long? UsedBytes => StatFs()?.Used;
+
+    /// <summary>Bytes free, from the filesystem's statfs (what Get-PSDrive shows as Free).</summary>
+    public long? FreeBytes => StatFs()?.Free;
+
+    private (long Used, long Free)? StatFs()
+    {
+        try
+        {
+            var s = CancellationToken.None.Wait(ct => Session.FileSystem.StatFsAsync(ct));
+            return (s.UsedBlocks * s.BlockSize, s.FreeBlocks * s.BlockSize);
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            return null; // a drive whose servers are gone shows no figures, as a FileSystem drive that is not ready
+        }
+    }
+
     /// <summary>The filesystem directory the drive stands on (-Root); <see cref="PSDriveInfo.Root"/> is "name:/".</summary>
     public string FileSystemRoot => Session.Root;
 }
@@ -76,6 +98,16 @@ public sealed class CassaDriveParameters
     [ValidateRange(0, 86400)]
     public double LockTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>Bakery lock mode: this client's participant index (default: a free one is claimed).</summary>
+    [Parameter]
+    [ValidateRange(0, 1023)]
+    public int? BakeryParticipant { get; set; }
+
+    /// <summary>Bakery lock mode: the number of participants, the same for every client.</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int BakeryParticipants { get; set; } = 8;
+
     [Parameter]
     [ValidateRange(1, 600)]
     public double ConnectTimeoutSeconds { get; set; } = 5;
@@ -90,6 +122,8 @@ public sealed class CassaDriveParameters
         Consistency = DriveParameters.ParseConsistency(Consistency),
         LockMode = DriveParameters.ParseLockMode(LockMode),
         LockTimeout = TimeSpan.FromSeconds(LockTimeoutSeconds),
+        BakeryParticipant = BakeryParticipant,
+        BakeryParticipants = BakeryParticipants,
         ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeoutSeconds),
         UserName = credential is null || credential == PSCredential.Empty ? null : credential.UserName,
         Password = credential is null || credential == PSCredential.Empty ? null : credential.GetNetworkCredential().Password,
@@ -99,8 +133,10 @@ public sealed class CassaDriveParameters
 /// <summary>Get-Content's parameters on a cassa: drive.</summary>
 public sealed class CassaContentReaderParameters
 {
+    /// <summary>An encoding name (utf8, unicode, ...), a code page, or an Encoding object.</summary>
     [Parameter]
-    public string? Encoding { get; set; }
+    [ArgumentCompleter(typeof(EncodingNames))]
+    public object? Encoding { get; set; }
 
     [Parameter]
     public SwitchParameter Raw { get; set; }
@@ -108,15 +144,25 @@ public sealed class CassaContentReaderParameters
     [Parameter]
     public SwitchParameter AsByteStream { get; set; }
 
+    /// <summary>Take the file's shared lock, waiting this long for a writer; without it Get-Content never waits.</summary>
     [Parameter]
     public double? LockTimeoutSeconds { get; set; }
+
+    [Parameter]
+    public string? Delimiter { get; set; }
+
+    /// <summary>Keep reading what is appended (by this or any other client) until stopped.</summary>
+    [Parameter]
+    public SwitchParameter Wait { get; set; }
 }
 
 /// <summary>Set-Content / Add-Content's parameters on a cassa: drive.</summary>
 public sealed class CassaContentWriterParameters
 {
+    /// <summary>An encoding name (utf8, unicode, ...), a code page, or an Encoding object.</summary>
     [Parameter]
-    public string? Encoding { get; set; }
+    [ArgumentCompleter(typeof(EncodingNames))]
+    public object? Encoding { get; set; }
 
     [Parameter]
     public SwitchParameter AsByteStream { get; set; }
@@ -136,6 +182,38 @@ public sealed class CassaChildItemParameters
 
     [Parameter]
     public SwitchParameter File { get; set; }
+
+    /// <summary>Only items whose attributes match, in the FileSystem provider's syntax ("Directory", "!Directory", "ReadOnly+Hidden").</summary>
+    [Parameter]
+    public FlagsExpression<FileAttributes>? Attributes { get; set; }
+
+    /// <summary>With -Recurse, descend into directories that symbolic links point to.</summary>
+    [Parameter]
+    public SwitchParameter FollowSymlink { get; set; }
+
+    /// <summary>Only hidden items (names starting with '.').</summary>
+    [Parameter]
+    public SwitchParameter Hidden { get; set; }
+
+    /// <summary>Only items this user may not write.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
+    /// <summary>Accepted as on Unix, where no item is a system file: it lists nothing.</summary>
+    [Parameter]
+    public SwitchParameter System { get; set; }
+}
+
+/// <summary>Test-Path's parameters on a cassa: drive.</summary>
+public sealed class CassaItemExistsParameters
+{
+    /// <summary>True only when the item was last written before this time.</summary>
+    [Parameter]
+    public DateTime? OlderThan { get; set; }
+
+    /// <summary>True only when the item was last written after this time.</summary>
+    [Parameter]
+    public DateTime? NewerThan { get; set; }
 }
 
 /// <summary>Clear-Content's parameters on a cassa: drive.</summary>
@@ -143,4 +221,11 @@ public sealed class CassaClearContentParameters
 {
     [Parameter]
     public double? LockTimeoutSeconds { get; set; }
+}
+
+/// <summary>Tab completion of -Encoding with the names PowerShell 7 accepts.</summary>
+public sealed class EncodingNames : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, System.Management.Automation.Language.CommandAst commandAst, System.Collections.IDictionary fakeBoundParameters) =>
+        TextEncodings.Names.Where(n => n.StartsWith(wordToComplete ?? "", StringComparison.OrdinalIgnoreCase)).Select(n => new CompletionResult(n));
 }

@@ -14,6 +14,13 @@ namespace CassaFS.PowerShell.Provider;
 [OutputType(typeof(ItemView), ProviderCmdlet = ProviderCmdlet.GetItem)]
 public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletProvider, IPropertyCmdletProvider
 {
+    private readonly StopSignal _stop = new();
+
+    /// <summary>Cancelled when the command is stopped (Ctrl+C): every wait on the servers takes it.</summary>
+    private CancellationToken StopToken => _stop.Token(Stopping);
+
+    protected override void StopProcessing() => _stop.Stop();
+
     // ------------------------------------------------------------ drives
 
     protected override object NewDriveDynamicParameters() => new CassaDriveParameters();
@@ -26,10 +33,13 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         {
             var settings = parameters.ToDriveParameters(drive.Credential);
             var root = FileSystemRoot(drive.Root);
-            var session = Sync.Run(ct => CassaDriveSession.OpenAsync(settings, root, true, null, ct));
+            var session = StopToken.Wait(ct => CassaDriveSession.OpenAsync(settings, root, true, null, ct));
             // PowerShell sees the root as "name:/": every provider path is then drive-qualified (see ProviderPath.DriveRoot);
             // the filesystem directory the drive stands on is the session's Root.
             var named = new PSDriveInfo(drive.Name, drive.Provider, ProviderPath.DriveRoot(drive.Name), drive.Description, drive.Credential);
+            session.DriveName = drive.Name;
+            // "~" on a cassa: drive: PowerShell keeps one Home per provider, so it is the root of the first drive made.
+            if (string.IsNullOrEmpty(ProviderInfo.Home)) ProviderInfo.Home = ProviderPath.DriveRoot(drive.Name);
             return new CassaDriveInfo(named, session);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
@@ -50,7 +60,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     protected override PSDriveInfo? RemoveDrive(PSDriveInfo drive)
     {
-        if (drive is CassaDriveInfo cassa) Sync.Run(_ => cassa.Session.DisposeAsync().AsTask());
+        if (drive is CassaDriveInfo cassa) CancellationToken.None.Wait(_ => cassa.Session.DisposeAsync().AsTask());
         return drive;
     }
 
@@ -62,7 +72,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
     /// <summary>What PowerShell gets as an item's path (its PSPath, PSParentPath, PSChildName).</summary>
     private static string OutputPath(CassaDriveInfo drive, string fullName) => ProviderPath.OnDrive(drive.Name, drive.Session.Root, fullName);
 
-    private void WriteItem(CassaDriveInfo drive, ItemView item) => WriteItemObject(item, OutputPath(drive, item.FullName), item.IsDirectory);
+    private void WriteItem(CassaDriveInfo drive, ItemView item) => WriteItemObject(item, OutputPath(drive, item.FileSystemPath), item.IsDirectory);
 
     // ------------------------------------------------------------ paths
 
@@ -76,18 +86,30 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     protected override string NormalizeRelativePath(string path, string basePath) => ProviderPath.RelativeTo(path, basePath);
 
-    protected override bool ItemExists(string path) => Guard(path, () => Sync.Run(ct => Items(path).ExistsAsync(path, PathKind.Any, ct)), false);
+    protected override bool ItemExists(string path) => Guard(path, () =>
+    {
+        var items = Items(path);
+        if (DynamicParameters is not CassaItemExistsParameters { OlderThan: not null } and not CassaItemExistsParameters { NewerThan: not null })
+            return StopToken.Wait(ct => items.ExistsAsync(path, PathKind.Any, ct));
+        var when = (DynamicParameters as CassaItemExistsParameters)!;
+        var item = StopToken.Wait(ct => items.GetAsync(path, ct));
+        return (when.OlderThan is not { } older || item.LastWriteTime < older) && (when.NewerThan is not { } newer || item.LastWriteTime > newer);
+    }, false);
 
-    protected override bool IsItemContainer(string path) => Guard(path, () => Sync.Run(ct => Items(path).IsContainerAsync(path, ct)), false);
+    protected override object ItemExistsDynamicParameters(string path) => new CassaItemExistsParameters();
 
-    protected override bool HasChildItems(string path) => Guard(path, () => Sync.Run(ct => Items(path).HasChildrenAsync(path, ct)), false);
+    protected override bool IsItemContainer(string path) => Guard(path, () => StopToken.Wait(ct => Items(path).IsContainerAsync(path, ct)), false);
+
+    protected override bool HasChildItems(string path) => Guard(path, () => StopToken.Wait(ct => Items(path).HasChildrenAsync(path, ct)), false);
 
     // ------------------------------------------------------------ items
 
     protected override void GetItem(string path) => Guard(path, () =>
     {
         var drive = DriveOf(path);
-        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).GetAsync(path, ct)));
+        var item = StopToken.Wait(ct => new ItemOperations(drive.Session).GetAsync(path, ct));
+        if (item.IsHidden && !Force) WriteError(Errors.HiddenItem(path));
+        else WriteItem(drive, item);
     });
 
     protected override void GetChildItems(string path, bool recurse) => GetChildItems(path, recurse, uint.MaxValue);
@@ -98,20 +120,20 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
     protected override void GetChildItems(string path, bool recurse, uint depth) => Guard(path, () =>
     {
         var drive = DriveOf(path);
-        var kind = DynamicParameters as CassaChildItemParameters;
-        var query = new ChildItemQuery
+        var query = ChildQuery(DynamicParameterValues.Read<CassaChildItemParameters>(DynamicParameters)) with
         {
-            DirectoriesOnly = kind?.Directory.IsPresent ?? false,
-            FilesOnly = kind?.File.IsPresent ?? false,
             Recurse = recurse,
             Depth = recurse ? (depth == uint.MaxValue ? null : depth) : 0,
-            Filter = Filter,
             Include = Include?.ToList() ?? [],
             Exclude = Exclude?.ToList() ?? [],
-            Force = Force.IsPresent,
         };
+        if (!query.Force && ProviderPath.ChildName(path).StartsWith('.') && !StopToken.Wait(ct => Items(path).IsContainerAsync(path, ct)))
+        {
+            WriteError(Errors.HiddenItem(path)); // a dot-file named alone needs -Force, as on the FileSystem provider
+            return;
+        }
         // Items are written from this (the pipeline's) thread as they stream in: PowerShell refuses output from others.
-        foreach (var item in Sync.Enumerate(query.RunAsync(drive.Session, path)))
+        foreach (var item in StopToken.Enumerate(ct => query.RunAsync(drive.Session, path, ct)))
         {
             if (Stopping) break;
             WriteItem(drive, item);
@@ -125,21 +147,33 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
     protected override void GetChildNames(string path, ReturnContainers returnContainers) => Guard(path, () =>
     {
         var drive = DriveOf(path);
-        var kind = DynamicParameters as CassaChildItemParameters;
-        var query = new ChildItemQuery
+        var query = ChildQuery(DynamicParameterValues.Read<CassaChildItemParameters>(DynamicParameters)) with
         {
-            Filter = Filter,
-            Force = Force.IsPresent,
-            DirectoriesOnly = kind?.Directory.IsPresent ?? false,
-            FilesOnly = kind?.File.IsPresent ?? false,
             AllContainers = returnContainers == ReturnContainers.ReturnAllContainers,
         };
-        foreach (var item in Sync.Enumerate(query.RunAsync(drive.Session, path)))
+        foreach (var item in StopToken.Enumerate(ct => query.RunAsync(drive.Session, path, ct)))
         {
             if (Stopping) break;
-            WriteItemObject(item.Name, OutputPath(drive, item.FullName), item.IsDirectory);
+            WriteItemObject(item.Name, OutputPath(drive, item.FileSystemPath), item.IsDirectory);
         }
     });
+
+    /// <summary>Get-ChildItem's dynamic parameters (and the provider's -Filter and -Force) as a query.</summary>
+    private ChildItemQuery ChildQuery(CassaChildItemParameters? p)
+    {
+        var attributes = p?.Attributes;
+        return new ChildItemQuery
+        {
+            Filter = Filter,
+            Force = Force.IsPresent || (p?.Hidden.IsPresent ?? false),
+            DirectoriesOnly = p?.Directory.IsPresent ?? false,
+            FilesOnly = p?.File.IsPresent ?? false,
+            HiddenOnly = p?.Hidden.IsPresent ?? false,
+            ReadOnlyOnly = p?.ReadOnly.IsPresent ?? false,
+            Attributes = attributes is null ? null : a => attributes.Evaluate(a),
+            FollowSymlinks = p?.FollowSymlink.IsPresent ?? false,
+        };
+    }
 
     protected override void NewItem(string path, string itemTypeName, object newItemValue) => Guard(path, () =>
     {
@@ -147,35 +181,39 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         var value = newItemValue is null ? null : LanguagePrimitives.ConvertTo<string>(newItemValue);
         if (!ShouldProcess(path, $"New-Item {kind}")) return;
         var drive = DriveOf(path);
-        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).NewAsync(path, kind, value, Force.IsPresent, null, ct)));
-    });
+        // A link's target given as a PowerShell path ("cassa:/a/b") is stored as the filesystem's own path, so the link
+        // works through a mount too; a relative target stays relative, as on the FileSystem provider.
+        if (kind is ItemKind.SymbolicLink or ItemKind.HardLink && value is not null && ProviderPath.DriveNameOf(value) is { } targetDrive)
+            value = CassaDrives.Holding(SessionState, PSDriveInfo, value).Session.Resolve(value);
+        WriteItem(drive, StopToken.Wait(ct => new ItemOperations(drive.Session).NewAsync(path, kind, value, Force.IsPresent, null, ct)));
+    }, ErrorContexts.For(ItemKinds.TryParse(itemTypeName)));
 
     protected override void RemoveItem(string path, bool recurse) => Guard(path, () =>
     {
         if (!ShouldProcess(path, recurse ? "Remove-Item -Recurse" : "Remove-Item")) return;
-        Sync.Run(async ct => { await Items(path).RemoveAsync(path, recurse, ct).ConfigureAwait(false); return true; });
+        StopToken.Wait(async ct => { await Items(path).RemoveAsync(path, recurse, ct).ConfigureAwait(false); return true; });
     });
 
     protected override void RenameItem(string path, string newName) => Guard(path, () =>
     {
         if (!ShouldProcess(path, $"Rename-Item to {newName}")) return;
         var drive = DriveOf(path);
-        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).RenameAsync(path, newName, ct)));
-    });
+        WriteItem(drive, StopToken.Wait(ct => new ItemOperations(drive.Session).RenameAsync(path, newName, ct)));
+    }, ErrorContext.Rename);
 
     protected override void MoveItem(string path, string destination) => Guard(path, () =>
     {
         if (!ShouldProcess(path, $"Move-Item to {destination}")) return;
         var (drive, target) = Destination(path, destination, "Move-Item");
-        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).MoveAsync(path, target, Force.IsPresent, ct)));
-    });
+        WriteItem(drive, StopToken.Wait(ct => new ItemOperations(drive.Session).MoveAsync(path, target, Force.IsPresent, ct)));
+    }, ErrorContext.Move);
 
     protected override void CopyItem(string path, string copyPath, bool recurse) => Guard(path, () =>
     {
         if (!ShouldProcess(path, $"Copy-Item to {copyPath}")) return;
         var (drive, target) = Destination(path, copyPath, "Copy-Item");
-        WriteItem(drive, Sync.Run(ct => new ItemOperations(drive.Session).CopyAsync(path, target, recurse, Force.IsPresent, ct)));
-    });
+        WriteItem(drive, StopToken.Wait(ct => new ItemOperations(drive.Session).CopyAsync(path, target, recurse, Force.IsPresent, ct)));
+    }, ErrorContext.Copy);
 
     /// <summary>
     /// The source's drive and the destination as a filesystem path. The destination may be on another cassa: drive (with
@@ -194,18 +232,28 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     public IContentReader? GetContentReader(string path)
     {
-        var p = DynamicParameters as CassaContentReaderParameters;
+        var p = DynamicParameterValues.Read<CassaContentReaderParameters>(DynamicParameters);
         var options = new ContentReadOptions
         {
-            Encoding = TextEncodings.Parse(p?.Encoding),
+            Encoding = TextEncodings.From(p?.Encoding),
             Raw = p?.Raw.IsPresent ?? false,
             AsByteStream = p?.AsByteStream.IsPresent ?? false,
             LockTimeout = p?.LockTimeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
+            Delimiter = p?.Delimiter,
+            Follow = p?.Wait.IsPresent ?? false,
+            Stopped = () => Stopping,
         };
+        if (options.AsByteStream && p?.Encoding is not null) WriteWarning(EncodingNotUsed);
         try
         {
             var drive = DriveOf(path).Session;
-            return new ContentReaderAdapter(Sync.Run(ct => ContentReader.OpenAsync(drive, path, options, ct)));
+            if (drive.Resolve(path) is var full && StopToken.Wait(ct => Items(path).IsContainerAsync(path, ct)))
+            {
+                WriteError(Errors.ContainerContent(full));
+                return null;
+            }
+            var stop = StopToken;
+            return new ContentReaderAdapter(stop.Wait(ct => ContentReader.OpenAsync(drive, path, options, ct)), () => StopToken);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
@@ -218,20 +266,21 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     public IContentWriter? GetContentWriter(string path)
     {
-        var p = DynamicParameters as CassaContentWriterParameters;
+        var p = DynamicParameterValues.Read<CassaContentWriterParameters>(DynamicParameters);
         // Add-Content tells the writer by seeking to the end before it writes (the adapter's Seek); until then the
         // writer replaces the content, truncating under its lock at the first write.
         var options = new ContentWriteOptions
         {
-            Encoding = TextEncodings.Parse(p?.Encoding),
+            Encoding = TextEncodings.From(p?.Encoding),
             AsByteStream = p?.AsByteStream.IsPresent ?? false,
             NoNewline = p?.NoNewline.IsPresent ?? false,
             LockTimeout = p?.LockTimeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : null,
         };
+        if (options.AsByteStream && p?.Encoding is not null) WriteWarning(EncodingNotUsed);
         try
         {
             var drive = DriveOf(path).Session;
-            return new ContentWriterAdapter(Sync.Run(ct => ContentWriter.OpenAsync(drive, path, options, ct)));
+            return new ContentWriterAdapter(StopToken.Wait(ct => ContentWriter.OpenAsync(drive, path, options, ct)), () => StopToken);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
@@ -251,7 +300,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         if (!ShouldProcess(path, "Clear-Content")) return;
         var drive = DriveOf(path).Session;
         var timeout = clear.LockTimeoutSeconds is { } s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
-        Sync.Run(async ct => { await ContentWriter.ClearAsync(drive, path, timeout, ct).ConfigureAwait(false); return true; });
+        StopToken.Wait(async ct => { await ContentWriter.ClearAsync(drive, path, timeout, ct).ConfigureAwait(false); return true; });
     });
 
     public object ClearContentDynamicParameters(string path) => new CassaClearContentParameters();
@@ -260,7 +309,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     public void GetProperty(string path, Collection<string> providerSpecificPickList) => Guard(path, () =>
     {
-        var item = Sync.Run(ct => Items(path).GetAsync(path, ct));
+        var item = StopToken.Wait(ct => Items(path).GetAsync(path, ct));
         var all = PSObject.AsPSObject(item);
         var result = new PSObject();
         foreach (var property in all.Properties)
@@ -280,7 +329,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         var pairs = propertyValue.Properties.Select(p => new KeyValuePair<string, object?>(p.Name, p.Value is PSObject o ? o.BaseObject : p.Value)).ToList();
         var changes = ItemPropertyChanges.FromPairs(pairs);
         if (!ShouldProcess(path, $"Set-ItemProperty {string.Join(", ", pairs.Select(p => p.Key))}")) return;
-        var item = Sync.Run(ct => Items(path).SetPropertiesAsync(path, changes, ct));
+        var item = StopToken.Wait(ct => Items(path).SetPropertiesAsync(path, changes, ct));
         WritePropertyObject(PSObject.AsPSObject(item), path);
     });
 
@@ -293,7 +342,10 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 
     // ------------------------------------------------------------ plumbing
 
-    private void Guard(string path, Action action)
+    /// <summary>The FileSystem provider's warning, word for word.</summary>
+    private const string EncodingNotUsed = "Encoding not used when '-AsByteStream' specified.";
+
+    private void Guard(string path, Action action, ErrorContext context = ErrorContext.None)
     {
         try
         {
@@ -301,7 +353,7 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
-            WriteError(Errors.Record(e, path));
+            WriteError(Errors.Record(e, path, context));
         }
     }
 
@@ -324,12 +376,12 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
 }
 
 /// <summary>Get-Content's reader over <see cref="ContentReader"/>.</summary>
-internal sealed class ContentReaderAdapter(ContentReader reader) : IContentReader
+internal sealed class ContentReaderAdapter(ContentReader reader, Func<CancellationToken> stopToken) : IContentReader
 {
     private bool _closed;
 
     // PowerShell asks for -ReadCount items per call (0 or less: all), and stops after -TotalCount itself.
-    public IList Read(long readCount) => Sync.Run(ct => reader.ReadBlockAsync(readCount, ct)).ToList();
+    public IList Read(long readCount) => stopToken().Wait(ct => reader.ReadBlockAsync(readCount, ct)).ToList();
 
     public void Seek(long offset, SeekOrigin origin) => throw new NotSupportedException("Get-Content on CassaFS reads sequentially.");
 
@@ -337,27 +389,27 @@ internal sealed class ContentReaderAdapter(ContentReader reader) : IContentReade
     {
         if (_closed) return;
         _closed = true;
-        Sync.Run(async _ => { await reader.DisposeAsync().ConfigureAwait(false); return true; });
+        CancellationToken.None.Wait(async _ => { await reader.DisposeAsync().ConfigureAwait(false); return true; });
     }
 
     public void Dispose() => Close();
 }
 
 /// <summary>Set-Content / Add-Content's writer over <see cref="ContentWriter"/>.</summary>
-internal sealed class ContentWriterAdapter(ContentWriter writer) : IContentWriter
+internal sealed class ContentWriterAdapter(ContentWriter writer, Func<CancellationToken> stopToken) : IContentWriter
 {
     private bool _closed;
 
     public IList Write(IList content)
     {
         var items = content.Cast<object>().Select(o => o is PSObject p ? p.BaseObject : o).ToList();
-        Sync.Run(async ct => { await writer.WriteAsync(items, ct).ConfigureAwait(false); return true; });
+        stopToken().Wait(ct => writer.WriteAsync(items, ct));
         return content;
     }
 
     public void Seek(long offset, SeekOrigin origin)
     {
-        if (origin == SeekOrigin.End && offset == 0) Sync.Run(ct => writer.SeekToEndAsync(ct));
+        if (origin == SeekOrigin.End && offset == 0) stopToken().Wait(ct => writer.SeekToEndAsync(ct));
         else throw new NotSupportedException("CassaFS content writers replace the content or append to it (Add-Content); other seeks are not supported.");
     }
 
@@ -365,40 +417,18 @@ internal sealed class ContentWriterAdapter(ContentWriter writer) : IContentWrite
     {
         if (_closed) return;
         _closed = true;
-        Sync.Run(async _ => { await writer.DisposeAsync().ConfigureAwait(false); return true; });
+        CancellationToken.None.Wait(async _ => { await writer.DisposeAsync().ConfigureAwait(false); return true; });
     }
 
     public void Dispose() => Close();
 }
 
-/// <summary>Providers and cmdlets are synchronous: this is the one place that waits for the async logic.</summary>
-internal static class Sync
-{
-    public static T Run<T>(Func<CancellationToken, Task<T>> work) => Task.Run(() => work(CancellationToken.None)).GetAwaiter().GetResult();
-
-    public static void Run(Func<CancellationToken, Task> work) => Task.Run(() => work(CancellationToken.None)).GetAwaiter().GetResult();
-
-    /// <summary>An async stream as a blocking one, so the caller's thread gets each item as it arrives.</summary>
-    public static IEnumerable<T> Enumerate<T>(IAsyncEnumerable<T> source)
-    {
-        var e = source.GetAsyncEnumerator();
-        try
-        {
-            while (Task.Run(() => e.MoveNextAsync().AsTask()).GetAwaiter().GetResult()) yield return e.Current;
-        }
-        finally
-        {
-            Task.Run(() => e.DisposeAsync().AsTask()).GetAwaiter().GetResult();
-        }
-    }
-}
-
 /// <summary>ErrorRecords from the logic classes' exceptions, with the category <see cref="Failure"/> chose.</summary>
 internal static class Errors
 {
-    public static ErrorRecord Record(Exception exception, object? target)
+    public static ErrorRecord Record(Exception exception, object? target, ErrorContext context = ErrorContext.None)
     {
-        var failure = Failure.Of(exception, target?.ToString());
+        var failure = Failure.Of(exception, target?.ToString(), context);
         var category = Enum.TryParse<ErrorCategory>(failure.Category, out var c) ? c : ErrorCategory.NotSpecified;
         // PowerShell's own cmdlets recognise a missing item by this type (Set-Content ignores it when it clears a new file).
         if (failure.ErrorId == "ItemNotFound") exception = new ItemNotFoundException(failure.Message, exception);
@@ -407,4 +437,12 @@ internal static class Errors
             ErrorDetails = new ErrorDetails(failure.Message),
         };
     }
+
+    /// <summary>A dot-file asked for without -Force: the FileSystem provider's "ItemNotFound" on Unix.</summary>
+    public static ErrorRecord HiddenItem(string path) =>
+        new(new IOException($"Could not find item {path}. It is hidden (its name starts with '.'): add -Force."), "ItemNotFound", ErrorCategory.ObjectNotFound, path);
+
+    /// <summary>Get-Content of a directory: the FileSystem provider's "GetContainerContentException".</summary>
+    public static ErrorRecord ContainerContent(string path) =>
+        new(new InvalidOperationException($"Unable to get content because it is a directory: '{path}'. Please use 'Get-ChildItem' instead."), "GetContainerContentException", ErrorCategory.InvalidOperation, path);
 }
