@@ -20,6 +20,7 @@ public static class FileLock
             return await drive.Locks.AcquireAsync(new LockRequest(key, mode)
             {
                 Purpose = purpose,
+                Subject = path,
                 Timeout = timeout ?? drive.Parameters.LockTimeout,
             }, ct).ConfigureAwait(false);
         }

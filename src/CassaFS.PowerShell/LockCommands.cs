@@ -9,7 +9,7 @@ public sealed record LockView(string? Path, string Key, IReadOnlyList<LockPartic
     /// <summary>Write when a writer holds it, Read when readers do, null when free.</summary>
     public LockMode? Mode => Holders.Count == 0 ? null : Holders.Any(h => h.Mode == LockMode.Write) ? LockMode.Write : LockMode.Read;
 
-    /// <summary>The holders as text ("owner (purpose) on host pid N since ...").</summary>
+    /// <summary>The holders as text ("alice@host (purpose), pid N, since ...").</summary>
     public string HeldBy => string.Join("; ", Holders.Select(h => h.Holder.ToString()));
 
     public int WaiterCount => Waiters.Count;
@@ -66,7 +66,7 @@ public sealed class LockCommands
     {
         var (full, inode) = await FileAsync(path, ct).ConfigureAwait(false);
         var info = await _drive.Locks.InspectAsync(LockKey.ForAdvisory(inode), ct).ConfigureAwait(false);
-        return new LockView(full, info.Key.Value, info.Holders, info.Waiters);
+        return new LockView(ProviderPath.OnDrive(_drive.DriveName, _drive.Root, full), info.Key.Value, info.Holders, info.Waiters);
     }
 
     /// <summary>Every lock held or waited for whose key starts with <paramref name="keyPrefix"/> (all files' locks: "advisory/"; every lock: null).</summary>
@@ -75,7 +75,9 @@ public sealed class LockCommands
         await foreach (var info in _drive.Locks.ListAsync(keyPrefix, ct).ConfigureAwait(false))
         {
             if (info.Holders.Count == 0 && info.Waiters.Count == 0) continue;
-            yield return new LockView(null, info.Key.Value, info.Holders, info.Waiters);
+            // The path its taker named (PowerShell names it; a mount's flock knows only the inode), on this drive.
+            var subject = info.Holders.Concat(info.Waiters).Select(h => h.Holder.Subject).FirstOrDefault(p => p is not null);
+            yield return new LockView(subject is null ? null : ProviderPath.OnDrive(_drive.DriveName, _drive.Root, subject), info.Key.Value, info.Holders, info.Waiters);
         }
     }
 
@@ -90,7 +92,7 @@ public sealed class LockCommands
         ILockHandle handle;
         try
         {
-            handle = await _drive.Locks.AcquireAsync(new LockRequest(key, mode) { Purpose = purpose ?? $"Lock-CassaItem {full}", Timeout = timeout ?? _drive.Parameters.LockTimeout }, ct).ConfigureAwait(false);
+            handle = await _drive.Locks.AcquireAsync(new LockRequest(key, mode) { Purpose = purpose ?? $"Lock-CassaItem {full}", Subject = full, Timeout = timeout ?? _drive.Parameters.LockTimeout }, ct).ConfigureAwait(false);
         }
         catch (LockTimeoutException e)
         {

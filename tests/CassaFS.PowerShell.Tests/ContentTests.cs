@@ -144,13 +144,13 @@ public sealed class ContentTests(DriveFixture fixture)
     }
 
     [Fact]
-    public async Task A_reader_waits_for_a_writer_and_reads_only_the_finished_content()
+    public async Task A_reader_that_asks_for_the_lock_waits_for_a_writer_and_reads_only_the_finished_content()
     {
         var dir = await fixture.NewDirectoryAsync();
         await SetAsync($"{dir}/f", ["before"]);
         var writer = await ContentWriter.OpenAsync(fixture.Other, $"{dir}/f");
         await writer.WriteAsync(new[] { "after" });
-        var read = BlocksAsync($"{dir}/f", new ContentReadOptions { Raw = true });
+        var read = BlocksAsync($"{dir}/f", new ContentReadOptions { Raw = true, LockTimeout = TimeSpan.FromSeconds(10) });
         await Task.Delay(500);
         Assert.False(read.IsCompleted);
         await writer.DisposeAsync();
@@ -158,11 +158,11 @@ public sealed class ContentTests(DriveFixture fixture)
     }
 
     [Fact]
-    public async Task Readers_share_the_lock_and_a_writer_proceeds_once_they_are_done()
+    public async Task Readers_that_lock_share_the_lock_and_a_writer_proceeds_once_they_are_done()
     {
         var dir = await fixture.NewDirectoryAsync();
         await SetAsync($"{dir}/f", ["shared"]);
-        await using var reader = await ContentReader.OpenAsync(fixture.Other, $"{dir}/f");
+        await using var reader = await ContentReader.OpenAsync(fixture.Other, $"{dir}/f", new ContentReadOptions { LockTimeout = TimeSpan.FromSeconds(10) });
         Assert.Equal("shared", Assert.Single((await BlocksAsync($"{dir}/f", new ContentReadOptions { LockTimeout = TimeSpan.FromSeconds(2) }))[0]));
         var write = SetAsync($"{dir}/f", ["replaced"], new ContentWriteOptions { LockTimeout = TimeSpan.FromSeconds(10) });
         await Task.Delay(300);
@@ -170,6 +170,17 @@ public sealed class ContentTests(DriveFixture fixture)
         await reader.DisposeAsync();
         await write;
         Assert.Equal("replaced\n", Encoding.UTF8.GetString(await BytesAsync($"{dir}/f")));
+    }
+
+    [Fact]
+    public async Task A_reader_that_does_not_ask_for_the_lock_never_waits_for_a_writer()
+    {
+        var dir = await fixture.NewDirectoryAsync();
+        await SetAsync($"{dir}/f", ["before"]);
+        await using var writer = await ContentWriter.OpenAsync(fixture.Other, $"{dir}/f");
+        var read = BlocksAsync($"{dir}/f", new ContentReadOptions { Raw = true });
+        Assert.Same(read, await Task.WhenAny(read, Task.Delay(5000)));
+        Assert.Equal("before\n", (await read)[0][0]);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public sealed class ItemTests(DriveFixture fixture)
         await Items.NewAsync($"{dir}/c.txt", ItemKind.File, "other");
         var taken = await Assert.ThrowsAsync<FileSystemException>(() => Items.RenameAsync($"{dir}/b.txt", "c.txt"));
         Assert.Equal(Errno.EEXIST, taken.Errno);
-        await Assert.ThrowsAsync<FileSystemException>(() => Items.RenameAsync($"{dir}/b.txt", "x/y"));
+        await Assert.ThrowsAsync<ArgumentException>(() => Items.RenameAsync($"{dir}/b.txt", "x/y"));
 
         await Items.NewAsync($"{dir}/into", ItemKind.Directory);
         var moved = await Items.MoveAsync($"{dir}/b.txt", $"{dir}/into");

@@ -21,7 +21,7 @@ public sealed class LockTests(DriveFixture fixture)
         var view = await new LockCommands(fixture.Drive).GetAsync(file);
         Assert.Equal(LockMode.Read, view.Mode);
         Assert.Equal(["reader one", "reader two"], view.Holders.Select(h => h.Holder.Purpose).Order(StringComparer.Ordinal).ToArray());
-        Assert.Equal(file, view.Path);
+        Assert.Equal("cassa:" + file, view.Path);
         Assert.StartsWith("advisory/", view.Key, StringComparison.Ordinal);
         Assert.Equal(mine.Handle.Key.Value, view.Key);
     }
