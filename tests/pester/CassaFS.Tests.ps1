@@ -21,32 +21,6 @@ BeforeAll {
     $script:Module = Get-CassaFSPackage
     Import-Module (Join-Path $Module 'CassaFS.psd1') -Force -ErrorAction Stop
 
-    function New-TestDirectory {
-        $path = "cassa:/t-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
-        New-Item -Path $path -ItemType Directory | Out-Null
-        $path
-    }
-
-    # Another PowerShell session (a job: its own process and ZooKeeper session) that takes a file's lock, says
-    # 'locked', and holds it until the job is stopped.
-    function Start-LockHolder([string] $RelativePath, [string] $Purpose) {
-        $job = Start-Job -ScriptBlock {
-            param($module, $servers, $keyspace, $path, $purpose)
-            Import-Module (Join-Path $module 'CassaFS.psd1') -ErrorAction Stop
-            New-PSDrive -Name cassa -PSProvider CassaFS -Root / -Keyspace $keyspace @servers -ErrorAction Stop | Out-Null
-            $handle = Lock-CassaItem -LiteralPath "cassa:$path" -Mode Write -Purpose $purpose -ErrorAction Stop
-            'locked'
-            while ($handle.State -eq 'Held') { Start-Sleep -Milliseconds 200 }
-        } -ArgumentList $Module, $Servers, $Keyspace, $RelativePath, $Purpose
-        $deadline = (Get-Date).AddSeconds(60)
-        while ((Get-Date) -lt $deadline) {
-            if (@(Receive-Job $job -Keep) -contains 'locked') { return $job }
-            if ($job.State -in 'Failed', 'Completed') { throw "lock holder job ended: $(Receive-Job $job 2>&1 | Out-String)" }
-            Start-Sleep -Milliseconds 200
-        }
-        throw 'lock holder job did not take the lock within 60 s'
-    }
-
     if ($env:CASSAFS_TEST_CASSANDRA -and $env:CASSAFS_TEST_ZOOKEEPER) {
         $script:Servers = Get-CassaTestServers
         $script:Keyspace = "pester_$([guid]::NewGuid().ToString('N').Substring(0, 10))"
@@ -336,7 +310,7 @@ Describe 'Content cmdlets' -Skip:$NoServers {
 
     It 'Set-Content waits for another session''s lock and fails with ResourceBusy naming the holder' {
         Set-Content "$Dir/locked" 'original'
-        $job = Start-LockHolder -RelativePath (($Dir -replace '^cassa:', '') + '/locked') -Purpose 'pester other session'
+        $job = Start-LockHolder -Servers $Servers -Keyspace $Keyspace -FileSystemPath (($Dir -replace '^cassa:', '') + '/locked') -Purpose 'pester other session'
         try {
             Set-Content "$Dir/locked" 'mine' -LockTimeoutSeconds 1 -ErrorAction SilentlyContinue -ErrorVariable err
             $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
@@ -378,7 +352,7 @@ Describe 'Lock cmdlets' -Skip:$NoServers {
     }
 
     It 'times out against another session naming the holder, and Remove-CassaLock breaks it' {
-        $job = Start-LockHolder -RelativePath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'stale job'
+        $job = Start-LockHolder -Servers $Servers -Keyspace $Keyspace -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'stale job'
         try {
             Lock-CassaItem "$Dir/f" -Timeout 1 -ErrorAction SilentlyContinue -ErrorVariable err | Out-Null
             $err[0].CategoryInfo.Category | Should -Be 'ResourceBusy'

@@ -11,24 +11,6 @@ BeforeAll {
     $script:Local = Join-Path ([IO.Path]::GetTempPath()) "cassafs-parity-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
     New-Item $Local -ItemType Directory | Out-Null
 
-    # Another PowerShell process that takes a file's Write lock, says 'locked' and holds it until stopped.
-    function Start-LockHolder([string] $FileSystemPath, [string] $Purpose) {
-        $job = Start-Job -ScriptBlock {
-            param($module, $servers, $keyspace, $path, $purpose)
-            Import-Module (Join-Path $module 'CassaFS.psd1') -ErrorAction Stop
-            New-PSDrive -Name cassa -PSProvider CassaFS -Root / -Keyspace $keyspace @servers -ErrorAction Stop | Out-Null
-            $handle = Lock-CassaItem -LiteralPath "cassa:$path" -Mode Write -Purpose $purpose -ErrorAction Stop
-            'locked'
-            while ($handle.State -eq 'Held') { Start-Sleep -Milliseconds 200 }
-        } -ArgumentList (Get-CassaFSPackage), $Drive.Servers, $Drive.Keyspace, $FileSystemPath, $Purpose
-        $deadline = (Get-Date).AddSeconds(60)
-        while ((Get-Date) -lt $deadline) {
-            if (@(Receive-Job $job -Keep) -contains 'locked') { return $job }
-            if ($job.State -in 'Failed', 'Completed') { throw "lock holder job ended: $(Receive-Job $job 2>&1 | Out-String)" }
-            Start-Sleep -Milliseconds 200
-        }
-        throw 'lock holder job did not take the lock within 60 s'
-    }
 
     # A runspace of this process with the module and a drive of its own, for tests that stop a pipeline (Ctrl+C).
     function New-CassaRunspace {
@@ -281,7 +263,7 @@ Describe 'Locks as a user reads them' {
     }
 
     It 'Get-Content does not wait for another session''s Write lock unless asked' {
-        $job = Start-LockHolder -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'month end'
+        $job = Start-LockHolder -Servers $DriveServers -Keyspace $Drive.Keyspace -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'month end'
         try {
             $took = Measure-Command { Get-Content "$Dir/f" | Should -Be 'original' }
             $took.TotalSeconds | Should -BeLessThan 3
@@ -297,7 +279,7 @@ Describe 'Locks as a user reads them' {
     }
 
     It 'Remove-CassaLock -Confirm:$false breaks without asking' {
-        $job = Start-LockHolder -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'stale'
+        $job = Start-LockHolder -Servers $DriveServers -Keyspace $Drive.Keyspace -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'stale'
         try {
             $broken = Remove-CassaLock "$Dir/f" -Confirm:$false -ErrorAction Stop
             @($broken).Count | Should -Be 1
@@ -307,7 +289,7 @@ Describe 'Locks as a user reads them' {
     }
 
     It 'stopping the pipeline (Ctrl+C) ends a long lock wait at once' {
-        $job = Start-LockHolder -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'long'
+        $job = Start-LockHolder -Servers $DriveServers -Keyspace $Drive.Keyspace -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'long'
         $ps = New-CassaRunspace
         try {
             $null = $ps.AddScript("Set-Content '$Dir/f' 'mine' -LockTimeoutSeconds 120")
@@ -430,7 +412,7 @@ Describe 'Copy-CassaItem between the local disk and a cassa: drive' {
         Set-Content -LiteralPath "$Local/new-f" 'new'
         $e = Get-FirstError { Copy-CassaItem -Path "$Local/new-f" -Destination "$dir/f" }
         $e.Category | Should -Be 'ResourceExists'
-        $job = Start-LockHolder -FileSystemPath (($dir -replace '^cassa:', '') + '/f') -Purpose 'copy guard'
+        $job = Start-LockHolder -Servers $DriveServers -Keyspace $Drive.Keyspace -FileSystemPath (($dir -replace '^cassa:', '') + '/f') -Purpose 'copy guard'
         try {
             $e = Get-FirstError { Copy-CassaItem -Path "$Local/new-f" -Destination "$dir/f" -Force -LockTimeoutSeconds 1 }
             $e.Category | Should -Be 'ResourceBusy'

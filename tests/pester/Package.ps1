@@ -47,3 +47,23 @@ function Get-FirstError([scriptblock] $Script) {
     if ($null -eq $e) { return $null }
     [pscustomobject]@{ Id = $e.FullyQualifiedErrorId; Category = [string]$e.CategoryInfo.Category; Message = $e.ToString() }
 }
+
+# Another PowerShell session (a job: its own process and ZooKeeper session) that takes a file's Write lock, says
+# 'locked', and holds it until the job is stopped.
+function Start-LockHolder([hashtable] $Servers, [string] $Keyspace, [string] $FileSystemPath, [string] $Purpose) {
+    $job = Start-Job -ScriptBlock {
+        param($module, $servers, $keyspace, $path, $purpose)
+        Import-Module (Join-Path $module 'CassaFS.psd1') -ErrorAction Stop
+        New-PSDrive -Name cassa -PSProvider CassaFS -Root / -Keyspace $keyspace @servers -ErrorAction Stop | Out-Null
+        $handle = Lock-CassaItem -LiteralPath "cassa:$path" -Mode Write -Purpose $purpose -ErrorAction Stop
+        'locked'
+        while ($handle.State -eq 'Held') { Start-Sleep -Milliseconds 200 }
+    } -ArgumentList (Get-CassaFSPackage), $Servers, $Keyspace, $FileSystemPath, $Purpose
+    $deadline = (Get-Date).AddSeconds(60)
+    while ((Get-Date) -lt $deadline) {
+        if (@(Receive-Job $job -Keep) -contains 'locked') { return $job }
+        if ($job.State -in 'Failed', 'Completed') { throw "lock holder job ended: $(Receive-Job $job 2>&1 | Out-String)" }
+        Start-Sleep -Milliseconds 200
+    }
+    throw 'lock holder job did not take the lock within 60 s'
+}
