@@ -247,13 +247,13 @@ public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletPr
         try
         {
             var drive = DriveOf(path).Session;
-            if (drive.Resolve(path) is var full && StopToken.Wait(ct => Items(path).IsContainerAsync(path, ct)))
-            {
-                WriteError(Errors.ContainerContent(full));
-                return null;
-            }
-            var stop = StopToken;
-            return new ContentReaderAdapter(stop.Wait(ct => ContentReader.OpenAsync(drive, path, options, ct)), () => StopToken);
+            return new ContentReaderAdapter(StopToken.Wait(ct => ContentReader.OpenAsync(drive, path, options, ct)), () => StopToken);
+        }
+        catch (FileSystemException e) when (e.Errno == Errno.EISDIR)
+        {
+            // The reader found a directory: FileSystem's own error for it, without a second lookup beforehand.
+            WriteError(Errors.ContainerContent(DriveOf(path).Session.Resolve(path)));
+            return null;
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
