@@ -13,7 +13,7 @@
     # Explicit lists: nothing is exported by wildcard.
     FunctionsToExport    = @()
     CmdletsToExport      = @(
-        'Get-CassaLock', 'Lock-CassaItem', 'Unlock-CassaItem', 'Remove-CassaLock',
+        'Get-CassaLock', 'Lock-CassaItem', 'Unlock-CassaItem', 'Remove-CassaLock', 'Copy-CassaItem',
         'Start-CassaMount', 'Stop-CassaMount', 'Get-CassaMount',
         'Initialize-CassaFileSystem', 'Test-CassaFileSystem', 'Repair-CassaFileSystem', 'Get-CassaFileSystem'
     )

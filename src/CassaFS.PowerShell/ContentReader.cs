@@ -137,31 +137,42 @@ public sealed class ContentReader : IAsyncDisposable
         return block;
     }
 
-    private readonly System.Text.StringBuilder _pending = new();
+    private readonly char[] _chunk = new char[8192];
+    private string _pending = "";
+    private int _start; // where the next item begins in _pending
+    private int _scanFrom; // where the search for its terminator resumes
 
-    /// <summary>The next line, or with a delimiter the next item (the delimiter dropped, as FileSystem does); null at the end for now.</summary>
+    /// <summary>
+    /// The next line, or with a delimiter the next item (the delimiter dropped, as FileSystem does); null at the end for
+    /// now. Plain reads use ReadLine; -Wait and -Delimiter split themselves, because ReadLine hands out a line's first
+    /// half when the file ends in the middle of it, which -Wait would then emit as two lines when the rest is appended.
+    /// </summary>
     private async Task<string?> NextTextAsync(CancellationToken ct)
     {
-        if (_options.Delimiter is not { Length: > 0 } delimiter) return await _text!.ReadLineAsync(ct).ConfigureAwait(false);
-        var one = new char[1];
-        while (await _text!.ReadAsync(one, ct).ConfigureAwait(false) == 1)
+        var delimiter = _options.Delimiter is { Length: > 0 } d ? d : null;
+        if (delimiter is null && !_options.Follow) return await _text!.ReadLineAsync(ct).ConfigureAwait(false);
+        var terminator = delimiter ?? "\n";
+        while (true)
         {
-            _pending.Append(one[0]);
-            if (_pending.Length >= delimiter.Length && _pending.ToString(_pending.Length - delimiter.Length, delimiter.Length) == delimiter)
+            var at = _pending.IndexOf(terminator, _scanFrom, StringComparison.Ordinal);
+            if (at >= 0)
             {
-                _pending.Length -= delimiter.Length;
-                return Take();
+                var item = _pending[_start..at];
+                _start = _scanFrom = at + terminator.Length;
+                return delimiter is null && item.EndsWith('\r') ? item[..^1] : item;
             }
+            _scanFrom = Math.Max(_start, _pending.Length - terminator.Length + 1);
+            var n = await _text!.ReadAsync(_chunk, ct).ConfigureAwait(false);
+            if (n == 0) break;
+            _scanFrom -= _start;
+            _pending = string.Concat(_pending.AsSpan(_start), _chunk.AsSpan(0, n));
+            _start = 0;
         }
-        // The last item has no delimiter after it; -Wait keeps it until one comes.
-        return _pending.Length > 0 && !_options.Follow ? Take() : null;
-
-        string Take()
-        {
-            var item = _pending.ToString();
-            _pending.Clear();
-            return item;
-        }
+        // The last item has no terminator after it; -Wait keeps it until one comes.
+        if (_start == _pending.Length || _options.Follow) return null;
+        var last = _pending[_start..];
+        _start = _scanFrom = _pending.Length;
+        return last;
     }
 
     /// <summary>Every block until the end (or TotalCount).</summary>

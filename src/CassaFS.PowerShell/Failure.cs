@@ -50,6 +50,8 @@ public sealed record Failure(string ErrorId, string Category, string Message, st
             CassaConnectionException conn => new Failure("ServerUnreachable", "ConnectionError", conn.Message, target ?? conn.Server),
             CqlException cql => new Failure("CassandraError", "ConnectionError", cql.Message + " (the outcome of a change may be unknown: check the item before retrying)", target),
             MountException mount => new Failure("MountFailed", "InvalidOperation", mount.Message, target ?? mount.MountPoint),
+            UnauthorizedAccessException => new Failure("PermissionDenied", "PermissionDenied", e.Message, target),
+            FileNotFoundException or DirectoryNotFoundException => new Failure("ItemNotFound", "ObjectNotFound", e.Message, target),
             ArgumentException arg => new Failure("Argument", "InvalidArgument", arg.Message, target),
             OperationCanceledException => new Failure("Cancelled", "OperationStopped", e.Message, target),
             TimeoutException => new Failure("Timeout", "OperationTimeout", e.Message, target),

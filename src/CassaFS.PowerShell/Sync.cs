@@ -24,6 +24,36 @@ internal static class Sync
     public static void Wait(this CancellationToken stop, Func<CancellationToken, Task> work) =>
         stop.Wait(async ct => { await work(ct).ConfigureAwait(false); return true; });
 
+    /// <summary>
+    /// Runs <paramref name="work"/>, which reports updates from any thread, and hands each update to
+    /// <paramref name="onUpdate"/> on the caller's thread as it arrives: PowerShell takes WriteProgress (and every
+    /// other Write) only from the pipeline thread.
+    /// </summary>
+    public static T WithUpdates<T, TUpdate>(this CancellationToken stop, Func<Action<TUpdate>, CancellationToken, Task<T>> work, Action<TUpdate> onUpdate)
+    {
+        using var updates = new System.Collections.Concurrent.BlockingCollection<TUpdate>();
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                return await work(updates.Add, stop).ConfigureAwait(false);
+            }
+            finally
+            {
+                updates.CompleteAdding();
+            }
+        }, CancellationToken.None);
+        foreach (var update in updates.GetConsumingEnumerable(CancellationToken.None)) onUpdate(update);
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
     /// <summary>An async stream as a blocking one, so the caller's thread gets each item as it arrives.</summary>
     public static IEnumerable<T> Enumerate<T>(this CancellationToken stop, Func<CancellationToken, IAsyncEnumerable<T>> source)
     {

@@ -76,6 +76,15 @@ public sealed partial class CassaFileSystem
             var sizeSeen = file.SizeSeenByReads;
             if (sizeSeen > offset) StartFetches(file, WindowOf(file, offset, (int)Math.Min(buffer.Length, sizeSeen - offset), sizeSeen), generation, buffered: false);
             var inode = await LoadForReadAsync(handle, ct).ConfigureAwait(false);
+            // Another client wrote since the blocks were fetched (NFS's rule: a changed size or mtime makes the cached
+            // data stale), so `tail -f` and Get-Content -Wait see what it appended.
+            var change = (inode.Mtime, inode.Ctime);
+            if (file.ChangeSeenByReads is { } seen && (seen != change || inode.Size != sizeSeen))
+            {
+                file.DropReadCache();
+                generation = file.CacheGeneration;
+            }
+            file.ChangeSeenByReads = change;
             file.SizeSeenByReads = inode.Size;
             return await CopyOutAsync(file, offset, buffer, inode.Size, generation, buffered: false, ct).ConfigureAwait(false);
         }

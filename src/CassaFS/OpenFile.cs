@@ -103,6 +103,9 @@ internal sealed class OpenFile
 
     /// <summary>The size the last read of stored data found, -1 before any.</summary>
     public long SizeSeenByReads { get; set; } = -1;
+
+    /// <summary>The mtime and ctime the last read of stored data found: when another client changes the file, its cached blocks are stale.</summary>
+    public (Timespec Mtime, Timespec Ctime)? ChangeSeenByReads { get; set; }
 }
 
 /// <summary>A block being assembled in memory: a pooled buffer of the block size and how much of it is valid.</summary>

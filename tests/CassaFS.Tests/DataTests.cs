@@ -185,6 +185,30 @@ public class DataTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
         Assert.Equal(data.Length, seen.Size);
         Assert.Equal(data, await other.Fs.ReadFileAsync(file.Id));
     }
+
+    [Fact]
+    public async Task A_reader_with_the_file_open_sees_what_another_client_appends_and_rewrites_as_tail_f_needs()
+    {
+        var dir = await Fs.ScratchAsync();
+        await using var other = await f.SecondClientAsync();
+        var file = await Fs.WriteFileAsync(dir.Id, "log", "one\n"u8.ToArray());
+        var reader = await Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root);
+        var buffer = new byte[64];
+        Assert.Equal("one\n", System.Text.Encoding.ASCII.GetString(buffer, 0, await Fs.ReadAsync(reader, 0, buffer)));
+        // The same block grows in another client: the reader's cached copy of it is stale.
+        var writer = await other.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly | OpenFlags.Append, Root);
+        await other.Fs.WriteAsync(writer, 0, "two\n"u8.ToArray());
+        await other.Fs.FlushAsync(writer);
+        Assert.Equal("one\ntwo\n", System.Text.Encoding.ASCII.GetString(buffer, 0, await Fs.ReadAsync(reader, 0, buffer)));
+        // A rewrite in place that keeps the size is seen too (mtime moved).
+        await other.Fs.ReleaseAsync(writer);
+        await Task.Delay(5);
+        var h2 = await other.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await other.Fs.WriteAsync(h2, 0, "ONE\n"u8.ToArray());
+        await other.Fs.ReleaseAsync(h2);
+        Assert.Equal("ONE\ntwo\n", System.Text.Encoding.ASCII.GetString(buffer, 0, await Fs.ReadAsync(reader, 0, buffer)));
+        await Fs.ReleaseAsync(reader);
+    }
 }
 
 public class AtimeTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>

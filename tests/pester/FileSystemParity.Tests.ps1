@@ -118,8 +118,7 @@ Describe 'Get-Content and Set-Content parameters as on the FileSystem provider' 
         $readWarned | Should -BeLike '*Encoding not used*'
     }
 
-    # NOT DONE (issue 12 stays open): see the closing note; this reproduction is kept and skipped until it passes.
-    It '-Wait follows what another drive appends, until stopped' -Skip {
+    It '-Wait follows what another drive appends, until stopped' {
         $ps = New-CassaRunspace
         try {
             $null = $ps.AddScript("Get-Content '$Dir/lines' -Wait")
@@ -129,8 +128,14 @@ Describe 'Get-Content and Set-Content parameters as on the FileSystem provider' 
             while ($output.Count -lt 4 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
             Add-Content "$Dir/lines" 'appended'
             while ($output.Count -lt 5 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            # A line appended in two writes, with more than a poll between them, is still one line (as tail -f gives it).
+            Add-Content "$Dir/lines" 'hal' -NoNewline
+            Start-Sleep -Milliseconds 1000
+            Add-Content "$Dir/lines" 'f'
+            while ($output.Count -lt 6 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Start-Sleep -Milliseconds 600
             # By index: enumerating an open PSDataCollection blocks until the pipeline ends.
-            @(for ($i = 0; $i -lt $output.Count; $i++) { $output[$i] }) | Should -Be @('a', 'b', 'c', 'd', 'appended')
+            @(for ($i = 0; $i -lt $output.Count; $i++) { $output[$i] }) | Should -Be @('a', 'b', 'c', 'd', 'appended', 'half')
             $async.IsCompleted | Should -BeFalse
             # Stopping is Ctrl+C; a pipeline that ignored it would hang here, so the wait is bounded.
             $stop = $ps.BeginStop($null, $null)
@@ -381,8 +386,7 @@ Describe 'Navigation, drives and help' {
 }
 
 Describe 'Copy-CassaItem between the local disk and a cassa: drive' {
-    # NOT DONE (issue 12 stays open): see the closing note; this reproduction is kept and skipped until it passes.
-    It 'copies a tree up and back down with modes and times' -Skip {
+    It 'copies a tree up and back down with modes and times' {
         $src = Join-Path $Local "tree-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
         New-Item "$src/deep" -ItemType Directory -Force | Out-Null
         Set-Content "$src/a.txt" 'alpha'
@@ -405,8 +409,29 @@ Describe 'Copy-CassaItem between the local disk and a cassa: drive' {
         Get-Content "$down/a.txt" | Should -Be 'alpha'
     }
 
-    # NOT DONE (issue 12 stays open): see the closing note; this reproduction is kept and skipped until it passes.
-    It 'refuses to overwrite without -Force and waits for the file''s lock' -Skip {
+    It 'copies into an existing folder, keeps links as links, refuses special files, and -WhatIf copies nothing' {
+        $src = Join-Path $Local "links-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
+        New-Item $src -ItemType Directory | Out-Null
+        Set-Content "$src/real.txt" 'real'
+        New-Item "$src/link" -ItemType SymbolicLink -Target 'real.txt' | Out-Null
+        $dir = New-TestDirectory
+        Copy-CassaItem -Path $src -Destination $dir -Recurse -WhatIf
+        Get-ChildItem $dir | Should -BeNullOrEmpty
+        $copied = Copy-CassaItem -Path $src -Destination $dir -Recurse -PassThru
+        $copied.PSPath | Should -BeLike "*::cassa:/t-*/$(Split-Path $src -Leaf)"
+        $link = Get-Item "$dir/$(Split-Path $src -Leaf)/link"
+        $link.LinkType | Should -Be 'SymbolicLink'
+        $link.Target | Should -Be 'real.txt'
+        Get-Content "$dir/$(Split-Path $src -Leaf)/link" | Should -Be 'real'
+        & mkfifo "$src/pipe"
+        $e = Get-FirstError { Copy-CassaItem -Path "$src/pipe" -Destination "$dir/pipe" }
+        $e.Message | Should -BeLike '*special file*'
+        Test-Path "$dir/pipe" | Should -BeFalse
+        $e = Get-FirstError { Copy-CassaItem -Path "$dir/no-such" -Destination $Local }
+        $e.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'refuses to overwrite without -Force and waits for the file''s lock' {
         $dir = New-TestDirectory
         Set-Content "$dir/f" 'old'
         Set-Content -LiteralPath "$Local/new-f" 'new'
@@ -419,7 +444,7 @@ Describe 'Copy-CassaItem between the local disk and a cassa: drive' {
             Get-Content "$dir/f" | Should -Be 'old'
         }
         finally { $job | Stop-Job -PassThru | Remove-Job }
-        Copy-CassaItem -Path "$Local/new-f" -Destination "$dir/f" -Force
+        Copy-CassaItem -Path "$Local/new-f" -Destination "$dir/f" -Force -LockTimeoutSeconds 30 # the stopped holder's session lasts until it expires
         Get-Content "$dir/f" | Should -Be 'new'
     }
 }

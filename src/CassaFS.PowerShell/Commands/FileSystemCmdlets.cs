@@ -50,7 +50,7 @@ public sealed class TestCassaFileSystemCommand : CassaCmdlet
     [Parameter(Position = 0)]
     public string? Drive { get; set; }
 
-    protected override void ProcessRecord() => FsckRunner.Run(this, DriveNamed(Drive), repair: false);
+    protected override void ProcessRecord() => FsckRunner.Run(this, DriveNamed(Drive), repair: false, StopToken);
 }
 
 /// <summary>Repair-CassaFileSystem: fsck that repairs what it finds.</summary>
@@ -64,35 +64,25 @@ public sealed class RepairCassaFileSystemCommand : CassaCmdlet
     protected override void ProcessRecord()
     {
         var drive = DriveNamed(Drive);
-        if (ShouldProcess($"keyspace {drive.Parameters.Keyspace}", "Repair")) FsckRunner.Run(this, drive, repair: true);
+        if (ShouldProcess($"keyspace {drive.Parameters.Keyspace}", "Repair")) FsckRunner.Run(this, drive, repair: true, StopToken);
     }
 }
 
 internal static class FsckRunner
 {
-    public static void Run(CassaCmdlet cmdlet, CassaDriveSession drive, bool repair)
+    public static void Run(CassaCmdlet cmdlet, CassaDriveSession drive, bool repair, CancellationToken stop)
     {
         try
         {
-            var lines = new System.Collections.Concurrent.BlockingCollection<string>();
-            var task = Task.Run(async () =>
-            {
-                try
-                {
-                    return await FileSystemAdmin.CheckAsync(drive, repair, lines.Add).ConfigureAwait(false);
-                }
-                finally
-                {
-                    lines.CompleteAdding();
-                }
-            });
             var record = new ProgressRecord(2, repair ? "Repair-CassaFileSystem" : "Test-CassaFileSystem", "Checking");
-            foreach (var line in lines.GetConsumingEnumerable())
-            {
-                record.StatusDescription = line;
-                cmdlet.WriteProgress(record);
-            }
-            cmdlet.WriteObject(task.GetAwaiter().GetResult());
+            var report = stop.WithUpdates<FsckReport, string>(
+                (report, ct) => FileSystemAdmin.CheckAsync(drive, repair, report, ct: ct),
+                line =>
+                {
+                    record.StatusDescription = line;
+                    cmdlet.WriteProgress(record);
+                });
+            cmdlet.WriteObject(report);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {

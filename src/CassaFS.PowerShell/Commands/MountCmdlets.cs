@@ -44,27 +44,17 @@ public sealed class StartCassaMountCommand : MountCmdlet
             var request = new MountRequest { MountPoint = mountPoint, Servers = Servers(), Options = Option };
             var control = Control();
             var record = new ProgressRecord(1, "Start-CassaMount", $"Mounting {request.Servers.Keyspace} on {mountPoint}");
-            var updates = new System.Collections.Concurrent.BlockingCollection<string>();
-            var task = Task.Run(async () =>
-            {
-                try
+            // Progress must be written from the pipeline thread: the callbacks queue it, WithUpdates writes it here.
+            var mounted = StopToken.WithUpdates<MountView, string>(
+                (report, ct) => control.StartAsync(request, TimeSpan.FromSeconds(TimeoutSeconds), (status, elapsed) => report($"{status} ({elapsed.TotalSeconds:F0} s)"), ct),
+                status =>
                 {
-                    return await control.StartAsync(request, TimeSpan.FromSeconds(TimeoutSeconds), (status, elapsed) => updates.Add($"{status} ({elapsed.TotalSeconds:F0} s)")).ConfigureAwait(false);
-                }
-                finally
-                {
-                    updates.CompleteAdding();
-                }
-            });
-            // Progress must be written from the pipeline thread: the callbacks queue it, this loop writes it.
-            foreach (var status in updates.GetConsumingEnumerable())
-            {
-                record.StatusDescription = status;
-                WriteProgress(record);
-            }
+                    record.StatusDescription = status;
+                    WriteProgress(record);
+                });
             record.RecordType = ProgressRecordType.Completed;
             WriteProgress(record);
-            WriteObject(task.GetAwaiter().GetResult());
+            WriteObject(mounted);
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {

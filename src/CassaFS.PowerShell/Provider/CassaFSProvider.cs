@@ -428,6 +428,8 @@ internal static class Errors
 {
     public static ErrorRecord Record(Exception exception, object? target, ErrorContext context = ErrorContext.None)
     {
+        // PowerShell's own errors (a -Path that matches nothing, a drive that does not exist) keep their record.
+        if (exception is SessionStateException { ErrorRecord: { } own }) return own;
         var failure = Failure.Of(exception, target?.ToString(), context);
         var category = Enum.TryParse<ErrorCategory>(failure.Category, out var c) ? c : ErrorCategory.NotSpecified;
         // PowerShell's own cmdlets recognise a missing item by this type (Set-Content ignores it when it clears a new file).
