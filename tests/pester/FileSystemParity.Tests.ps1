@@ -351,8 +351,7 @@ Describe 'Navigation, drives and help' {
         ($d | Format-Table | Out-String) | Should -Match 'cassa'
     }
 
-    # NOT DONE (issue 12 stays open): see the closing note; this reproduction is kept and skipped until it passes.
-    It 'Get-Help knows the provider, its dynamic parameters, and every cmdlet has examples' -Skip {
+    It 'Get-Help knows the provider, its dynamic parameters, and every cmdlet has examples' {
         (Get-Help -Category Provider CassaFS).Name | Should -Be 'CassaFS'
         (Get-Help Set-Content -Parameter LockTimeoutSeconds -Path cassa:/).Name | Should -Be 'LockTimeoutSeconds'
         foreach ($cmd in Get-Command -Module CassaFS) {

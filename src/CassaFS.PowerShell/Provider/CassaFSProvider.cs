@@ -12,8 +12,11 @@ namespace CassaFS.PowerShell.Provider;
 [CmdletProvider("CassaFS", ProviderCapabilities.Filter | ProviderCapabilities.Include | ProviderCapabilities.Exclude | ProviderCapabilities.ShouldProcess | ProviderCapabilities.Credentials)]
 [OutputType(typeof(ItemView), ProviderCmdlet = ProviderCmdlet.GetChildItem)]
 [OutputType(typeof(ItemView), ProviderCmdlet = ProviderCmdlet.GetItem)]
-public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletProvider, IPropertyCmdletProvider
+public sealed class CassaFSProvider : NavigationCmdletProvider, IContentCmdletProvider, IPropertyCmdletProvider, ICmdletProviderSupportsHelp
 {
+    /// <summary>Get-Help &lt;cmdlet&gt; -Path cassa:/...: the cmdlet's help on this drive, with the parameters the drive adds.</summary>
+    public string GetHelpMaml(string helpItemName, string path) => ProviderHelp.CmdletHelp(ProviderInfo?.Module?.ModuleBase, helpItemName);
+
     private readonly StopSignal _stop = new();
 
     /// <summary>Cancelled when the command is stopped (Ctrl+C): every wait on the servers takes it.</summary>
