@@ -25,6 +25,9 @@ public abstract class FuseFileSystem
     /// </summary>
     public virtual Errno? ErrnoFor(Exception exception) => null;
 
+    /// <summary>The mount serving this filesystem (set by <see cref="FuseMount.MountAsync"/>), for cache invalidation; null before it.</summary>
+    public FuseMount? Mount { get; internal set; }
+
     /// <summary>Called once the kernel connection is initialised (before the first request).</summary>
     public virtual void OnMounted() { }
 

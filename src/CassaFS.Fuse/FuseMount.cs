@@ -78,6 +78,7 @@ public sealed class FuseMount : IAsyncDisposable
         session.Create();
         session.Mount();
         var mount = new FuseMount(session);
+        fileSystem.Mount = mount;
         var loop = new Thread(mount.RunLoop)
         {
             IsBackground = true,

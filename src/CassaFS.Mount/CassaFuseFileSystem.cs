@@ -398,7 +398,10 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<Fuse.Errno> FlockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, FlockOperation operation)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        return await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted).ConfigureAwait(false);
+        var result = await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted).ConfigureAwait(false);
+        if (result != Fuse.Errno.Success || operation.HasFlag(FlockOperation.Unlock) || ForgetKernelCache(ino)) return result;
+        await Locks.FlockAsync(InodeOf(ino), file.LockOwner, FlockOperation.Unlock, CancellationToken.None).ConfigureAwait(false);
+        return Fuse.Errno.EIO;
     }
 
     public override async ValueTask<FuseResult<PosixLock>> GetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock probe)
@@ -410,8 +413,21 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<Fuse.Errno> SetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock lockRange, bool wait)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        return await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted).ConfigureAwait(false);
+        var result = await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted).ConfigureAwait(false);
+        if (result != Fuse.Errno.Success || lockRange.Type == PosixLockType.Unlock || ForgetKernelCache(ino)) return result;
+        await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange with { Type = PosixLockType.Unlock }, false, CancellationToken.None).ConfigureAwait(false);
+        return Fuse.Errno.EIO;
     }
+
+    /// <summary>
+    /// A lock that excludes other machines must also give its holder their latest data: once granted, the kernel's
+    /// cached pages and attributes of the file go, so the holder's next read (even on a descriptor opened long before)
+    /// asks the daemon, which reads what the last holder committed. (The page cache is dropped on open already: no
+    /// keep_cache.) Safe inside the lock request: the kernel holds no inode lock for it, and writeback caching is off.
+    /// False when the kernel refused: the lock is then given back and the caller gets EIO rather than stale data.
+    /// </summary>
+    private bool ForgetKernelCache(ulong ino) =>
+        Mount is not { } mount || mount.InvalidateData(ino) is Fuse.Errno.Success or Fuse.Errno.ENOENT or Fuse.Errno.ENOTCONN;
 
     /// <summary>Releases every file still open (unmount while files were open): their data is flushed.</summary>
     public async Task CloseAllAsync()

@@ -75,6 +75,43 @@ public sealed class MultiMountTests(MountFixture fixture)
     }
 
     [Fact]
+    public async Task A_counter_incremented_under_flock_from_two_mounts_loses_no_update()
+    {
+        // Issue 16 §1: two loops on each mount, each incrementing a counter file under flock of the file itself. The lock
+        // holder must read what the last holder (on the other machine) wrote, not what its kernel cached.
+        var name = "counter-" + Guid.NewGuid().ToString("N")[..8];
+        await File.WriteAllTextAsync(Path.Combine(fixture.MountA, name), "0\n");
+        const int Rounds = 50;
+        var loops = new[] { fixture.MountA, fixture.MountA, fixture.MountB, fixture.MountB }.Select(mount =>
+        {
+            var file = Path.Combine(mount, name);
+            return Cli.ShAsync("/", $"for i in $(seq {Rounds}); do flock '{file}' -c 'read v < \"{file}\"; echo $((v+1)) > \"{file}\"' || exit 1; done");
+        }).ToList();
+        foreach (var loop in await Task.WhenAll(loops)) Assert.Equal(0, loop.ExitCode);
+        Assert.Equal($"{4 * Rounds}\n", await File.ReadAllTextAsync(Path.Combine(fixture.MountA, name)));
+        Assert.Equal($"{4 * Rounds}\n", await File.ReadAllTextAsync(Path.Combine(fixture.MountB, name)));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task A_lock_granted_on_an_open_descriptor_gives_the_holder_the_other_mounts_latest_data()
+    {
+        // A program that keeps its file open, locks it, and reads again (a database's pattern) must not be served the
+        // pages its kernel cached before another machine changed the file: the grant invalidates them.
+        var name = "cached-" + Guid.NewGuid().ToString("N")[..8];
+        await File.WriteAllTextAsync(Path.Combine(fixture.MountA, name), "old-content\n");
+        await using var held = new FileStream(Path.Combine(fixture.MountB, name), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None);
+        var buffer = new byte[64];
+        Assert.Equal("old-content\n", System.Text.Encoding.ASCII.GetString(buffer, 0, await held.ReadAsync(buffer)));
+        // (.NET holds a shared flock on every FileStream it opens, so the writer on A does not flock here.)
+        await File.WriteAllTextAsync(Path.Combine(fixture.MountA, name), "new-content\n");
+        held.Lock(0, 64); // fcntl F_SETLK on the descriptor kept open
+        held.Seek(0, SeekOrigin.Begin);
+        Assert.Equal("new-content\n", System.Text.Encoding.ASCII.GetString(buffer, 0, await held.ReadAsync(buffer)));
+        held.Unlock(0, 64);
+    }
+
+    [Fact]
     public async Task Flock_held_on_one_mount_blocks_flock_n_on_the_other_until_released()
     {
         var name = "flock-" + Guid.NewGuid().ToString("N")[..8];

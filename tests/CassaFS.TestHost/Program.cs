@@ -44,19 +44,23 @@ internal static class Program
             ["CASSAFS_TEST_ZOOKEEPER"] = zookeeper.ConnectString,
         };
 
+        using var watching = new CancellationTokenSource();
+        var watch = WatchAsync(cassandra, zookeeper, watching.Token);
         if (serveOnly)
         {
             foreach (var (k, v) in environment) Console.WriteLine($"export {k}={v}");
             Log("serving until Ctrl+C");
             var stop = new TaskCompletionSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
-            await stop.Task.ConfigureAwait(false);
-            return 0;
+            var first = await Task.WhenAny(stop.Task, watch).ConfigureAwait(false);
+            watching.Cancel();
+            return first == watch ? 3 : 0;
         }
 
         if (await build.ConfigureAwait(false) is not 0 and var buildExit)
         {
             Log("build failed");
+            watching.Cancel();
             return buildExit;
         }
         var results = Path.Combine(root, "artifacts", "test-results");
@@ -65,6 +69,7 @@ internal static class Program
         {
             var only = await RunPesterAsync(root, results, environment).ConfigureAwait(false);
             Console.WriteLine($"Tests: {only.Passed} passed, {only.Failed} failed, {only.Skipped} skipped");
+            watching.Cancel();
             return only.Exit != 0 || only.Failed > 0 ? 1 : 0;
         }
         var testCommand = new List<string>
@@ -82,6 +87,7 @@ internal static class Program
         Log($"finished in {Clock.Elapsed.TotalMinutes:F1} min (xunit: {passed} passed, {failed} failed, {skipped} skipped; Pester: {pester.Passed} passed, {pester.Failed} failed, {pester.Skipped} skipped)");
         // The plain closing line CI reads: "N passed, N failed", xunit and Pester together.
         Console.WriteLine($"Tests: {passed + pester.Passed} passed, {failed + pester.Failed} failed, {skipped + pester.Skipped} skipped");
+        watching.Cancel();
         return tests != 0 || failed > 0 || pester.Exit != 0 || pester.Failed > 0 ? 1 : 0;
     }
 
@@ -116,6 +122,31 @@ internal static class Program
         if (exit != 0 && failed == 0) failed = 1; // pwsh or Pester itself failed before writing results
         Log($"Pester suite: {passed} passed, {failed} failed, {skipped} skipped in {(Clock.Elapsed - started).TotalSeconds:F0} s");
         return (exit, passed, failed, skipped);
+    }
+
+    /// <summary>
+    /// Notices a server that died while serving (an OutOfMemoryError exits the JVM) and says so at once, with where its
+    /// log is, instead of letting every later test fail with "connection refused". Completes when one died.
+    /// </summary>
+    private static async Task WatchAsync(CassandraNode cassandra, ZooKeeperServer zookeeper, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            var dead = !cassandra.IsRunning ? $"Cassandra ({cassandra.ContactPoint}) exited; its log: {cassandra.LogPath} and {cassandra.ConsoleLogPath}"
+                : !zookeeper.IsRunning ? $"ZooKeeper ({zookeeper.ConnectString}) exited; its log is in {zookeeper.StateDirectory}"
+                : null;
+            if (dead is null) continue;
+            Log($"SERVER DIED: {dead}. Tests from now on fail to connect; start the servers again (--serve, or rerun the test command).");
+            return;
+        }
     }
 
     private static (int Passed, int Failed, int Skipped) CountResults(string resultsDirectory)
