@@ -15,7 +15,7 @@
     CmdletsToExport      = @(
         'Get-CassaLock', 'Lock-CassaItem', 'Unlock-CassaItem', 'Remove-CassaLock', 'Copy-CassaItem',
         'Start-CassaMount', 'Stop-CassaMount', 'Get-CassaMount',
-        'Initialize-CassaFileSystem', 'Test-CassaFileSystem', 'Repair-CassaFileSystem', 'Get-CassaFileSystem'
+        'Initialize-CassaFileSystem', 'Remove-CassaFileSystem', 'Test-CassaFileSystem', 'Repair-CassaFileSystem', 'Get-CassaFileSystem'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -48,6 +48,7 @@ public sealed class CassaMount : IAsyncDisposable
         if (MountRegistry.MountedAt(full) is { } what)
             throw new MountFailedException($"{full} is busy: {what} is already mounted there. Unmount it first (cassafs umount {full}; " +
                                            $"fusermount3 -u -z {full} for a dead mount that says 'Transport endpoint is not connected').");
+        if (File.Exists(full)) throw new MountFailedException($"the mount point {full} is a file, not a directory; mount on an empty directory (mkdir -p <dir>).");
         if (!Directory.Exists(full)) throw new MountFailedException($"the mount point {full} does not exist; create it first (mkdir -p {full}).");
 
         var connection = await ServerConnection.OpenAsync(settings, ct: ct).ConfigureAwait(false);

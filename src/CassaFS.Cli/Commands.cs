@@ -80,6 +80,39 @@ internal static class UmountCommand
     }
 }
 
+/// <summary>`cassafs destroy`: removes a filesystem and all its data (asks for the keyspace's name unless --force).</summary>
+internal static class DestroyCommand
+{
+    public static Command Create(ConnectionOptions connection)
+    {
+        var force = new Option<bool>("--force") { Description = "Do not ask: destroy at once (for scripts)" };
+        var command = new Command("destroy", "Remove a filesystem: drop its keyspace with every file in it (asks first)") { force };
+        command.SetAction(Program.Guarded(async (r, ct) =>
+        {
+            var settings = connection.Resolve(r);
+            var mounted = new MountRegistry().List().Where(m => m.Mounted && string.Equals(m.State?.Keyspace, settings.Keyspace, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (mounted.Count > 0)
+                throw new UsageException($"{settings.Keyspace} is mounted here on {string.Join(", ", mounted.Select(m => m.MountPoint))}; unmount it first (cassafs umount <dir>)");
+            if (!r.GetValue(force))
+            {
+                if (Console.IsInputRedirected)
+                    throw new UsageException($"destroying {settings.Keyspace} needs confirmation: run it at a terminal, or pass --force");
+                Console.Error.Write($"This deletes filesystem {settings.Keyspace} on {settings.CassandraHosts} and every file in it. Type its name to confirm: ");
+                if (!string.Equals(Console.ReadLine()?.Trim(), settings.Keyspace, StringComparison.Ordinal))
+                {
+                    Console.Error.WriteLine("not confirmed; nothing was removed");
+                    return ExitCodes.Usage;
+                }
+            }
+            await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct).ConfigureAwait(false);
+            await Schema.DestroyAsync(servers.Session, settings.Keyspace, ct).ConfigureAwait(false);
+            Console.WriteLine($"destroyed {settings.Keyspace}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}
+
 /// <summary>`cassafs status`.</summary>
 internal static class StatusCommand
 {

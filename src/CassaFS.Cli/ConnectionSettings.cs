@@ -71,9 +71,13 @@ public sealed record ConnectionSettings
         var lockMode = Pick(v => v.LockMode)?.ToLowerInvariant();
         if (lockMode is not null && !LockModes.Contains(lockMode))
             throw new UsageException($"lock mode '{lockMode}' is not one of {string.Join(", ", LockModes)}");
+        var contactPoints = contact is null ? d.ContactPoints : contact.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        // "5" would parse as the address 0.0.0.5: a bare number is a port given in the wrong place.
+        if (contactPoints.FirstOrDefault(c => c.All(char.IsAsciiDigit)) is { } number)
+            throw new UsageException($"contact point '{number}' is a number, not a host; give host or host:port (the port alone goes in --port)");
         return new ConnectionSettings
         {
-            ContactPoints = contact is null ? d.ContactPoints : contact.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            ContactPoints = contactPoints,
             Port = port is null ? d.Port : int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536 ? p
                 : throw new UsageException($"port '{port}' is not a TCP port number"),
             Keyspace = Pick(v => v.Keyspace) ?? d.Keyspace,
@@ -90,33 +94,52 @@ public sealed record ConnectionSettings
             ? c
             : throw new UsageException($"consistency '{text}' is not one of {string.Join(", ", Enum.GetNames<Consistency>())}");
 
+    /// <summary>The keys a config file may hold (any case).</summary>
+    public static readonly IReadOnlyList<string> ConfigKeys = ["contactPoints", "port", "keyspace", "zookeeper", "user", "password", "consistency", "lockMode"];
+
+    /// <summary>
+    /// Reads a config file strictly: a JSON object of the known keys, each a string (contactPoints may be an array of
+    /// strings, port a number). Anything else is a usage error naming the key, so a typo is not silently a default.
+    /// </summary>
     private static ConnectionValues ReadConfig(string path)
     {
+        if (Directory.Exists(path)) throw new UsageException($"the config file {path} is a directory; --config (or CASSAFS_CONFIG) names a JSON file");
+        JsonDocument doc;
         try
         {
             using var stream = File.OpenRead(path);
-            var doc = JsonDocument.Parse(stream, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            string? Text(string name)
-            {
-                foreach (var p in doc.RootElement.EnumerateObject())
-                {
-                    if (!string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) continue;
-                    return p.Value.ValueKind switch
-                    {
-                        JsonValueKind.Array => string.Join(',', p.Value.EnumerateArray().Select(e => e.ToString())),
-                        JsonValueKind.Null => null,
-                        _ => p.Value.ToString(),
-                    };
-                }
-                return null;
-            }
-            return ConnectionValues.Read(Text);
+            doc = JsonDocument.Parse(stream, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             throw new UsageException($"cannot read the config file {path}: {e.Message}");
         }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new UsageException($"the config file {path} holds a JSON {root.ValueKind.ToString().ToLowerInvariant()}; it must be an object such as {{\"contactPoints\": [\"10.0.0.1\"], \"keyspace\": \"cassafs\"}}");
+            var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var p in root.EnumerateObject())
+            {
+                var key = ConfigKeys.FirstOrDefault(k => string.Equals(k, p.Name, StringComparison.OrdinalIgnoreCase))
+                    ?? throw new UsageException($"the config file {path} has an unknown key '{p.Name}'; the keys are {string.Join(", ", ConfigKeys)}");
+                values[key] = ValueOf(path, key, p.Value);
+            }
+            return ConnectionValues.Read(k => values.GetValueOrDefault(k));
+        }
     }
+
+    private static string? ValueOf(string path, string key, JsonElement value) => (key, value.ValueKind) switch
+    {
+        (_, JsonValueKind.Null) => null,
+        (_, JsonValueKind.String) => value.GetString(),
+        ("port", JsonValueKind.Number) => value.GetRawText(),
+        ("contactPoints", JsonValueKind.Array) => string.Join(',', value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String
+            ? e.GetString()
+            : throw new UsageException($"the config file {path}: each of contactPoints must be a string (\"host\" or \"host:port\"), not {e.GetRawText()}"))),
+        _ => throw new UsageException($"the config file {path}: {key} must be a string{(key == "contactPoints" ? " or an array of strings" : key == "port" ? " or a number" : "")}, not {value.GetRawText()}"),
+    };
 }
 
 /// <summary>Connection values as one source gives them (text, null where that source says nothing).</summary>

@@ -50,7 +50,8 @@ public static class MountDaemon
         {
             command.Add(self);
         }
-        command.AddRange(arguments.Where(a => a is not ("--background" or "-b")));
+        var (rest, password) = WithoutPassword(arguments.Where(a => a is not ("--background" or "-b")).ToList());
+        command.AddRange(rest);
         command.Add("--foreground");
         // setsid: the daemon gets its own session, so the terminal's Ctrl+C and hang-up do not reach it.
         var setsid = File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null;
@@ -63,6 +64,8 @@ public static class MountDaemon
         };
         foreach (var a in setsid is null ? command.Skip(1) : command) psi.ArgumentList.Add(a);
         psi.Environment["CASSAFS_DAEMON_LOG"] = logPath;
+        // Never on the daemon's command line, which every user reads in ps for as long as the mount lasts.
+        if (password is not null) psi.Environment["CASSAFS_PASSWORD"] = password;
         using var child = Process.Start(psi) ?? throw new MountFailedException("could not start the mount daemon");
         child.StandardInput.Close();
         var errors = child.StandardError.ReadToEndAsync(ct);
@@ -78,6 +81,20 @@ public static class MountDaemon
         await child.WaitForExitAsync(ct).ConfigureAwait(false);
         await Console.Error.WriteAsync(await errors.ConfigureAwait(false)).ConfigureAwait(false);
         return child.ExitCode == 0 ? ExitCodes.MountFailed : child.ExitCode;
+    }
+
+    /// <summary>The arguments without --password (as "--password x" or "--password=x"), and the password given.</summary>
+    internal static (List<string> Arguments, string? Password) WithoutPassword(IReadOnlyList<string> arguments)
+    {
+        var rest = new List<string>();
+        string? password = null;
+        for (var i = 0; i < arguments.Count; i++)
+        {
+            if (arguments[i] == "--password" && i + 1 < arguments.Count) password = arguments[++i];
+            else if (arguments[i].StartsWith("--password=", StringComparison.Ordinal)) password = arguments[i]["--password=".Length..];
+            else rest.Add(arguments[i]);
+        }
+        return (rest, password);
     }
 
     /// <summary>fusermount3 -u (-z when lazy), then waits up to 60 s for the daemon to flush and exit.</summary>

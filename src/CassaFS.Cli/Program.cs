@@ -11,6 +11,7 @@ internal static class Program
                                    "2 servers unreachable, 3 filesystem error, 4 mount failed.");
         connection.AddTo(root);
         root.Subcommands.Add(FormatCommand.Create(connection));
+        root.Subcommands.Add(DestroyCommand.Create(connection));
         root.Subcommands.Add(MountCommand.Create(connection));
         root.Subcommands.Add(UmountCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());

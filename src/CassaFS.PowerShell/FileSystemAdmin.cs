@@ -29,6 +29,14 @@ public static class FileSystemAdmin
         }
     }
 
+    /// <summary>Removes a filesystem (drops its keyspace); refuses a keyspace that holds none.</summary>
+    public static async Task DestroyAsync(DriveParameters parameters, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        await using var servers = await CassaDriveSession.OpenAsync(parameters with { LockMode = "local" }, "/", mount: false, ct: ct).ConfigureAwait(false);
+        await Schema.DestroyAsync(servers.Session, parameters.Keyspace, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Runs fsck on the drive's filesystem (dry run unless <paramref name="repair"/>), reporting progress lines.</summary>
     public static Task<FsckReport> CheckAsync(CassaDriveSession drive, bool repair, Action<string>? progress = null, TimeSpan? grace = null, CancellationToken ct = default)
     {

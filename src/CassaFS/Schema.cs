@@ -70,6 +70,20 @@ public static class Schema
         }
     }
 
+    /// <summary>
+    /// Removes a filesystem: drops its keyspace, with every inode, entry and block. Refuses a keyspace that holds no
+    /// CassaFS filesystem (ENOENT), so a typo cannot drop someone else's data.
+    /// </summary>
+    public static async Task DestroyAsync(CqlSession session, string keyspace, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var ks = Names.Keyspace(keyspace);
+        if (await ReadMetaAsync(session, ks, ct).ConfigureAwait(false) is null)
+            throw new FileSystemException(Errno.ENOENT, ks, "holds no CassaFS filesystem; nothing was removed");
+        await DdlAsync(session, $"DROP KEYSPACE IF EXISTS {ks}", ct).ConfigureAwait(false);
+        await session.WaitForSchemaAgreementAsync(ct: ct).ConfigureAwait(false);
+    }
+
     /// <summary>The filesystem's settings, or null when the keyspace holds no (complete) CassaFS filesystem.</summary>
     public static async Task<IReadOnlyDictionary<string, string>?> ReadMetaAsync(CqlSession session, string keyspace, CancellationToken ct = default)
     {

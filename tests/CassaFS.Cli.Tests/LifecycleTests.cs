@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CassaFS.Testing;
 
 namespace CassaFS.Cli.Tests;
 
@@ -84,6 +85,64 @@ public sealed class LifecycleTests(MountFixture fixture)
         Assert.False(Posix.IsMounted(mountPoint));
         var after = await Cli.RunAsync(fixture.Environment, "status");
         Assert.DoesNotContain(mountPoint, after.ShouldSucceed("cassafs status").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_background_daemon_started_with_password_does_not_show_it_in_its_command_line()
+    {
+        // Issue 16 §5: ps showed --password for the whole mount. (The local servers do not ask for a password; the daemon
+        // holds it all the same.)
+        var mountPoint = Path.Combine(fixture.Root, "secret");
+        Directory.CreateDirectory(mountPoint);
+        var started = await Cli.RunAsync(fixture.Environment, "mount", mountPoint, "--background", "--user", "alice", "--password", "s3cret-pw");
+        Assert.Equal(0, started.ExitCode);
+        try
+        {
+            var pid = int.Parse(System.Text.RegularExpressions.Regex.Match(started.Err, @"daemon pid (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var argv = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Replace('\0', ' ');
+            Assert.Contains(mountPoint, argv, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret-pw", argv, StringComparison.Ordinal);
+            Assert.DoesNotContain("--password", argv, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret-pw", started.Out + started.Err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(0, (await Cli.RunAsync(fixture.Environment, "umount", mountPoint)).ExitCode);
+        }
+    }
+
+    [Fact]
+    public async Task Mount_on_a_regular_file_says_it_is_a_file()
+    {
+        var file = Path.Combine(fixture.Root, "not-a-directory");
+        await File.WriteAllTextAsync(file, "x");
+        var r = await Cli.RunAsync(fixture.Environment, "mount", file);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("is a file, not a directory", r.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not exist", r.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Destroy_removes_a_filesystem_after_confirmation_and_refuses_a_mounted_or_missing_one()
+    {
+        var env = new Dictionary<string, string>(fixture.Environment) { ["CASSAFS_KEYSPACE"] = TestNames.Keyspace("destroy") };
+        (await Cli.RunAsync(env, "format")).ShouldSucceed("cassafs format");
+        // Not at a terminal and no --force: nothing happens.
+        var unconfirmed = await Cli.RunAsync(env, "destroy");
+        Assert.Equal(1, unconfirmed.ExitCode);
+        Assert.Contains("needs confirmation", unconfirmed.Err, StringComparison.Ordinal);
+        Assert.Equal(0, (await Cli.RunAsync(env, "stat", "/")).ExitCode);
+        // The fixture's own filesystem is mounted here (A and B): refused.
+        var mounted = await Cli.RunAsync(fixture.Environment, "destroy", "--force");
+        Assert.Equal(1, mounted.ExitCode);
+        Assert.Contains("unmount it first", mounted.Err, StringComparison.Ordinal);
+
+        var destroyed = await Cli.RunAsync(env, "destroy", "--force");
+        Assert.Equal(0, destroyed.ExitCode);
+        Assert.Contains("destroyed", destroyed.Out, StringComparison.Ordinal);
+        var again = await Cli.RunAsync(env, "destroy", "--force");
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("holds no CassaFS filesystem; nothing was removed", again.Err, StringComparison.Ordinal);
     }
 
     [Fact]

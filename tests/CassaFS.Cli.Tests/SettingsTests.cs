@@ -48,6 +48,58 @@ public sealed class SettingsTests
         Assert.DoesNotContain("s3cret", s.ToSessionOptions().Credentials!.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""["10.0.0.1"]""", "must be an object")]
+    [InlineData("""{ "contactPoints": 5 }""", "contactPoints must be a string or an array of strings, not 5")]
+    [InlineData("""{ "contactPoints": ["a", 7] }""", "each of contactPoints must be a string")]
+    [InlineData("""{ "keyspace": "fs", "consistncy": "one" }""", "unknown key 'consistncy'; the keys are contactPoints, port, keyspace, zookeeper, user, password, consistency, lockMode")]
+    [InlineData("""{ "port": true }""", "port must be a string or a number, not true")]
+    public async Task A_config_file_that_is_not_an_object_of_known_keys_exits_1_naming_what_is_wrong(string json, string message)
+    {
+        // Issue 16 §5: an array exited 3 with InvalidOperationException text; a number became host 0.0.0.5; a misspelt key was ignored.
+        var config = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(config, json);
+            var result = await Cli.RunAsync(new Dictionary<string, string> { ["CASSAFS_CONFIG"] = config }, "stat", "/");
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains(message, result.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain("Exception", result.Err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
+    public async Task A_directory_as_config_file_and_a_number_as_contact_point_say_what_they_are()
+    {
+        var dir = Directory.CreateTempSubdirectory("cassafs-config-").FullName;
+        try
+        {
+            var asDirectory = await Cli.RunAsync(new Dictionary<string, string> { ["CASSAFS_CONFIG"] = dir }, "stat", "/");
+            Assert.Equal(1, asDirectory.ExitCode);
+            Assert.Contains("is a directory; --config (or CASSAFS_CONFIG) names a JSON file", asDirectory.Err, StringComparison.Ordinal);
+            Assert.Throws<UsageException>(() => ConnectionSettings.Resolve(new ConnectionValues { ContactPoints = "5" }, null, Env()));
+        }
+        finally
+        {
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public void The_background_daemon_gets_the_password_through_its_environment_not_its_command_line()
+    {
+        var (rest, password) = MountDaemon.WithoutPassword(["mount", "/mnt/x", "--password", "s3cret", "-k", "fs"]);
+        Assert.Equal(["mount", "/mnt/x", "-k", "fs"], rest);
+        Assert.Equal("s3cret", password);
+        (rest, password) = MountDaemon.WithoutPassword(["mount", "--password=p=q", "/mnt/x"]);
+        Assert.Equal(["mount", "/mnt/x"], rest);
+        Assert.Equal("p=q", password);
+    }
+
     [Fact]
     public void Malformed_values_are_usage_errors()
     {

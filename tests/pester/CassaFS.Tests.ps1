@@ -391,6 +391,25 @@ Describe 'Filesystem cmdlets' -Skip:$NoServers {
         Initialize-CassaFileSystem @format -Keyspace $Keyspace -Force -WhatIf
         Test-Path cassa:/ | Should -BeTrue
     }
+
+    It 'Remove-CassaFileSystem removes a filesystem, and refuses one a drive uses or one that is not there' {
+        $format = @{} + $Servers
+        $format.Remove('ZooKeeper')
+        $doomed = "pester_rm_$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        Initialize-CassaFileSystem @format -Keyspace $doomed -Confirm:$false -ErrorAction Stop
+        New-PSDrive -Name doomed -PSProvider CassaFS -Root / -Keyspace $doomed @Servers -ErrorAction Stop | Out-Null
+        Set-Content doomed:/f 'data'
+        Remove-CassaFileSystem @format -Keyspace $doomed -Force -ErrorAction SilentlyContinue -ErrorVariable inUse
+        $inUse[0].ToString() | Should -BeLike '*in use by drive doomed:*Remove-PSDrive*'
+        Remove-PSDrive doomed
+        Remove-CassaFileSystem @format -Keyspace $doomed -WhatIf
+        Initialize-CassaFileSystem @format -Keyspace $doomed -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable still
+        $still[0].CategoryInfo.Category | Should -Be 'ResourceExists' -Because '-WhatIf removed nothing'
+        Remove-CassaFileSystem @format -Keyspace $doomed -Force
+        Remove-CassaFileSystem @format -Keyspace $doomed -Force -ErrorAction SilentlyContinue -ErrorVariable gone
+        $gone[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        { New-PSDrive -Name doomed -PSProvider CassaFS -Root / -Keyspace $doomed @Servers -ErrorAction Stop } | Should -Throw
+    }
 }
 
 Describe 'Start-CassaMount and Stop-CassaMount' -Skip:$NoFuse {

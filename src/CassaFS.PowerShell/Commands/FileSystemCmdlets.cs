@@ -42,6 +42,35 @@ public sealed class InitializeCassaFileSystemCommand : ServerCmdlet
     }
 }
 
+/// <summary>Remove-CassaFileSystem: drops a filesystem's keyspace with all its data (confirms unless -Force).</summary>
+[Cmdlet(VerbsCommon.Remove, "CassaFileSystem", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Servers")]
+public sealed class RemoveCassaFileSystemCommand : ServerCmdlet
+{
+    /// <summary>Do not ask for confirmation (-WhatIf still wins).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            var servers = Servers();
+            var target = $"filesystem {servers.Keyspace} on {string.Join(",", servers.ContactPoints)} (every file in it)";
+            var inUse = SessionState.Drive.GetAllForProvider("CassaFS").OfType<CassaDriveInfo>()
+                .Where(d => string.Equals(d.Session.Parameters.Keyspace, servers.Keyspace, StringComparison.OrdinalIgnoreCase)).Select(d => d.Name + ":").ToList();
+            if (inUse.Count > 0)
+                throw new ArgumentException($"{servers.Keyspace} is in use by drive {string.Join(", ", inUse)}; Remove-PSDrive it first.");
+            var confirmed = Force && !MyInvocation.BoundParameters.ContainsKey("WhatIf") ? true : ShouldProcess(target, "Remove (its data is lost)");
+            if (!confirmed) return;
+            StopToken.Wait(ct => FileSystemAdmin.DestroyAsync(servers, ct));
+        }
+        catch (Exception e) when (e is not PipelineStoppedException)
+        {
+            WriteFailure(e, Keyspace);
+        }
+    }
+}
+
 /// <summary>Test-CassaFileSystem: fsck without repairing; returns the report.</summary>
 [Cmdlet(VerbsDiagnostic.Test, "CassaFileSystem")]
 [OutputType(typeof(FsckReport))]
