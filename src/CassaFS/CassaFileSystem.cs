@@ -381,6 +381,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
                 file.Gate.Release();
             }
         }
+        await _store.FlushUsageAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await _closing.CancelAsync().ConfigureAwait(false);
         try
         {

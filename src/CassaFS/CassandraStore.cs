@@ -13,6 +13,7 @@ namespace CassaFS;
 /// holder whose lock was lost cannot commit over a newer holder. Data blocks and the time columns are plain,
 /// idempotent writes made under the inode lock.</para>
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The usage writer's semaphore and cancellation source hold no handles or timers; FlushUsageAsync ends the writer.")]
 internal sealed class CassandraStore
 {
     private const string InodeColumns = "id, type, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime, target, generation, parent, blocks, fence";
@@ -293,23 +294,90 @@ internal sealed class CassandraStore
 
     // ------------------------------------------------------------------ usage (statfs estimates)
 
-    /// <summary>Counters are not idempotent, so a timed-out update is not retried: statfs figures are estimates.</summary>
-    public async Task AddUsageAsync(long blocks, long inodes, CancellationToken ct)
+    // Counter writes go to one replica, the counter leader the coordinator picks, and Cassandra keeps picking a dead node
+    // until gossip convicts it (tens of seconds): each such write then waits the whole write timeout. So no file operation
+    // waits for one. Deltas add up here and one background writer stores them (one UPDATE at a time, the sum of all
+    // since the last); statfs adds what is still pending, so this client sees its own changes at once.
+    private long _pendingBlocks, _pendingInodes;
+    private readonly SemaphoreSlim _usageWanted = new(0, 1);
+    private Task? _usageWriter;
+    private readonly CancellationTokenSource _closing = new();
+
+    /// <summary>Counts blocks and inodes used (statfs); returns at once, stored in the background.</summary>
+    public Task AddUsageAsync(long blocks, long inodes, CancellationToken ct)
     {
+        Interlocked.Add(ref _pendingBlocks, blocks);
+        Interlocked.Add(ref _pendingInodes, inodes);
+        lock (_usageWanted)
+        {
+            if (_closing.IsCancellationRequested) return Task.CompletedTask; // closing: FlushUsageAsync stores the rest
+            _usageWriter ??= Task.Run(WriteUsageAsync, CancellationToken.None);
+            if (_usageWanted.CurrentCount == 0) _usageWanted.Release();
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task WriteUsageAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await _usageWanted.WaitAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            await StorePendingUsageAsync(_closing.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stores the deltas pending now. Counters are not idempotent, so a timed-out update is not retried (its outcome is
+    /// unknown): statfs figures are estimates, which fsck --repair recounts.
+    /// </summary>
+    private async Task StorePendingUsageAsync(CancellationToken ct)
+    {
+        var blocks = Interlocked.Exchange(ref _pendingBlocks, 0);
+        var inodes = Interlocked.Exchange(ref _pendingInodes, 0);
+        if (blocks == 0 && inodes == 0) return;
         try
         {
             await RunAsync(_addUsage.Bind(blocks, inodes), idempotent: false, ct).ConfigureAwait(false);
         }
         catch (CqlException)
         {
-            // Usage is advisory; losing one update must not fail the file operation that caused it.
+            // Advisory: losing one update must not fail anything.
+        }
+        catch (OperationCanceledException)
+        {
+            // Closing: the last deltas go in FlushUsageAsync.
+            Interlocked.Add(ref _pendingBlocks, blocks);
+            Interlocked.Add(ref _pendingInodes, inodes);
+        }
+    }
+
+    /// <summary>Stops the background writer and stores what is left (waiting at most <paramref name="wait"/>).</summary>
+    public async Task FlushUsageAsync(TimeSpan wait)
+    {
+        await _closing.CancelAsync().ConfigureAwait(false);
+        if (_usageWriter is { } writer) await writer.ConfigureAwait(false);
+        using var bounded = new CancellationTokenSource(wait);
+        try
+        {
+            await StorePendingUsageAsync(bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
     public async Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct)
     {
         var rows = await RunAsync(_usage.Bind(), idempotent: true, ct).ConfigureAwait(false);
-        return rows.Count == 0 ? (0, 0) : (rows[0].Get<long?>(0) ?? 0, rows[0].Get<long?>(1) ?? 0);
+        var (blocks, inodes) = rows.Count == 0 ? (0L, 0L) : (rows[0].Get<long?>(0) ?? 0, rows[0].Get<long?>(1) ?? 0);
+        return (blocks + Interlocked.Read(ref _pendingBlocks), inodes + Interlocked.Read(ref _pendingInodes));
     }
 
     /// <summary>Inodes that have stored blocks (fsck looks for those whose inode is gone).</summary>
