@@ -45,7 +45,7 @@ internal static class MountCommand
     public static Command Create(ConnectionOptions connection)
     {
         var mountPoint = new Argument<string>("mountpoint") { Description = "An existing empty directory" };
-        var options = new Option<string[]>("-o") { Description = "Mount options: ro, allow_other, default_permissions, auto_unmount, attr_timeout=S, entry_timeout=S, max_write=N, max_read=N, max_threads=N, debug", AllowMultipleArgumentsPerToken = false };
+        var options = new Option<string[]>("-o") { Description = "Mount options: ro, allow_other, default_permissions, auto_unmount, attr_timeout=S, entry_timeout=S, max_write=N, max_read=N, max_threads=N, soft (default), hard, timeout=S (soft bound, 30), debug", AllowMultipleArgumentsPerToken = false };
         var background = new Option<bool>("--background", "-b") { Description = "Detach once mounted (the daemon logs to the state directory)" };
         var foreground = new Option<bool>("--foreground", "-f") { Description = "Stay in the foreground until unmounted (the default)" };
         var command = new Command("mount", "Mount a filesystem on a directory; prints 'MOUNTED <mountpoint>' once the mount answers") { mountPoint, options, background, foreground };

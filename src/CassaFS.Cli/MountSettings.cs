@@ -19,6 +19,12 @@ public sealed record MountSettings
     public int MaxRead { get; init; } = 1 << 20;
     public int MaxThreads { get; init; } = 16;
     public bool Debug { get; init; }
+    /// <summary>
+    /// Soft mount (the default): an operation the servers do not answer within <see cref="Timeout"/> fails with EIO, so a
+    /// lost quorum never hangs a program; its outcome is then unknown (the daemon logs it). Hard: wait as long as it takes.
+    /// </summary>
+    public bool Hard { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Applies one or more `-o` lists to these settings.</summary>
     /// <exception cref="UsageException">An option is unknown or its value malformed.</exception>
@@ -47,9 +53,12 @@ public sealed record MountSettings
                 "max_read" => s with { MaxRead = Bytes(name, value) },
                 "max_threads" => s with { MaxThreads = (int)Math.Clamp(Bytes(name, value), 1, 256) },
                 "debug" => s with { Debug = true },
+                "hard" => s with { Hard = true },
+                "soft" => s with { Hard = false },
+                "timeout" => s with { Timeout = Seconds(name, value) is { TotalSeconds: >= 1 } t ? t : throw new UsageException("mount option timeout needs at least 1 second") },
                 _ => throw new UsageException(
                     $"unknown mount option '{name}'; known: ro, rw, allow_other, noallow_other, default_permissions, nodefault_permissions, auto_unmount, " +
-                    "attr_timeout=SECONDS, entry_timeout=SECONDS, max_write=BYTES, max_read=BYTES, max_threads=N, debug"),
+                    "attr_timeout=SECONDS, entry_timeout=SECONDS, max_write=BYTES, max_read=BYTES, max_threads=N, soft, hard, timeout=SECONDS, debug"),
             };
         }
         return s;
@@ -72,6 +81,7 @@ public sealed record MountSettings
         HandleTerminationSignals = true,
         Debug = Debug,
         OnHandlerError = onHandlerError,
+        OperationTimeout = Hard ? null : Timeout,
     };
 
     private static TimeSpan Seconds(string name, string? value) =>

@@ -38,6 +38,8 @@ public enum Errno
     ENOTEMPTY = 39,
     ELOOP = 40,
     ENODATA = 61,
+    /// <summary>Illegal byte sequence: a name that is not valid UTF-8.</summary>
+    EILSEQ = 84,
     EOPNOTSUPP = 95,
     ENOTCONN = 107,
     ETIMEDOUT = 110,

@@ -53,4 +53,11 @@ public sealed record FuseMountOptions
 
     /// <summary>Told of exceptions other than <see cref="FuseException"/> escaping a handler (the kernel got EIO).</summary>
     public Action<Exception>? OnHandlerError { get; init; }
+
+    /// <summary>
+    /// A soft mount's bound: an operation whose handler has not answered in this time gets EIO (its handler goes on,
+    /// outcome unknown). Null, the default here, is a hard mount: the kernel waits as long as the handler takes.
+    /// Blocking lock waits are never bounded (Ctrl+C ends them).
+    /// </summary>
+    public TimeSpan? OperationTimeout { get; init; }
 }

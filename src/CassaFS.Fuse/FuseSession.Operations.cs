@@ -68,7 +68,18 @@ internal sealed unsafe partial class FuseSession
 
     // ---- replies -------------------------------------------------------------------------------------------
 
-    private static string Str(byte* p) => Marshal.PtrToStringUTF8((nint)p) ?? string.Empty;
+    /// <summary>
+    /// A name from the kernel as text. Linux names are bytes; one that is not valid UTF-8 is refused with EILSEQ rather
+    /// than decoded with U+FFFD, which would map distinct names (k\xff, k\xfe) to one entry and let one file replace another.
+    /// </summary>
+    private static string Str(byte* p)
+    {
+        if (p == null) return string.Empty;
+        var bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(p);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new FuseException(Errno.EILSEQ, "the name is not valid UTF-8; CassaFS keeps names as UTF-8 text (rename it, e.g. with convmv)");
+        return Encoding.UTF8.GetString(bytes);
+    }
 
     private static FuseFileHandle FileHandleOf(FileInfoNative* fi) => fi == null ? default : new FuseFileHandle
     {

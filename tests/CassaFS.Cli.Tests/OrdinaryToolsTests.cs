@@ -41,6 +41,30 @@ public sealed class OrdinaryToolsTests(MountFixture fixture)
         """;
 
     [Fact]
+    public async Task Names_that_are_not_utf8_are_refused_with_EILSEQ_never_merged_and_utf8_names_round_trip()
+    {
+        // Issue 16 §2: k\xff and k\xfe both became "k\uFFFD": writing the second replaced the first, and an O_EXCL create of a
+        // name never made failed with EEXIST.
+        var dir = Path.Combine(fixture.MountA, "names-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        var r = await Cli.ShAsync(dir, """
+            for n in "$(printf 'k\377')" "$(printf 'k\376')"; do
+              if { echo data > "$n"; } 2>/tmp/cassafs-names.$$; then echo "created"; else echo "refused: $(sed 's/.*: //' /tmp/cassafs-names.$$)"; fi
+            done
+            ls | wc -l
+            for n in 'é-café' '日本語' 'emoji-🙂' "tab$(printf '\t')name" 'k'; do echo "$n" > "$n"; done
+            for n in 'é-café' '日本語' 'emoji-🙂' "tab$(printf '\t')name" 'k'; do [ "$(cat "$n")" = "$n" ] || echo "wrong: $n"; done
+            mv 'é-café' 'ü-renamed' && cat 'ü-renamed' && rm 'ü-renamed'
+            ls | LC_ALL=C sort | od -c | head -1 >/dev/null
+            ls | wc -l
+            """);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(
+            ["refused: Invalid or incomplete multibyte or wide character", "refused: Invalid or incomplete multibyte or wide character", "0", "é-café", "4"],
+            r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+    }
+
+    [Fact]
     public async Task Cp_tar_mv_ln_chmod_chown_touch_truncate_find_and_mkfifo_give_the_same_results_as_on_a_local_directory()
     {
         var tree = await SourceTreeAsync();

@@ -33,6 +33,9 @@ public sealed class MemoryFileSystem : FuseFileSystem
         public bool IsDirectory => (Mode & S_IFMT) == S_IFDIR;
     }
 
+    /// <summary>Completing it lets every lookup of "hang-until-released" end (with ENOENT).</summary>
+    public TaskCompletionSource Hung { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private readonly object _gate = new();
     private readonly Dictionary<ulong, Node> _nodes = [];
     private ulong _nextIno = 2;
@@ -130,6 +133,11 @@ public sealed class MemoryFileSystem : FuseFileSystem
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
     {
         Interlocked.Increment(ref _lookups);
+        if (name == "hang-until-released")
+        {
+            await Hung.Task.ConfigureAwait(false); // a server that stopped answering
+            throw new FuseException(Errno.ENOENT);
+        }
         if (name == "fail-with-eio")
         {
             throw new InvalidOperationException("injected handler failure");

@@ -48,6 +48,26 @@ public sealed class MountLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task A_soft_mount_answers_EIO_when_a_handler_outlives_the_timeout_and_goes_on_serving()
+    {
+        // Issue 16 §4: with quorum lost, ls on a mount did not answer in 20 s. A soft mount bounds every operation.
+        var fs = new MemoryFileSystem();
+        var reported = new List<Exception>();
+        await using var mount = await FuseMount.MountAsync(_root, fs, new FuseMountOptions { OperationTimeout = TimeSpan.FromSeconds(2), OnHandlerError = e => { lock (reported) reported.Add(e); } });
+        File.WriteAllText(Path.Combine(_root, "f"), "data");
+        var clock = Stopwatch.StartNew();
+        var stat = await Task.Run(() => Posix.Run("stat", Path.Combine(_root, "hang-until-released")));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stat took {clock.Elapsed}");
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.5), $"answered before the timeout: {clock.Elapsed}");
+        Assert.Contains("Input/output error", stat.Err, StringComparison.Ordinal);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(_root, "f")));
+        lock (reported) Assert.Contains(reported, e => e is TimeoutException && e.Message.Contains("-o hard", StringComparison.Ordinal));
+        fs.Hung.SetResult(); // the late answer is dropped, not sent twice
+        await Task.Delay(200);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(_root, "f")));
+    }
+
+    [Fact]
     public async Task Mounting_on_a_missing_directory_fails_with_a_clear_error()
     {
         string missing = Path.Combine(_root, "not-there");
