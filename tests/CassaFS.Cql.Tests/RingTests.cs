@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CassaFS.Testing;
 
 namespace CassaFS.Cql.Tests;
@@ -66,59 +65,6 @@ public sealed class RingTests(OwnRing ring)
         var coordinators = new HashSet<string>();
         for (var i = 0; i < 12; i++) coordinators.Add((await session.ExecuteAsync(read.Bind(1).AsIdempotent())).Host);
         Assert.Contains(stopped.ContactPoint, coordinators);
-        await session.ExecuteAsync($"DROP KEYSPACE {keyspace}");
-    }
-
-    [Fact]
-    public async Task After_a_node_is_killed_no_operation_waits_on_it_beyond_the_first()
-    {
-        // Issue 16 §4: after a SIGKILL, operations stalled 5.2-5.4 s four times over 22 s (normal: under 0.5 s).
-        await ring.EnsureAllRunningAsync();
-        var keyspace = TestNames.Keyspace("stall");
-        await using var session = await ConnectAllAsync();
-        await session.ExecuteAsync($"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 3}}");
-        await session.ExecuteAsync($"CREATE TABLE {keyspace}.kv (k int PRIMARY KEY, v int)");
-        await session.ExecuteAsync($"CREATE TABLE {keyspace}.usage (fs text PRIMARY KEY, n counter)");
-        var write = await session.PrepareAsync($"INSERT INTO {keyspace}.kv (k, v) VALUES (?, ?)");
-        var create = await session.PrepareAsync($"INSERT INTO {keyspace}.kv (k, v) VALUES (?, ?) IF NOT EXISTS");
-        var read = await session.PrepareAsync($"SELECT v FROM {keyspace}.kv WHERE k = ?");
-        var count = await session.PrepareAsync($"UPDATE {keyspace}.usage SET n = n + 1 WHERE fs = ?");
-        var operations = new (string Name, Func<int, Statement> Make)[]
-        {
-            ("write", k => write.Bind(k, k).WithConsistency(Consistency.Quorum).AsIdempotent()),
-            ("read", k => read.Bind(k).WithConsistency(Consistency.Quorum).AsIdempotent()),
-            ("lwt", k => create.Bind(1_000_000 + k, k).WithConsistency(Consistency.Quorum)),
-            ("counter", k => count.Bind("fs" + (k % 7)).WithConsistency(Consistency.Quorum)),
-        };
-        foreach (var (_, make) in operations) await session.ExecuteAsync(make(0));
-
-        var killed = ring.Nodes[1];
-        killed.Kill();
-        var slowest = operations.ToDictionary(o => o.Name, _ => TimeSpan.Zero);
-        var failures = new List<string>();
-        var clock = Stopwatch.StartNew();
-        var first = true;
-        for (var k = 1; clock.Elapsed < TimeSpan.FromSeconds(30); k++)
-        {
-            foreach (var (name, make) in operations)
-            {
-                var one = Stopwatch.StartNew();
-                try
-                {
-                    await session.ExecuteAsync(make(k));
-                }
-                catch (CqlException e)
-                {
-                    failures.Add($"{name} at {clock.Elapsed.TotalSeconds:F1} s: {e.Message}");
-                }
-                if (!first && one.Elapsed > slowest[name]) slowest[name] = one.Elapsed;
-                first = false;
-            }
-        }
-        await OwnRing.StartAsync(killed);
-        var figures = string.Join(", ", slowest.Select(s => $"{s.Key} {s.Value.TotalMilliseconds:F0} ms"));
-        Assert.True(failures.Count == 0, $"operations failed with one of three nodes dead: {string.Join("; ", failures.Take(5))} (slowest: {figures})");
-        Assert.True(slowest.Values.Max() < TimeSpan.FromSeconds(1.5), $"an operation waited on the dead node: slowest {figures}");
         await session.ExecuteAsync($"DROP KEYSPACE {keyspace}");
     }
 }

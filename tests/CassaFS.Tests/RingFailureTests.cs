@@ -19,7 +19,7 @@ public sealed class RingFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _run = await TestServers.OwnRunAsync("fs-ring");
-        Nodes = await _run.StartCassandraRingAsync(3);
+        Nodes = await _run.StartCassandraRingAsync(3, passwordAuthentication: false, durableWrites: true);
         var zk = await TestServers.ZooKeeperAsync();
         var chroot = TestNames.Chroot("ring");
         await using (var root = await ZooKeeperClient.ConnectAsync(zk))
