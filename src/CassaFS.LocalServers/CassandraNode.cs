@@ -27,14 +27,11 @@ public sealed record CassandraNodeOptions
     /// </summary>
     public int HeapMegabytes { get; init; } = 768;
     /// <summary>
-    /// Batch commit-log sync: a write is acknowledged only after its commit-log entry is fsync'd, so a killed node keeps
-    /// everything it acknowledged; Cassandra's default, periodic (10 s), may forget up to the last 10 s on every node
-    /// that dies at once (a restarted 2.1 node replays only up to its last sync marker). Off by default here: on this
-    /// 2.1.0 build, two clients read-modify-writing one block under the filesystem's inode lock lost stripes with batch
-    /// sync on (DataTests.Writes_from_two_clients_...), and never with periodic; until that is understood the shared test
-    /// server stays periodic and the fault ring that tests durability (RingFailureTests) turns it on.
+    /// Batch commit-log sync (the default here): a write is acknowledged only after its commit-log entry is fsync'd, so
+    /// a killed node keeps everything it acknowledged. Cassandra's own default, periodic (10 s), may forget up to the
+    /// last 10 s on every node that dies at once (a restarted 2.1 node replays only up to its last sync marker).
     /// </summary>
-    public bool DurableWrites { get; init; }
+    public bool DurableWrites { get; init; } = true;
 
     /// <summary>Options with free ports on the given address.</summary>
     public static CassandraNodeOptions OnFreePorts(IPAddress? address = null)

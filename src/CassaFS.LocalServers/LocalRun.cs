@@ -54,7 +54,7 @@ public sealed class LocalRun : IAsyncDisposable
     /// returns once every node answers CQL (gossip may take a few seconds more to show every peer).
     /// </summary>
     public async Task<IReadOnlyList<CassandraNode>> StartCassandraRingAsync(int count, bool passwordAuthentication = false, CancellationToken ct = default) =>
-        await StartCassandraRingAsync(count, passwordAuthentication, durableWrites: false, ct).ConfigureAwait(false);
+        await StartCassandraRingAsync(count, passwordAuthentication, durableWrites: true, ct).ConfigureAwait(false);
 
     /// <summary>A ring of <paramref name="count"/> nodes; <paramref name="durableWrites"/>: batch commit log (see <see cref="CassandraNodeOptions.DurableWrites"/>).</summary>
     public async Task<IReadOnlyList<CassandraNode>> StartCassandraRingAsync(int count, bool passwordAuthentication, bool durableWrites, CancellationToken ct = default)

@@ -232,6 +232,9 @@ public sealed partial class CassaFileSystem
                     var coversStored = from == 0 && to >= Math.Min(BlockSize, committedSize - blockStart);
                     if (!coversStored && blockStart < committedSize && file.Allocated!.Contains(index))
                     {
+                        // A full block leaves the buffer as soon as its write starts; until that write lands, storage
+                        // still holds the older bytes, and a read-modify-write on them would undo it.
+                        while (file.InFlight.Any(w => w.Index == index)) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
                         var stored = await _store.ReadBlockAsync(file.Id, index, ct).ConfigureAwait(false);
                         if (stored is { } bytes)
                         {
