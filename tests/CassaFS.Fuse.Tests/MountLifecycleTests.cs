@@ -48,26 +48,6 @@ public sealed class MountLifecycleTests : IDisposable
     }
 
     [Fact]
-    public async Task A_soft_mount_answers_EIO_when_a_handler_outlives_the_timeout_and_goes_on_serving()
-    {
-        // Issue 16 §4: with quorum lost, ls on a mount did not answer in 20 s. A soft mount bounds every operation.
-        var fs = new MemoryFileSystem();
-        var reported = new List<Exception>();
-        await using var mount = await FuseMount.MountAsync(_root, fs, new FuseMountOptions { OperationTimeout = TimeSpan.FromSeconds(2), OnHandlerError = e => { lock (reported) reported.Add(e); } });
-        File.WriteAllText(Path.Combine(_root, "f"), "data");
-        var clock = Stopwatch.StartNew();
-        var stat = await Task.Run(() => Posix.Run("stat", Path.Combine(_root, "hang-until-released")));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stat took {clock.Elapsed}");
-        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.5), $"answered before the timeout: {clock.Elapsed}");
-        Assert.Contains("Input/output error", stat.Err, StringComparison.Ordinal);
-        Assert.Equal("data", File.ReadAllText(Path.Combine(_root, "f")));
-        lock (reported) Assert.Contains(reported, e => e is TimeoutException && e.Message.Contains("-o hard", StringComparison.Ordinal));
-        fs.Hung.SetResult(); // the late answer is dropped, not sent twice
-        await Task.Delay(200);
-        Assert.Equal("data", File.ReadAllText(Path.Combine(_root, "f")));
-    }
-
-    [Fact]
     public async Task Mounting_on_a_missing_directory_fails_with_a_clear_error()
     {
         string missing = Path.Combine(_root, "not-there");
@@ -207,6 +187,7 @@ public sealed class MountLifecycleTests : IDisposable
 }
 
 /// <summary>A separate daemon process (this test assembly in host mode) that mounts, then is killed or stopped.</summary>
+[Collection(MountHostGroup.Name)]
 public sealed class MountHostProcessTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("cassafs-fuse-host-").FullName;
@@ -306,5 +287,49 @@ internal static class TestAssemblyProcess
             throw new TimeoutException("the test assembly process did not finish in 30 s");
         }
         return (p.ExitCode, output.Trim());
+    }
+}
+
+/// <summary>
+/// Run one after another: with the soft-mount test's hung handler in this process at the same moment, the SIGKILL test's
+/// fusermount3 watcher once failed to detach its mount within 30 s (1 of 3 full runs; never with either alone). Not yet
+/// understood; kept apart until it is.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MountHostGroup
+{
+    public const string Name = "mount hosts and soft mounts";
+}
+
+/// <summary>A soft mount (<see cref="FuseMountOptions.OperationTimeout"/>) bounds every operation.</summary>
+[Collection(MountHostGroup.Name)]
+public sealed class SoftMountTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("cassafs-fuse-soft-").FullName;
+
+    public void Dispose()
+    {
+        if (Posix.IsMounted(_root)) Posix.Run("umount", "-l", _root);
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_soft_mount_answers_EIO_when_a_handler_outlives_the_timeout_and_goes_on_serving()
+    {
+        // Issue 16 §4: with quorum lost, ls on a mount did not answer in 20 s. A soft mount bounds every operation.
+        var fs = new MemoryFileSystem();
+        var reported = new List<Exception>();
+        await using var mount = await FuseMount.MountAsync(_root, fs, new FuseMountOptions { OperationTimeout = TimeSpan.FromSeconds(2), OnHandlerError = e => { lock (reported) reported.Add(e); } });
+        File.WriteAllText(Path.Combine(_root, "f"), "data");
+        var clock = Stopwatch.StartNew();
+        var stat = await Task.Run(() => Posix.Run("stat", Path.Combine(_root, "hang-until-released")));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"stat took {clock.Elapsed}");
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.5), $"answered before the timeout: {clock.Elapsed}");
+        Assert.Contains("Input/output error", stat.Err, StringComparison.Ordinal);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(_root, "f")));
+        lock (reported) Assert.Contains(reported, e => e is TimeoutException && e.Message.Contains("-o hard", StringComparison.Ordinal));
+        fs.Hung.SetResult(); // the late answer is dropped, not sent twice
+        await Task.Delay(200);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(_root, "f")));
     }
 }

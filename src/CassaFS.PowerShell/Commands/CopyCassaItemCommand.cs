@@ -10,15 +10,9 @@ namespace CassaFS.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Copy, "CassaItem", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
 [OutputType(typeof(PSObject))]
-public sealed class CopyCassaItemCommand : CassaCmdlet
+public sealed class CopyCassaItemCommand : PathCmdlet
 {
-    [Parameter(Position = 0, Mandatory = true, ParameterSetName = "Path", ValueFromPipeline = true)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
+    // -Path and -LiteralPath come from PathCmdlet; unlike the other path cmdlets, either side may be the local disk.
 
     [Parameter(Position = 1, Mandatory = true)]
     public string Destination { get; set; } = "";
