@@ -51,7 +51,7 @@ public sealed class CassaMount : IAsyncDisposable
         if (File.Exists(full)) throw new MountFailedException($"the mount point {full} is a file, not a directory; mount on an empty directory (mkdir -p <dir>).");
         if (!Directory.Exists(full)) throw new MountFailedException($"the mount point {full} does not exist; create it first (mkdir -p {full}).");
 
-        var connection = await ServerConnection.OpenAsync(settings, ct: ct).ConfigureAwait(false);
+        var connection = await ServerConnection.OpenAsync(settings, log: log, ct: ct).ConfigureAwait(false);
         CassaFileSystem? fs = null;
         AdvisoryLocks? locks = null;
         try

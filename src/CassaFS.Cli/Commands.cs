@@ -16,7 +16,7 @@ internal static class FormatCommand
         command.SetAction(Program.Guarded(async (r, ct) =>
         {
             var settings = connection.Resolve(r);
-            await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct).ConfigureAwait(false);
+            await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct: ct).ConfigureAwait(false);
             Console.Error.WriteLine($"formatting keyspace {settings.Keyspace} on {settings.CassandraHosts} ...");
             try
             {
@@ -104,7 +104,7 @@ internal static class DestroyCommand
                     return ExitCodes.Usage;
                 }
             }
-            await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct).ConfigureAwait(false);
+            await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct: ct).ConfigureAwait(false);
             await Schema.DestroyAsync(servers.Session, settings.Keyspace, ct).ConfigureAwait(false);
             Console.WriteLine($"destroyed {settings.Keyspace}");
             return ExitCodes.Ok;

@@ -38,7 +38,7 @@ public sealed class Demo(TextWriter output)
         Say($"   Cassandra {cassandra.ContactPoint}, ZooKeeper {zooKeeper.ConnectString}");
 
         Say($"2. formatting keyspace {settings.Keyspace}  (cassafs format --contact-points {cassandra.ContactPoint} -k {settings.Keyspace})");
-        await using (var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct).ConfigureAwait(false))
+        await using (var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct: ct).ConfigureAwait(false))
         {
             await Schema.FormatAsync(servers.Session, new FormatOptions { Keyspace = settings.Keyspace, Force = true }, ct).ConfigureAwait(false);
         }

@@ -22,13 +22,18 @@ public sealed class ServerConnection : IAsyncDisposable
 
     /// <summary>Connects to Cassandra and, unless the lock mode needs no ZooKeeper, to ZooKeeper (creating its chroot if missing).</summary>
     /// <exception cref="ServersUnreachableException">A server did not answer; says which hosts were tried and what to check.</exception>
-    public static async Task<ServerConnection> OpenAsync(ConnectionSettings settings, bool needLocks = true, CancellationToken ct = default)
+    public static async Task<ServerConnection> OpenAsync(ConnectionSettings settings, bool needLocks = true, Action<string>? log = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         CqlSession session;
+        var options = settings.ToSessionOptions();
+        if (log is not null)
+            options.HostStateChanged = h => log(h.IsUp
+                ? $"Cassandra node {h.Endpoint} is back: requests go to it again"
+                : $"Cassandra node {h.Endpoint} is down (its connection dropped): requests go to the other nodes; without a quorum of replicas, operations fail with EIO after the mount's timeout");
         try
         {
-            session = await CqlSession.ConnectAsync(settings.ToSessionOptions(), ct).ConfigureAwait(false);
+            session = await CqlSession.ConnectAsync(options, ct).ConfigureAwait(false);
         }
         catch (CqlNoHostAvailableException e)
         {

@@ -457,6 +457,7 @@ public sealed class CqlSession : IAsyncDisposable
         host.MaxDelay = () => _options.ReconnectMaxDelay;
         host.SessionClosing = _closing.Token;
         host.PoolSize = _options.ConnectionsPerHost;
+        host.StateChanged = _options.HostStateChanged;
     }
 
     /// <summary>Opens and starts one connection, trying v4 then v3 the first time a host is seen.</summary>

@@ -17,6 +17,9 @@ public sealed class CqlSessionOptions
 
     public int DefaultPort { get; set; } = 9042;
 
+    /// <summary>Told when a node goes down (its connections dropped; requests go to the others) or comes back; must not block.</summary>
+    public Action<CqlHostState>? HostStateChanged { get; set; }
+
     /// <summary>Keyspace every connection switches to (USE) when it opens; null for none.</summary>
     public string? Keyspace { get; set; }
 

@@ -82,7 +82,7 @@ internal sealed class Host : IAsyncDisposable
         var connection = await _open(this, ct).ConfigureAwait(false);
         connection.Closed += OnConnectionClosed;
         if (connection.IsClosed) throw new CqlConnectionException(Name, "closed right after opening", mayHaveBeenApplied: false);
-        _isUp = true;
+        SetUp(true);
         return connection;
     }
 
@@ -95,8 +95,27 @@ internal sealed class Host : IAsyncDisposable
     /// <summary>Stops routing requests here and starts reconnecting in the background.</summary>
     public void MarkDown()
     {
-        _isUp = false;
+        SetUp(false);
         StartReconnecting();
+    }
+
+    /// <summary>Told of each change between up and down (the session's <see cref="CqlSessionOptions.HostStateChanged"/>).</summary>
+    public Action<CqlHostState>? StateChanged { get; set; }
+
+    private void SetUp(bool up)
+    {
+        var was = _isUp;
+        _isUp = up;
+        if (was == up) return;
+        try
+        {
+            StateChanged?.Invoke(State);
+        }
+#pragma warning disable CA1031 // a logging callback must not break routing
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     public Func<TimeSpan>? BaseDelay { get; set; }
@@ -120,7 +139,7 @@ internal sealed class Host : IAsyncDisposable
                     try
                     {
                         await FillPoolAsync(PoolSize, SessionClosing).ConfigureAwait(false);
-                        _isUp = true;
+                        SetUp(true);
                         break;
                     }
                     catch (CqlException)

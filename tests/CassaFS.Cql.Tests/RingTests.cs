@@ -5,7 +5,7 @@ namespace CassaFS.Cql.Tests;
 [Collection(OwnRingGroup.Name)]
 public sealed class RingTests(OwnRing ring)
 {
-    private async Task<CqlSession> ConnectAllAsync(string? keyspace = null)
+    private async Task<CqlSession> ConnectAllAsync(string? keyspace = null, Action<CqlHostState>? stateChanged = null)
     {
         CqlSession? session = null;
         // Gossip may need a moment after start-up before system.peers lists every node.
@@ -18,6 +18,7 @@ public sealed class RingTests(OwnRing ring)
                 // Three fresh nodes on a machine running the whole suite can take longer than the default 10 s to
                 // agree on a new keyspace; DDL waits for agreement, and the next statement may go to any node.
                 SchemaAgreementTimeout = TimeSpan.FromSeconds(60),
+                HostStateChanged = stateChanged,
             });
             return session.Hosts.Count == 3;
         }, 60, "discovering three nodes");
@@ -40,7 +41,8 @@ public sealed class RingTests(OwnRing ring)
     {
         await ring.EnsureAllRunningAsync();
         var keyspace = TestNames.Keyspace("ring");
-        await using var session = await ConnectAllAsync();
+        var changes = new System.Collections.Concurrent.ConcurrentQueue<CqlHostState>();
+        await using var session = await ConnectAllAsync(stateChanged: changes.Enqueue);
         await session.ExecuteAsync($"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 3}}");
         await session.ExecuteAsync($"CREATE TABLE {keyspace}.kv (k int PRIMARY KEY, v int)");
         var write = await session.PrepareAsync($"INSERT INTO {keyspace}.kv (k, v) VALUES (?, ?)");
@@ -62,6 +64,10 @@ public sealed class RingTests(OwnRing ring)
 
         await OwnRing.StartAsync(stopped);
         await OwnRing.EventuallyAsync(() => Task.FromResult(session.Hosts.All(h => h.IsUp)), 40, "reconnecting to the restarted node");
+        // The session said so each time (the mount daemon logs these): down once, then up.
+        var told = changes.Where(c => c.Endpoint.ToString() == stopped.ContactPoint).Select(c => c.IsUp).ToList();
+        Assert.Contains(false, told);
+        Assert.True(told[^1], $"the last change told for {stopped.ContactPoint} was not 'up': {string.Join(",", told)}");
         var coordinators = new HashSet<string>();
         for (var i = 0; i < 12; i++) coordinators.Add((await session.ExecuteAsync(read.Bind(1).AsIdempotent())).Host);
         Assert.Contains(stopped.ContactPoint, coordinators);
