@@ -42,35 +42,24 @@ internal sealed partial class FuseSession
     /// <see cref="FuseMountOptions.OperationTimeout"/> (a soft mount) a handler that has not finished in time is
     /// abandoned: the kernel gets EIO at once, the handler runs on (its outcome unknown, its result dropped).
     /// </summary>
-    private async ValueTask<(FuseResult<T> Result, bool Abandoned)> Settle<T>(ValueTask<FuseResult<T>> task, bool bounded)
-    {
-        var pending = task.AsTask();
-        try
-        {
-            if (bounded && !await FinishesInTime(pending).ConfigureAwait(false)) return (Errno.EIO, true);
-            return (await pending.ConfigureAwait(false), false);
-        }
-#pragma warning disable CA1031 // Nothing may unwind into libfuse.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            return (ErrnoOf(ex), false);
-        }
-    }
+    private ValueTask<(FuseResult<T> Result, bool Abandoned)> Settle<T>(ValueTask<FuseResult<T>> task, bool bounded) =>
+        Settle(task.AsTask(), bounded, static errno => (FuseResult<T>)errno);
 
-    private async ValueTask<(Errno Result, bool Abandoned)> Settle(ValueTask<Errno> task, bool bounded)
+    private ValueTask<(Errno Result, bool Abandoned)> Settle(ValueTask<Errno> task, bool bounded) =>
+        Settle(task.AsTask(), bounded, static errno => errno);
+
+    private async ValueTask<(TResult Result, bool Abandoned)> Settle<TResult>(Task<TResult> pending, bool bounded, Func<Errno, TResult> failed)
     {
-        var pending = task.AsTask();
         try
         {
-            if (bounded && !await FinishesInTime(pending).ConfigureAwait(false)) return (Errno.EIO, true);
+            if (bounded && !await FinishesInTime(pending).ConfigureAwait(false)) return (failed(Errno.EIO), true);
             return (await pending.ConfigureAwait(false), false);
         }
 #pragma warning disable CA1031 // Nothing may unwind into libfuse.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            return (ErrnoOf(ex), false);
+            return (failed(ErrnoOf(ex)), false);
         }
     }
 

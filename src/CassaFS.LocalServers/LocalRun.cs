@@ -53,11 +53,7 @@ public sealed class LocalRun : IAsyncDisposable
     /// A ring of <paramref name="count"/> nodes on 127.0.0.1..count sharing one port set and evenly spaced tokens;
     /// returns once every node answers CQL (gossip may take a few seconds more to show every peer).
     /// </summary>
-    public async Task<IReadOnlyList<CassandraNode>> StartCassandraRingAsync(int count, bool passwordAuthentication = false, CancellationToken ct = default) =>
-        await StartCassandraRingAsync(count, passwordAuthentication, durableWrites: true, ct).ConfigureAwait(false);
-
-    /// <summary>A ring of <paramref name="count"/> nodes; <paramref name="durableWrites"/>: batch commit log (see <see cref="CassandraNodeOptions.DurableWrites"/>).</summary>
-    public async Task<IReadOnlyList<CassandraNode>> StartCassandraRingAsync(int count, bool passwordAuthentication, bool durableWrites, CancellationToken ct = default)
+    public async Task<IReadOnlyList<CassandraNode>> StartCassandraRingAsync(int count, bool passwordAuthentication = false, CancellationToken ct = default)
     {
         var distribution = await CassandraDistribution.EnsureAsync(_log, ct).ConfigureAwait(false);
         var addresses = Enumerable.Range(1, count).Select(Loopback.Node).ToArray();
@@ -72,7 +68,6 @@ public sealed class LocalRun : IAsyncDisposable
                 Address = addresses[i], NativePort = p[0], StoragePort = p[1], SslStoragePort = p[2], RpcPort = p[3],
                 ClusterName = cluster, Seeds = new[] { addresses[0] }, InitialToken = token.ToString(CultureInfo.InvariantCulture),
                 PasswordAuthentication = passwordAuthentication,
-                DurableWrites = durableWrites,
             }));
         }
         await nodes[0].StartAsync(ct: ct).ConfigureAwait(false);

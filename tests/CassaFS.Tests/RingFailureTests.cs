@@ -19,7 +19,7 @@ public sealed class RingFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _run = await TestServers.OwnRunAsync("fs-ring");
-        Nodes = await _run.StartCassandraRingAsync(3, passwordAuthentication: false, durableWrites: true);
+        Nodes = await _run.StartCassandraRingAsync(3); // batch commit log, as every local node
         var zk = await TestServers.ZooKeeperAsync();
         var chroot = TestNames.Chroot("ring");
         await using (var root = await ZooKeeperClient.ConnectAsync(zk))

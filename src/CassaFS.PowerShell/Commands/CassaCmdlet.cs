@@ -14,19 +14,19 @@ public abstract class CassaCmdlet : PSCmdlet
     protected override void StopProcessing() => _stop.Stop();
 
     /// <summary>
-    /// The drive and provider paths a -Path (wildcards expanded) or -LiteralPath names. Provider paths are drive-qualified
-    /// ("cassa:/a/b", see ProviderPath.DriveRoot), so a piped item's PSPath (CassaFS\CassaFS::cassa:/a/b) finds its drive.
+    /// The provider paths a -Path (wildcards expanded) or -LiteralPath names, each with its provider and (for a literal
+    /// path) drive. Provider paths are drive-qualified ("cassa:/a/b", see ProviderPath.DriveRoot), so a piped item's
+    /// PSPath (CassaFS\CassaFS::cassa:/a/b) finds its drive.
     /// </summary>
-    protected IEnumerable<(CassaDriveSession Drive, string Path)> ResolvePaths(string path, bool literal)
+    protected IEnumerable<(string Path, ProviderInfo Provider, PSDriveInfo? Drive)> ResolveProviderPaths(string path, bool literal)
     {
         if (literal)
         {
             var providerPath = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out var drive);
-            yield return (SessionOf(providerPath, provider, drive), providerPath);
-            yield break;
+            return [(providerPath, provider, drive)];
         }
         var resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out var resolvedProvider);
-        foreach (var p in resolved) yield return (SessionOf(p, resolvedProvider, null), p);
+        return resolved.Select(p => (p, resolvedProvider, (PSDriveInfo?)null)).ToList();
     }
 
     private CassaDriveSession SessionOf(string providerPath, ProviderInfo? provider, PSDriveInfo? drive) =>
@@ -48,15 +48,19 @@ public abstract class CassaCmdlet : PSCmdlet
 
     /// <summary>
     /// Runs <paramref name="action"/> on every item the given -Path (wildcards expanded) or -LiteralPath values
-    /// name; a failure is reported against its own path and the other paths still run.
+    /// name, which must be on CassaFS drives; a failure is reported against its own path and the other paths still run.
     /// </summary>
-    protected void ForEachPath(IEnumerable<string> paths, bool literal, Action<CassaDriveSession, string> action)
+    protected void ForEachPath(IEnumerable<string> paths, bool literal, Action<CassaDriveSession, string> action) =>
+        ForEachProviderPath(paths, literal, (path, provider, drive) => action(SessionOf(path, provider, drive), path));
+
+    /// <summary><see cref="ForEachPath"/> for items on any provider (Copy-CassaItem's sources may be on the local disk).</summary>
+    protected void ForEachProviderPath(IEnumerable<string> paths, bool literal, Action<string, ProviderInfo, PSDriveInfo?> action)
     {
         foreach (var p in paths)
         {
             try
             {
-                foreach (var (drive, path) in ResolvePaths(p, literal)) action(drive, path);
+                foreach (var (path, provider, drive) in ResolveProviderPaths(p, literal)) action(path, provider, drive);
             }
             catch (Exception e) when (e is not PipelineStoppedException)
             {
@@ -78,10 +82,11 @@ public abstract class PathCmdlet : CassaCmdlet
     [Alias("PSPath", "LP")]
     public string[] LiteralPath { get; set; } = [];
 
+    private bool Literal => ParameterSetName == "LiteralPath";
+
     /// <summary><see cref="CassaCmdlet.ForEachPath"/> over whichever of -Path and -LiteralPath was given.</summary>
-    protected void ForEachGivenPath(Action<CassaDriveSession, string> action)
-    {
-        var literal = ParameterSetName == "LiteralPath";
-        ForEachPath(literal ? LiteralPath : Path, literal, action);
-    }
+    protected void ForEachGivenPath(Action<CassaDriveSession, string> action) => ForEachPath(Literal ? LiteralPath : Path, Literal, action);
+
+    /// <summary><see cref="CassaCmdlet.ForEachProviderPath"/> over whichever of -Path and -LiteralPath was given.</summary>
+    protected void ForEachGivenProviderPath(Action<string, ProviderInfo, PSDriveInfo?> action) => ForEachProviderPath(Literal ? LiteralPath : Path, Literal, action);
 }

@@ -33,32 +33,7 @@ public sealed class CopyCassaItemCommand : PathCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        var literal = ParameterSetName == "LiteralPath";
-        foreach (var given in literal ? LiteralPath : Path)
-        {
-            try
-            {
-                foreach (var (from, provider, drive) in Sources(given, literal)) CopyOne(from, Side(provider, drive, from));
-            }
-            catch (Exception e) when (e is not PipelineStoppedException)
-            {
-                WriteFailure(e, given);
-            }
-        }
-    }
-
-    private List<(string Path, ProviderInfo Provider, PSDriveInfo? Drive)> Sources(string given, bool literal)
-    {
-        if (literal)
-        {
-            var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(given, out var provider, out var drive);
-            return [(path, provider, drive)];
-        }
-        var resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(given, out var resolvedProvider);
-        return resolved.Select(r => (r, resolvedProvider, (PSDriveInfo?)null)).ToList();
-    }
+    protected override void ProcessRecord() => ForEachGivenProviderPath((from, provider, drive) => CopyOne(from, Side(provider, drive, from)));
 
     private void CopyOne(string from, ICopySide source)
     {
