@@ -28,9 +28,14 @@ public sealed class ServerConnection : IAsyncDisposable
         CqlSession session;
         var options = settings.ToSessionOptions();
         if (log is not null)
+        {
             options.HostStateChanged = h => log(h.IsUp
                 ? $"Cassandra node {h.Endpoint} is back: requests go to it again"
                 : $"Cassandra node {h.Endpoint} is down (its connection dropped): requests go to the other nodes; without a quorum of replicas, operations fail with EIO after the mount's timeout");
+            options.AvailabilityChanged = a => log(a.IsAvailable
+                ? $"Cassandra serves {a.Consistency} again: a quorum of replicas is back"
+                : $"Cassandra quorum lost: {a.Consistency} needs {a.Required} replicas and {a.Alive} are alive; operations fail with EIO until nodes come back");
+        }
         try
         {
             session = await CqlSession.ConnectAsync(options, ct).ConfigureAwait(false);

@@ -260,7 +260,17 @@ public sealed class CqlSession : IAsyncDisposable
             try
             {
                 reply = await connection.SendAsync(request, _options.RequestTimeout, ct).ConfigureAwait(false);
-                var result = Responses.ReadResult(reply, connection.Host);
+                RowSet result;
+                try
+                {
+                    result = Responses.ReadResult(reply, connection.Host);
+                }
+                catch (CqlUnavailableException e)
+                {
+                    NoteUnavailable(e);
+                    throw;
+                }
+                NoteServed(statement);
                 if (result.SchemaChange is not null && _options.WaitForSchemaAgreementAfterDdl)
                     await WaitForSchemaAgreementAsync(null, ct).ConfigureAwait(false);
                 return result;
@@ -273,6 +283,26 @@ public sealed class CqlSession : IAsyncDisposable
                 await PrepareOnAsync(connection, prepared.Cql, prepared, ct).ConfigureAwait(false);
             }
         }
+    }
+
+    // The level the cluster last answered Unavailable for, or -1 while every level asked for was served.
+    private int _unavailableLevel = -1;
+
+    private void NoteUnavailable(CqlUnavailableException e)
+    {
+        if (Interlocked.Exchange(ref _unavailableLevel, (int)e.Consistency) != (int)e.Consistency)
+            _options.AvailabilityChanged?.Invoke(new CqlAvailability(false, e.Consistency, e.Required, e.Alive));
+    }
+
+    private void NoteServed(Statement statement)
+    {
+        var level = Volatile.Read(ref _unavailableLevel);
+        if (level < 0) return;
+        var consistency = statement.Consistency ?? _options.DefaultConsistency;
+        var serial = statement.SerialConsistency ?? _options.DefaultSerialConsistency;
+        if ((int)consistency != level && (int)serial != level) return;
+        if (Interlocked.CompareExchange(ref _unavailableLevel, -1, level) == level)
+            _options.AvailabilityChanged?.Invoke(new CqlAvailability(true, (Consistency)level, 0, 0));
     }
 
     private PreparedStatement? FindPrepared(Statement statement, byte[] id)

@@ -20,6 +20,12 @@ public sealed class CqlSessionOptions
     /// <summary>Told when a node goes down (its connections dropped; requests go to the others) or comes back; must not block.</summary>
     public Action<CqlHostState>? HostStateChanged { get; set; }
 
+    /// <summary>
+    /// Told when the cluster first answers Unavailable (too few replicas alive for a consistency level: a quorum lost)
+    /// and when a request at that level succeeds again; must not block.
+    /// </summary>
+    public Action<CqlAvailability>? AvailabilityChanged { get; set; }
+
     /// <summary>Keyspace every connection switches to (USE) when it opens; null for none.</summary>
     public string? Keyspace { get; set; }
 

@@ -7,6 +7,12 @@ namespace CassaFS.Cql;
 public sealed record CqlHostState(IPEndPoint Endpoint, bool IsUp, int? ProtocolVersion, int OpenConnections);
 
 /// <summary>
+/// Whether requests at <paramref name="Consistency"/> can be served: false when a node answered Unavailable
+/// (<paramref name="Required"/> replicas needed, <paramref name="Alive"/> alive), true when one at that level succeeded again.
+/// </summary>
+public sealed record CqlAvailability(bool IsAvailable, Consistency Consistency, int Required, int Alive);
+
+/// <summary>
 /// One node and its pool of connections. A host whose connection fails is marked down and retried in the
 /// background with exponential backoff; requests go to it again once a connection opens.
 /// </summary>

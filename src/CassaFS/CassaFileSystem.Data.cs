@@ -219,6 +219,7 @@ public sealed partial class CassaFileSystem
             if (data.IsEmpty) return 0;
             file.DropReadCache();
             var committedSize = file.Inode!.Size;
+            long? stamp = null; // one for every block this call stores: each is stored at most once per call
             for (var index = offset / BlockSize; index * BlockSize < end; index++)
             {
                 var blockStart = index * BlockSize;
@@ -246,7 +247,7 @@ public sealed partial class CassaFileSystem
                 if (from > block.Length) block.Buffer.AsSpan(block.Length, from - block.Length).Clear();
                 data.Span.Slice((int)(blockStart + from - offset), to - from).CopyTo(block.Buffer.AsSpan(from));
                 block.Length = Math.Max(block.Length, to);
-                if (block.Length == BlockSize) await StartBlockWriteAsync(file, index, ct).ConfigureAwait(false);
+                if (block.Length == BlockSize) await StartBlockWriteAsync(file, index, stamp ??= file.Stamps!.Next(), ct).ConfigureAwait(false);
             }
             var now = Timespec.Now;
             file.Size = Math.Max(file.Size, end);
@@ -255,7 +256,7 @@ public sealed partial class CassaFileSystem
             file.LastWrite = DateTime.UtcNow;
             if (file.Dirty.Count > _options.WriteBackBlocks)
                 foreach (var index in file.Dirty.Keys.Order().Take(file.Dirty.Count - _options.WriteBackBlocks).ToList())
-                    await StartBlockWriteAsync(file, index, ct).ConfigureAwait(false);
+                    await StartBlockWriteAsync(file, index, stamp ??= file.Stamps!.Next(), ct).ConfigureAwait(false);
             return data.Length;
         }
         finally
@@ -264,11 +265,19 @@ public sealed partial class CassaFileSystem
         }
     }
 
-    /// <summary>Takes the inode lock for a burst of writes and loads what the writer needs (the inode, which blocks exist).</summary>
+    /// <summary>
+    /// Takes the inode lock for a burst of writes and loads what the writer needs (the inode, which blocks exist).
+    /// Leaves stamps for one operation and the flush after it; a holding that has fewer commits and takes the lock again.
+    /// </summary>
     private async Task EnsureWriterAsync(OpenFile file, CancellationToken ct)
     {
-        if (file.WriterLock is { AllHeld: true }) return;
-        if (file.WriterLock is not null)
+        if (file.WriterLock is { AllHeld: true })
+        {
+            if (file.Stamps!.Left > BlockStamps.PerOperation) return;
+            await FlushFileAsync(file, ct).ConfigureAwait(false);
+            await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+        }
+        else if (file.WriterLock is not null)
         {
             // The lock went (suspended or lost) with changes pending: they cannot be committed safely.
             var hadChanges = file.MetadataDirty || file.Dirty.Count > 0;
@@ -277,6 +286,7 @@ public sealed partial class CassaFileSystem
             if (hadChanges) throw new FileSystemException(Errno.EIO, file.Id.ToString(), "the file's lock was lost with writes not yet stored; they are discarded");
         }
         file.WriterLock = await LockAsync(new[] { (LockKey.ForInode(file.Id), LockMode.Write) }, $"write {file.Id}", ct).ConfigureAwait(false);
+        file.Stamps = new BlockStamps(file.WriterLock.TokenFor(LockKey.ForInode(file.Id)));
         var inode = await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false);
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
         file.Inode = inode;
@@ -289,30 +299,31 @@ public sealed partial class CassaFileSystem
         var beyond = allocated.Where(i => i * BlockSize >= inode.Size).ToList();
         if (beyond.Count > 0)
         {
-            await Task.WhenAll(beyond.Select(i => _store.DeleteBlockAsync(file.Id, i, ct))).ConfigureAwait(false);
-            await Task.WhenAll(beyond.Select(i => _store.DeleteBlockIndexAsync(file.Id, i, ct))).ConfigureAwait(false);
+            var stamp = file.Stamps.Next();
+            await Task.WhenAll(beyond.Select(i => _store.DeleteBlockAsync(file.Id, i, stamp, ct))).ConfigureAwait(false);
+            await Task.WhenAll(beyond.Select(i => _store.DeleteBlockIndexAsync(file.Id, i, stamp, ct))).ConfigureAwait(false);
             allocated.ExceptWith(beyond);
             file.MetadataDirty = true;
         }
     }
 
     /// <summary>Starts storing one buffered block (its index row first, so every stored block is indexed), waiting if too many are in flight.</summary>
-    private async Task StartBlockWriteAsync(OpenFile file, long index, CancellationToken ct)
+    private async Task StartBlockWriteAsync(OpenFile file, long index, long stamp, CancellationToken ct)
     {
         if (!file.Dirty.Remove(index, out var block)) return;
         file.WriterLock!.ThrowIfLost(file.Id.ToString());
         var isNew = file.Allocated!.Add(index);
-        var write = WriteBlockAsync(file.Id, index, block, isNew, ct);
+        var write = WriteBlockAsync(file.Id, index, block, isNew, stamp, ct);
         file.InFlight.Add((index, write));
         while (file.InFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
     }
 
-    private async Task WriteBlockAsync(Guid id, long index, DirtyBlock block, bool isNew, CancellationToken ct)
+    private async Task WriteBlockAsync(Guid id, long index, DirtyBlock block, bool isNew, long stamp, CancellationToken ct)
     {
         try
         {
-            if (isNew) await _store.AddBlockIndexAsync(id, index, ct).ConfigureAwait(false);
-            await _store.WriteBlockAsync(id, index, block.Buffer.AsMemory(0, block.Length), ct).ConfigureAwait(false);
+            if (isNew) await _store.AddBlockIndexAsync(id, index, stamp, ct).ConfigureAwait(false);
+            await _store.WriteBlockAsync(id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -349,21 +360,36 @@ public sealed partial class CassaFileSystem
             ThrowWriteBackError(file);
             return;
         }
-        foreach (var index in file.Dirty.Keys.Order().ToList()) await StartBlockWriteAsync(file, index, ct).ConfigureAwait(false);
+        if (file.Dirty.Count > 0)
+        {
+            var stamp = file.Stamps!.Next();
+            foreach (var index in file.Dirty.Keys.Order().ToList()) await StartBlockWriteAsync(file, index, stamp, ct).ConfigureAwait(false);
+        }
         while (file.InFlight.Count > 0) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
         ThrowWriteBackError(file);
         if (!file.MetadataDirty) return;
         var pending = file.Inode!;
         var size = file.Size;
         var blocks = file.Allocated!.Count;
-        var committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
+        Inode committed;
+        try
         {
-            Size = size,
-            Blocks = blocks,
-            Mtime = pending.Mtime,
-            Ctime = pending.Ctime,
-            Mode = pending.Mode,
-        }, ct).ConfigureAwait(false);
+            committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
+            {
+                Size = size,
+                Blocks = blocks,
+                Mtime = pending.Mtime,
+                Ctime = pending.Ctime,
+                Mode = pending.Mode,
+            }, ct).ConfigureAwait(false);
+        }
+        catch (FileSystemException e) when (e.Errno == Errno.ESTALE)
+        {
+            // A later holder has committed: this holding is over, and what it buffered cannot be stored.
+            DropBuffers(file);
+            await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            throw;
+        }
         await _store.AddUsageAsync(blocks - file.Inode!.Blocks, 0, ct).ConfigureAwait(false);
         file.Inode = committed;
         file.MetadataDirty = false;
@@ -373,6 +399,7 @@ public sealed partial class CassaFileSystem
     {
         var held = file.WriterLock;
         file.WriterLock = null;
+        file.Stamps = null;
         file.Allocated = null;
         if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
     }
@@ -458,11 +485,12 @@ public sealed partial class CassaFileSystem
                 var keepBlocks = (size + BlockSize - 1) / BlockSize;
                 var boundary = size / BlockSize;
                 var cut = (int)(size % BlockSize);
+                var stamp = f.Stamps!.Next();
                 if (size < old.Size && cut != 0 && f.Allocated!.Contains(boundary))
                 {
                     var stored = await _store.ReadBlockAsync(f.Id, boundary, ct).ConfigureAwait(false);
                     if (stored is { } bytes && bytes.Length > cut)
-                        await _store.WriteBlockAsync(f.Id, boundary, bytes[..cut], ct).ConfigureAwait(false);
+                        await _store.WriteBlockAsync(f.Id, boundary, bytes[..cut], stamp, ct).ConfigureAwait(false);
                 }
                 var allocated = f.Allocated!;
                 var doomed = allocated.Where(i => i >= keepBlocks).Order().ToList();
@@ -479,8 +507,8 @@ public sealed partial class CassaFileSystem
                 f.Size = size;
                 foreach (var chunk in doomed.Chunk(_options.BlocksInFlight))
                 {
-                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(f.Id, i, ct))).ConfigureAwait(false);
-                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockIndexAsync(f.Id, i, ct))).ConfigureAwait(false);
+                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(f.Id, i, stamp, ct))).ConfigureAwait(false);
+                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockIndexAsync(f.Id, i, stamp, ct))).ConfigureAwait(false);
                 }
                 allocated.ExceptWith(doomed);
                 f.DropReadCache();

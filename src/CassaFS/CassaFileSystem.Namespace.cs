@@ -438,10 +438,10 @@ public sealed partial class CassaFileSystem
         await foreach (var index in _store.BlockIndexesAsync(inode.Id, 0, ct).ConfigureAwait(false)) indexes.Add(index);
         foreach (var chunk in indexes.Chunk(_options.BlocksInFlight))
         {
-            await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, ct))).ConfigureAwait(false);
+            await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, BlockStamps.Purge, ct))).ConfigureAwait(false);
             freed += chunk.Length;
         }
-        await _store.DeleteBlockIndexesAsync(inode.Id, ct).ConfigureAwait(false);
+        await _store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct).ConfigureAwait(false);
         await _store.RemoveXAttrsAsync(inode.Id, ct).ConfigureAwait(false);
         await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
         await _store.AddUsageAsync(-freed, -1, ct).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using CassaFS.Cql;
 using CassaFS.Locks;
@@ -366,18 +367,24 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         return file.MetadataDirty ? inode with { Size = file.Size, Mtime = file.Inode.Mtime, Ctime = file.Inode.Ctime, Mode = file.Inode.Mode } : inode;
     }
 
+    /// <summary>Stores what every open file buffered and lets go of its lock; one file that cannot be stored does not keep the others from it (its error is thrown after).</summary>
     public async ValueTask DisposeAsync()
     {
+        Exception? first = null;
         foreach (var file in _open.Values)
         {
             await file.Gate.WaitAsync().ConfigureAwait(false);
             try
             {
                 await FlushFileAsync(file, CancellationToken.None).ConfigureAwait(false);
-                await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                first ??= e;
             }
             finally
             {
+                await ReleaseWriterLockAsync(file).ConfigureAwait(false);
                 file.Gate.Release();
             }
         }
@@ -391,5 +398,6 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         {
         }
         _closing.Dispose();
+        if (first is not null) ExceptionDispatchInfo.Throw(first);
     }
 }

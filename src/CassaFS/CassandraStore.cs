@@ -11,7 +11,8 @@ namespace CassaFS;
 /// never mix Paxos and plain timestamps on one cell. An inode's structural fields (nlink, size, mode, owner,
 /// parent) are written by compare-and-set on its <c>fence</c> column, which doubles as the fencing check: a
 /// holder whose lock was lost cannot commit over a newer holder. Data blocks and the time columns are plain,
-/// idempotent writes made under the inode lock.</para>
+/// idempotent writes made under the inode lock; block writes carry the lock's fencing token in their timestamp
+/// (<see cref="BlockStamps"/>), so a late one of an earlier holder never overwrites a later holder's.</para>
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The usage writer's semaphore and cancellation source hold no handles or timers; FlushUsageAsync ends the writer.")]
 internal sealed class CassandraStore
@@ -251,16 +252,22 @@ internal sealed class CassandraStore
         return rows.Count == 0 || rows[0].IsNull(0) ? (ReadOnlyMemory<byte>?)null : rows[0].Get<ReadOnlyMemory<byte>>(0);
     }
 
-    public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, CancellationToken ct) =>
-        RunAsync(_writeBlock.Bind(inode, index, data), idempotent: true, ct);
+    // Every write of the blocks and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
 
-    public Task DeleteBlockAsync(Guid inode, long index, CancellationToken ct) => RunAsync(_deleteBlock.Bind(inode, index), idempotent: true, ct);
+    public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        RunAsync(_writeBlock.Bind(inode, index, data).WithTimestamp(stamp), idempotent: true, ct);
 
-    public Task AddBlockIndexAsync(Guid inode, long index, CancellationToken ct) => RunAsync(_addIndex.Bind(inode, index), idempotent: true, ct);
+    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_deleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
 
-    public Task DeleteBlockIndexAsync(Guid inode, long index, CancellationToken ct) => RunAsync(_deleteIndex.Bind(inode, index), idempotent: true, ct);
+    public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_addIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
 
-    public Task DeleteBlockIndexesAsync(Guid inode, CancellationToken ct) => RunAsync(_deleteIndexes.Bind(inode), idempotent: true, ct);
+    public Task DeleteBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_deleteIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+
+    public Task DeleteBlockIndexesAsync(Guid inode, long stamp, CancellationToken ct) =>
+        RunAsync(_deleteIndexes.Bind(inode).WithTimestamp(stamp), idempotent: true, ct);
 
     /// <summary>Indexes of the blocks a file has stored, from <paramref name="from"/> on, ascending.</summary>
     public async IAsyncEnumerable<long> BlockIndexesAsync(Guid inode, long from, [EnumeratorCancellation] CancellationToken ct)

@@ -124,8 +124,8 @@ public static class Fsck
             if (repair)
             {
                 await foreach (var index in store.BlockIndexesAsync(owner, 0, ct).ConfigureAwait(false))
-                    await store.DeleteBlockAsync(owner, index, ct).ConfigureAwait(false);
-                await store.DeleteBlockIndexesAsync(owner, ct).ConfigureAwait(false);
+                    await store.DeleteBlockAsync(owner, index, BlockStamps.Purge, ct).ConfigureAwait(false);
+                await store.DeleteBlockIndexesAsync(owner, BlockStamps.Purge, ct).ConfigureAwait(false);
             }
         }
         await foreach (var owner in store.InodesWithXAttrsAsync(ct).ConfigureAwait(false))
@@ -163,11 +163,18 @@ public static class Fsck
         {
             found("blocks-beyond-size", $"file {inode.Id} of {inode.Size} bytes has {beyond.Count} block(s) beyond its end", repair);
             if (repair)
-                foreach (var index in beyond)
+            {
+                // Under the inode lock, stamped from its token: a writer after fsck may store these blocks again.
+                await using var locks = await LockSet.AcquireAsync(fs.Options.Locks, new[] { (LockKey.ForInode(inode.Id), LockMode.Write) }, "fsck repair", fs.Options.LockTimeout, ct).ConfigureAwait(false);
+                var stamp = new BlockStamps(locks.TokenFor(LockKey.ForInode(inode.Id))).Next();
+                var now = await store.GetInodeAsync(inode.Id, ct).ConfigureAwait(false);
+                var keepNow = now is null ? 0 : (now.Size + fs.BlockSize - 1) / fs.BlockSize; // a writer may have grown it since
+                foreach (var index in beyond.Where(i => i >= keepNow))
                 {
-                    await store.DeleteBlockAsync(inode.Id, index, ct).ConfigureAwait(false);
-                    await store.DeleteBlockIndexAsync(inode.Id, index, ct).ConfigureAwait(false);
+                    await store.DeleteBlockAsync(inode.Id, index, stamp, ct).ConfigureAwait(false);
+                    await store.DeleteBlockIndexAsync(inode.Id, index, stamp, ct).ConfigureAwait(false);
                 }
+            }
         }
         if (stored != inode.Blocks)
         {

@@ -68,6 +68,9 @@ internal sealed class OpenFile
     /// <summary>The inode lock held across a burst of writes, or null.</summary>
     public LockSet? WriterLock { get; set; }
 
+    /// <summary>The block stamps of this holding of <see cref="WriterLock"/> (from its fencing token).</summary>
+    public BlockStamps? Stamps { get; set; }
+
     public DateTime LastWrite { get; set; }
 
     /// <summary>The last name of this inode dropped while it was open: its data is purged at the last release.</summary>

@@ -68,6 +68,7 @@ internal static class Program
         if (pesterOnly)
         {
             var only = await RunPesterAsync(root, results, environment).ConfigureAwait(false);
+            foreach (var line in FailedTests(results)) Log(line);
             Console.WriteLine($"Tests: {only.Passed} passed, {only.Failed} failed, {only.Skipped} skipped");
             watching.Cancel();
             return only.Exit != 0 || only.Failed > 0 ? 1 : 0;
@@ -84,6 +85,8 @@ internal static class Program
 
         var pester = await RunPesterAsync(root, results, environment).ConfigureAwait(false);
 
+        // The names of failed tests again at the end, where a log cut to its tail still shows them.
+        foreach (var line in FailedTests(results)) Log(line);
         Log($"finished in {Clock.Elapsed.TotalMinutes:F1} min (xunit: {passed} passed, {failed} failed, {skipped} skipped; Pester: {pester.Passed} passed, {pester.Failed} failed, {pester.Skipped} skipped)");
         // The plain closing line CI reads: "N passed, N failed", xunit and Pester together.
         Console.WriteLine($"Tests: {passed + pester.Passed} passed, {failed + pester.Failed} failed, {skipped + pester.Skipped} skipped");
@@ -163,6 +166,25 @@ internal static class Program
             skipped += Read("notExecuted");
         }
         return (passed, failed, skipped);
+    }
+
+    /// <summary>One line per failed test in the trx and Pester result files: its name and its message's first line.</summary>
+    private static IEnumerable<string> FailedTests(string resultsDirectory)
+    {
+        if (!Directory.Exists(resultsDirectory)) yield break;
+        static string FirstLine(string? text) => (text ?? "").Trim().Split('\n')[0].Trim();
+        foreach (var trx in Directory.GetFiles(resultsDirectory, "*.trx", SearchOption.AllDirectories))
+        {
+            foreach (var result in XDocument.Load(trx).Descendants().Where(e => e.Name.LocalName == "UnitTestResult" && (string?)e.Attribute("outcome") is "Failed" or "Error" or "Timeout" or "Aborted"))
+            {
+                var message = result.Descendants().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value;
+                yield return $"FAILED (xunit) {(string?)result.Attribute("testName")}: {FirstLine(message)}";
+            }
+        }
+        var pester = Path.Combine(resultsDirectory, "pester.xml");
+        if (!File.Exists(pester)) yield break;
+        foreach (var testCase in XDocument.Load(pester).Descendants("test-case").Where(e => (string?)e.Attribute("result") is "Failure" or "Error"))
+            yield return $"FAILED (Pester) {(string?)testCase.Attribute("description") ?? (string?)testCase.Attribute("name")}: {FirstLine(testCase.Descendants("message").FirstOrDefault()?.Value)}";
     }
 
     private static async Task<int> RunAsync(string file, IEnumerable<string> args, string workingDirectory, Dictionary<string, string> environment)

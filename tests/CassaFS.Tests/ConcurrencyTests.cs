@@ -1,3 +1,4 @@
+using System.Text;
 using CassaFS.Locks;
 
 namespace CassaFS.Tests;
@@ -80,6 +81,30 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         var e = await Assert.ThrowsAsync<FileSystemException>(() => stale.Fs.CommitAsync(staleHold, file.Id, "fenced", i => i with { Mode = 0x1FF }, default));
         Assert.Equal(Errno.ESTALE, e.Errno);
         Assert.Equal(0x180, (await Fs.GetAttrAsync(file.Id)).Mode);
+    }
+
+    [Fact]
+    public async Task A_block_write_of_a_holder_whose_lock_was_lost_does_not_land_over_the_new_holders_data()
+    {
+        var dir = await Fs.ScratchAsync();
+        var file = await Fs.WriteFileAsync(dir.Id, "stalled", Enumerable.Repeat((byte)'0', 100).ToArray());
+        await using var stale = await f.SecondClientAsync(real => new NeverNoticesLoss(real));
+        await using var fresh = await f.SecondClientAsync();
+        // The stale writer takes the inode lock and buffers its write; then it stalls (its process paused, its
+        // request held up in the network) while its ZooKeeper session ends, which it has not noticed.
+        var staleHandle = await stale.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await stale.Fs.WriteAsync(staleHandle, 0, Enumerable.Repeat((byte)'A', 100).ToArray());
+        await stale.ZooKeeper.DisposeAsync();
+        // The next holder writes and commits.
+        var freshHandle = await fresh.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await fresh.Fs.WriteAsync(freshHandle, 0, Enumerable.Repeat((byte)'B', 100).ToArray());
+        await fresh.Fs.ReleaseAsync(freshHandle);
+        // The stale writer's block write goes out only now, after the new holder's: storage must keep the new data,
+        // and the stale writer learns its write did not count.
+        var e = await Assert.ThrowsAsync<FileSystemException>(() => stale.Fs.FsyncAsync(staleHandle));
+        Assert.Equal(Errno.ESTALE, e.Errno);
+        await using var reader = await f.SecondClientAsync();
+        Assert.Equal(new string('B', 100), Encoding.ASCII.GetString(await reader.Fs.ReadFileAsync(file.Id)));
     }
 
     private static Task<LockSet> LockSetFor(ILockProvider provider, LockKey key) =>

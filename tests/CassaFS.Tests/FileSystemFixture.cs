@@ -35,12 +35,13 @@ public sealed class FileSystemFixture : IAsyncLifetime
         return await CqlSession.ConnectAsync(options);
     }
 
-    /// <summary>Another client of the same filesystem: its own Cassandra session and ZooKeeper session.</summary>
-    public async Task<Client> SecondClientAsync()
+    /// <summary>Another client of the same filesystem: its own Cassandra session and ZooKeeper session (its locks seen through <paramref name="locks"/> when given).</summary>
+    public async Task<Client> SecondClientAsync(Func<ILockProvider, ILockProvider>? locks = null)
     {
         var session = await Connect(ContactPoint);
         var zk = await ZooKeeperClient.ConnectAsync(ZooKeeperConnect);
-        var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = Keyspace, Locks = new ZooKeeperLockProvider(zk) });
+        ILockProvider provider = new ZooKeeperLockProvider(zk);
+        var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = Keyspace, Locks = locks?.Invoke(provider) ?? provider });
         return new Client(session, zk, fs);
     }
 
