@@ -120,8 +120,17 @@ public static class MountDaemon
             }
         }
         if (state is null) return;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (MountRegistry.ProcessAlive(state.Pid) && registry.Read(full) is not null && DateTime.UtcNow < deadline)
-            await Task.Delay(100, ct).ConfigureAwait(false);
+        // The daemon stores what open files buffered, releases its locks and closes its sessions after the kernel
+        // let go: wait for it to exit, so a script may unmount and then read the data from elsewhere.
+        var deadline = DateTime.UtcNow + UnmountWait;
+        while (MountRegistry.ProcessAlive(state.Pid) && DateTime.UtcNow < deadline)
+            await Task.Delay(50, ct).ConfigureAwait(false);
+        if (MountRegistry.ProcessAlive(state.Pid))
+            throw new MountFailedException($"{full} is unmounted, but its daemon (pid {state.Pid}) is still running after {UnmountWait.TotalSeconds:F0} s: " +
+                                           $"it may still be storing buffered writes (Cassandra slow or unreachable?). See its log ({Path.ChangeExtension(registry.PathFor(full), ".log")}); " +
+                                           $"kill -TERM {state.Pid} asks it to finish.");
     }
+
+    /// <summary>How long umount waits for the daemon to exit after the kernel let go.</summary>
+    private static readonly TimeSpan UnmountWait = TimeSpan.FromSeconds(60);
 }

@@ -123,7 +123,21 @@ public sealed class MountRegistry
         return null;
     }
 
-    public static bool ProcessAlive(int pid) => pid > 0 && System.IO.Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+    /// <summary>True while <paramref name="pid"/> runs (a zombie has exited: its parent, perhaps an init that never reaps, only has not collected it).</summary>
+    public static bool ProcessAlive(int pid)
+    {
+        if (pid <= 0) return false;
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            var afterName = stat.LastIndexOf(')');
+            return afterName < 0 || afterName + 2 >= stat.Length || stat[afterName + 2] != 'Z';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     private static string Unescape(string s)
     {

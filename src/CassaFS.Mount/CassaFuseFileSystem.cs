@@ -81,7 +81,6 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     private static Fuse.Errno Map(FsErrno errno) => (Fuse.Errno)(int)errno;
 
-    /// <summary>Turns what a filesystem call threw into the errno the kernel gets.</summary>
     /// <summary>The errno each of the filesystem's failures answers with (the binding turns a handler's exception into its reply).</summary>
     public override Fuse.Errno? ErrnoFor(Exception exception) => exception switch
     {

@@ -251,7 +251,7 @@ public sealed partial class CassaFileSystem
             }
             var now = Timespec.Now;
             file.Size = Math.Max(file.Size, end);
-            file.Inode = file.Inode with { Mtime = now, Ctime = now, Mode = Permissions.ModeAfterWrite(file.Inode.Mode, handle.Caller) };
+            file.Inode = file.Inode with { Mtime = now, Ctime = now, Mode = Permissions.ModeAfterWrite(file.Inode, handle.Caller) };
             file.MetadataDirty = true;
             file.LastWrite = DateTime.UtcNow;
             if (file.Dirty.Count > _options.WriteBackBlocks)
@@ -502,7 +502,7 @@ public sealed partial class CassaFileSystem
                     Blocks = blocksLeft,
                     Mtime = size != old.Size || handle is not null ? now : stored.Mtime,
                     Ctime = size != old.Size || handle is not null ? now : stored.Ctime,
-                    Mode = Permissions.ModeAfterWrite(stored.Mode, caller),
+                    Mode = Permissions.ModeAfterWrite(stored, caller),
                 }, ct).ConfigureAwait(false);
                 f.Size = size;
                 foreach (var chunk in doomed.Chunk(_options.BlocksInFlight))

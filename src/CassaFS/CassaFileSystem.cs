@@ -107,6 +107,10 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         ThrowIfReadOnly(id.ToString());
         if (changes.Size is { } size)
         {
+            // The kernel's truncate of a set-id file by a non-owner comes with the mode that clears the bits; the
+            // truncate clears them itself, after which that mode would no longer read as only clearing them.
+            if (changes.Mode is { } mode && Permissions.IsPrivilegeKill(await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false), mode & ModeBits.Permissions, caller))
+                changes = changes with { Mode = null };
             await TruncateAsync(id, size, caller, handle, ct).ConfigureAwait(false);
             if (changes with { Size = null } == new AttributeChanges()) return await GetAttrAsync(id, ct).ConfigureAwait(false);
         }
@@ -121,8 +125,8 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         var result = inode;
         if (c.Mode is { } mode)
         {
-            Permissions.DemandOwner(inode, caller, subject);
             mode &= ModeBits.Permissions;
+            if (!Permissions.IsPrivilegeKill(inode, mode, caller)) Permissions.DemandOwner(inode, caller, subject);
             // An unprivileged owner outside the file's group cannot keep set-gid (chmod(2)).
             if (!caller.IsRoot && !caller.InGroup(inode.Gid) && inode.Type != FileType.Directory) mode &= ~ModeBits.SetGid;
             result = result with { Mode = mode, Ctime = now };

@@ -39,12 +39,31 @@ internal static class Permissions
             throw new FileSystemException(Errno.EPERM, subject, "only the owner or root may do that");
     }
 
-    /// <summary>A write by someone other than root clears set-uid, and set-gid where group execute is set.</summary>
-    public static int ModeAfterWrite(int mode, Caller caller)
+    /// <summary>
+    /// True when a mode change only clears set-uid or set-gid and the caller may write the file: what the kernel asks
+    /// before a non-owner's write or truncate of a set-id file (FUSE's SETATTR of the mode, sent as the writer, since
+    /// libfuse 3.14 does not pass FUSE_HANDLE_KILLPRIV on). Refusing it as a chmod by a non-owner would fail the write
+    /// with EPERM; allowing it grants nothing the write itself would not do (a write clears these bits anyway).
+    /// </summary>
+    public static bool IsPrivilegeKill(Inode inode, int mode, Caller caller)
     {
+        const int setId = ModeBits.SetUid | ModeBits.SetGid;
+        var current = inode.Mode & ModeBits.Permissions;
+        return inode.Type == FileType.Regular && mode != current && (mode | setId) == (current | setId) && (mode & ~current) == 0
+               && Allows(inode, caller, AccessMode.Write);
+    }
+
+    /// <summary>
+    /// The mode after a write or truncate (Linux's rule, <c>setattr_should_drop_suidgid</c>): a caller without
+    /// CAP_FSETID (here: anyone but root) clears set-uid, and set-gid where group execute is set or where the caller is
+    /// not in the file's group (a set-gid file without group execute keeps its bit only for members of its group).
+    /// </summary>
+    public static int ModeAfterWrite(Inode inode, Caller caller)
+    {
+        var mode = inode.Mode;
         if (caller.IsRoot) return mode;
         mode &= ~ModeBits.SetUid;
-        if ((mode & ModeBits.GroupExecute) != 0) mode &= ~ModeBits.SetGid;
+        if ((mode & ModeBits.GroupExecute) != 0 || !caller.InGroup(inode.Gid)) mode &= ~ModeBits.SetGid;
         return mode;
     }
 }

@@ -63,6 +63,7 @@ public sealed class LifecycleTests(MountFixture fixture)
         var started = await Cli.RunAsync(fixture.Environment, "mount", mountPoint, "--background", "-o", "ro,attr_timeout=0.5");
         Assert.Equal(0, started.ExitCode);
         Assert.Equal($"MOUNTED {mountPoint}", started.Out.Trim());
+        var daemon = 0;
         try
         {
             var status = await Cli.RunAsync(fixture.Environment, "status", "--json");
@@ -72,6 +73,7 @@ public sealed class LifecycleTests(MountFixture fixture)
             Assert.True(entry.GetProperty("daemonAlive").GetBoolean());
             Assert.Equal(fixture.Keyspace, entry.GetProperty("state").GetProperty("keyspace").GetString());
             Assert.True(entry.GetProperty("state").GetProperty("readOnly").GetBoolean());
+            daemon = entry.GetProperty("state").GetProperty("pid").GetInt32();
 
             var write = await Cli.ShAsync(mountPoint, "echo x > refused.txt");
             Assert.NotEqual(0, write.ExitCode);
@@ -83,6 +85,8 @@ public sealed class LifecycleTests(MountFixture fixture)
             Assert.Equal(0, stopped.ExitCode);
         }
         Assert.False(Posix.IsMounted(mountPoint));
+        // Issue 13 §4: umount returned while the daemon was still running (gone a few seconds later).
+        Assert.False(MountRegistry.ProcessAlive(daemon), $"the daemon (pid {daemon}) still runs after umount returned");
         var after = await Cli.RunAsync(fixture.Environment, "status");
         Assert.DoesNotContain(mountPoint, after.ShouldSucceed("cassafs status").Out, StringComparison.Ordinal);
     }

@@ -85,6 +85,47 @@ public sealed class OrdinaryToolsTests(MountFixture fixture)
         }
     }
 
+    /// <summary>Writes, truncates and chowns set-id files as another user, as root, and as their owner; prints each result.</summary>
+    private const string SetIdScript = """
+        chmod 777 .
+        as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+        for m in 4777 2777 6777 2767 2775; do
+          for how in append truncate ftruncate; do
+            f=f-$m-$how; printf abc > $f; chmod $m $f
+            case $how in
+              append) as_nobody sh -c "printf x >> $f" ;;
+              truncate) as_nobody truncate -s 1 $f ;;
+              ftruncate) as_nobody /usr/bin/perl -e 'open(F, "+<", $ARGV[0]) or die; truncate(F, 2) or die' $f ;;
+            esac 2>/dev/null && r=ok || r=refused
+            echo "$f $r $(stat -c '%a %s' $f)"
+          done
+        done
+        f=root-6777; printf abc > $f; chmod 6777 $f; printf x >> $f; truncate -s 1 $f; echo "$f $(stat -c '%a %s' $f)"
+        f=chown-6755; printf abc > $f; chmod 6755 $f; chown 12:34 $f; echo "$f $(stat -c '%a %u %g' $f)"
+        f=chgrp-2745; printf abc > $f; chmod 2745 $f; chgrp 34 $f; echo "$f $(stat -c '%a %g' $f)"
+        """;
+
+    [Fact]
+    public async Task A_non_owners_write_or_truncate_of_a_set_id_file_succeeds_and_clears_the_bits_as_on_a_local_directory()
+    {
+        // Issue 13 §1: the kernel asked to clear the bits with a SETATTR of the mode as the writer, which the filesystem
+        // refused (EPERM, no write followed): 'printf x >> f' as nobody on a 04777 file failed and left -rwsrwxrwx 0.
+        var local = Directory.CreateTempSubdirectory("cassafs-setid-").FullName;
+        var onMount = Path.Combine(fixture.MountA, "setid-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(onMount);
+        try
+        {
+            var expected = (await Cli.ShAsync(local, SetIdScript)).ShouldSucceed("the set-id script on a local directory");
+            Assert.Contains("f-4777-append ok 777 4", expected.Out, StringComparison.Ordinal);
+            var actual = (await Cli.ShAsync(onMount, SetIdScript)).ShouldSucceed("the set-id script on the mount");
+            Assert.Equal(expected.Out, actual.Out);
+        }
+        finally
+        {
+            Directory.Delete(local, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Truncate_to_5G_is_sparse_and_df_reports_the_filesystem()
     {

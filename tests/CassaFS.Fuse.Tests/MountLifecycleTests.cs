@@ -216,6 +216,27 @@ public sealed class MountHostProcessTests : IDisposable
         Assert.Fail($"the host exited (code {(host.HasExited ? host.ExitCode : -1)}) before saying {expected}: {await host.StandardError.ReadToEndAsync()}");
     }
 
+    /// <summary>For a failure: the fusermount3 processes naming the mount point (the auto_unmount watcher), where each waits, and who holds /dev/fuse.</summary>
+    private static string Watchers(string mountPoint)
+    {
+        var lines = new List<string>();
+        foreach (var dir in Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
+                var holdsFuse = Directory.GetFiles(Path.Combine(dir, "fd")).Any(fd => new FileInfo(fd).LinkTarget == "/dev/fuse");
+                if (cmdline.Contains(mountPoint, StringComparison.Ordinal) || holdsFuse)
+                    lines.Add($"pid {Path.GetFileName(dir)} [{cmdline}] wchan={File.ReadAllText(Path.Combine(dir, "wchan"))} holds /dev/fuse: {holdsFuse}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while being read.
+            }
+        }
+        return lines.Count == 0 ? "no process names the mount point or holds /dev/fuse" : string.Join("; ", lines);
+    }
+
     private static async Task<bool> Eventually(Func<bool> condition, TimeSpan within)
     {
         var deadline = DateTime.UtcNow + within;
@@ -242,7 +263,7 @@ public sealed class MountHostProcessTests : IDisposable
 
         // fusermount3's auto_unmount watcher sees the daemon's end and detaches the mount. It is one more process to
         // schedule: on two cores running the whole suite, 10 s once proved too short.
-        Assert.True(await Eventually(() => !Posix.IsMounted(_root), TimeSpan.FromSeconds(30)), "the mount outlived its daemon by 30 s");
+        Assert.True(await Eventually(() => !Posix.IsMounted(_root), TimeSpan.FromSeconds(30)), $"the mount outlived its daemon by 30 s; {Watchers(_root)}");
         Assert.False(File.Exists(Path.Combine(_root, "hello")));
     }
 

@@ -44,6 +44,37 @@ public class AttributeTests(FileSystemFixture f) : IClassFixture<FileSystemFixtu
     }
 
     [Fact]
+    public async Task A_non_owner_may_clear_set_id_bits_of_a_file_it_may_write_and_its_write_clears_them_by_Linux_rules()
+    {
+        // Issue 13 §1: the kernel clears the bits before a non-owner's write with a SETATTR of the mode, as the writer.
+        var setUid = await OwnedByAliceAsync(0x9FF); // 04777
+        Assert.Equal(0x1FF, (await Fs.SetAttrAsync(setUid.Id, new AttributeChanges { Mode = 0x1FF }, Bob)).Mode);
+        // Anything more than clearing them is still a chmod, for the owner only.
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.SetAttrAsync(setUid.Id, new AttributeChanges { Mode = 0x1FD }, Bob)));
+        var readOnlyToBob = await OwnedByAliceAsync(0x9A4); // 04644: Bob may not write, so may not clear
+        Assert.Equal(Errno.EPERM, await ErrnoOf(() => Fs.SetAttrAsync(readOnlyToBob.Id, new AttributeChanges { Mode = 0x1A4 }, Bob)));
+
+        // Set-gid without group execute (02767) is kept for a writer in the file's group, cleared for one outside it.
+        var inGroup = await OwnedByAliceAsync(0x5F7);
+        await WriteAsAsync(inGroup, Alice with { Uid = 1002 }); // another member of group 1000
+        Assert.Equal(0x5F7, (await Fs.GetAttrAsync(inGroup.Id)).Mode);
+        var outside = await OwnedByAliceAsync(0x5F7);
+        await WriteAsAsync(outside, Bob);
+        Assert.Equal(0x1F7, (await Fs.GetAttrAsync(outside.Id)).Mode);
+        // Root keeps every bit (CAP_FSETID).
+        var byRoot = await OwnedByAliceAsync(0xDFF); // 06777
+        await WriteAsAsync(byRoot, Root);
+        Assert.Equal(0xDFF, (await Fs.GetAttrAsync(byRoot.Id)).Mode);
+    }
+
+    private async Task WriteAsAsync(Inode file, Caller caller)
+    {
+        var h = await Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, caller);
+        await Fs.WriteAsync(h, 0, "x"u8.ToArray());
+        await Fs.ReleaseAsync(h);
+    }
+
+    [Fact]
     public async Task Permission_bits_decide_for_owner_group_and_others_and_root_passes()
     {
         var file = await OwnedByAliceAsync(0x1A0); // 0640, group 1000
