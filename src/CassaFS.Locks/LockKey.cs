@@ -35,6 +35,12 @@ public readonly record struct LockKey : IComparable<LockKey>
     /// </summary>
     public static LockKey ForAdvisory(Guid inode) => new($"{AdvisoryPrefix}{inode:D}");
 
+    /// <summary>
+    /// A client's hold on a file it has open (shared: every client with it open holds it): a file whose last name is
+    /// removed is purged only when no client holds it, else at the last holder's last close (POSIX open-unlinked).
+    /// </summary>
+    public static LockKey ForOpenFile(Guid inode) => new($"open/{inode:D}");
+
     /// <summary>What every <see cref="ForAdvisory"/> key starts with: list files' locks with it.</summary>
     public const string AdvisoryPrefix = "advisory/";
 

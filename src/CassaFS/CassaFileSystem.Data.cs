@@ -5,11 +5,7 @@ namespace CassaFS;
 public sealed partial class CassaFileSystem
 {
     /// <summary>open(2) of an existing inode: permission checks by the access mode; O_TRUNC truncates.</summary>
-    public async Task<FileHandle> OpenAsync(Guid id, OpenFlags flags, Caller caller, CancellationToken ct = default)
-    {
-        var inode = await LoadAsync(id, id.ToString(), ct).ConfigureAwait(false);
-        return await OpenInodeAsync(inode, flags, caller, ct).ConfigureAwait(false);
-    }
+    public Task<FileHandle> OpenAsync(Guid id, OpenFlags flags, Caller caller, CancellationToken ct = default) => OpenInodeAsync(id, flags, caller, ct);
 
     /// <summary>open(2) with O_CREAT: creates a regular file, or opens the existing one (EEXIST with O_EXCL).</summary>
     public async Task<(FileHandle Handle, Inode Inode)> CreateAsync(Guid parent, string name, int mode, OpenFlags flags, Caller caller, CancellationToken ct = default)
@@ -18,39 +14,61 @@ public sealed partial class CassaFileSystem
         try
         {
             inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct).ConfigureAwait(false);
-            // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT).
-            var handle = Track(inode, flags, caller);
-            return (handle, inode);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
         {
             inode = await LookupAsync(parent, name, caller, ct).ConfigureAwait(false);
-            var handle = await OpenInodeAsync(inode, flags, caller, ct).ConfigureAwait(false);
-            return (handle, await GetAttrAsync(inode.Id, ct).ConfigureAwait(false));
+            var opened = await OpenInodeAsync(inode.Id, flags, caller, ct).ConfigureAwait(false);
+            return (opened, await GetAttrAsync(inode.Id, ct).ConfigureAwait(false));
+        }
+        // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT).
+        var handle = Track(inode.Id, flags, caller);
+        try
+        {
+            await HoldAsync(handle.File, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        return (handle, inode);
+    }
+
+    /// <summary>Takes the handle (and, for this client's first, the file's hold) before reading the inode, so an unlink elsewhere either sees the hold or happened before this open.</summary>
+    private async Task<FileHandle> OpenInodeAsync(Guid id, OpenFlags flags, Caller caller, CancellationToken ct)
+    {
+        var subject = id.ToString();
+        var handle = Track(id, flags, caller);
+        try
+        {
+            var first = await HoldAsync(handle.File, ct).ConfigureAwait(false);
+            var inode = await LoadAsync(id, subject, ct).ConfigureAwait(false);
+            // Its last name went before this client held it: the open comes after the unlink, so the file is gone for it.
+            if (first && inode.Nlink == 0 && inode.Type == FileType.Regular) throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
+            if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
+            var access = flags & OpenFlags.AccessModeMask;
+            var wantsWrite = access is OpenFlags.WriteOnly or OpenFlags.ReadWrite || flags.HasFlag(OpenFlags.Truncate);
+            if (inode.IsDirectory && wantsWrite) throw new FileSystemException(Errno.EISDIR, subject);
+            if (wantsWrite) ThrowIfReadOnly(subject);
+            var want = (access is OpenFlags.ReadOnly or OpenFlags.ReadWrite ? AccessMode.Read : 0) | (wantsWrite ? AccessMode.Write : 0);
+            Permissions.Demand(inode, caller, want, subject);
+            if (flags.HasFlag(OpenFlags.Truncate) && inode.Type == FileType.Regular && access != OpenFlags.ReadOnly)
+                await TruncateAsync(inode.Id, 0, caller, handle, ct).ConfigureAwait(false);
+            return handle;
+        }
+        catch
+        {
+            await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
+            throw;
         }
     }
 
-    private async Task<FileHandle> OpenInodeAsync(Inode inode, OpenFlags flags, Caller caller, CancellationToken ct)
-    {
-        var subject = inode.Id.ToString();
-        if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
-        var access = flags & OpenFlags.AccessModeMask;
-        var wantsWrite = access is OpenFlags.WriteOnly or OpenFlags.ReadWrite || flags.HasFlag(OpenFlags.Truncate);
-        if (inode.IsDirectory && wantsWrite) throw new FileSystemException(Errno.EISDIR, subject);
-        if (wantsWrite) ThrowIfReadOnly(subject);
-        var want = (access is OpenFlags.ReadOnly or OpenFlags.ReadWrite ? AccessMode.Read : 0) | (wantsWrite ? AccessMode.Write : 0);
-        Permissions.Demand(inode, caller, want, subject);
-        var handle = Track(inode, flags, caller);
-        if (flags.HasFlag(OpenFlags.Truncate) && inode.Type == FileType.Regular && access != OpenFlags.ReadOnly)
-            await TruncateAsync(inode.Id, 0, caller, handle, ct).ConfigureAwait(false);
-        return handle;
-    }
-
-    private FileHandle Track(Inode inode, OpenFlags flags, Caller caller)
+    private FileHandle Track(Guid id, OpenFlags flags, Caller caller)
     {
         while (true)
         {
-            var file = _open.GetOrAdd(inode.Id, id => new OpenFile(id, BlockSize));
+            var file = _open.GetOrAdd(id, i => new OpenFile(i, BlockSize));
             lock (file)
             {
                 if (file.Handles < 0) continue; // being retired by the last release: take a fresh one
@@ -58,6 +76,53 @@ public sealed partial class CassaFileSystem
             }
             return new FileHandle(Interlocked.Increment(ref _nextHandle), file, flags, caller);
         }
+    }
+
+    /// <summary>
+    /// This client's hold on an open file (<see cref="LockKey.ForOpenFile"/>, shared), taken by its first handle and
+    /// let go at its last close: another client's unlink purges the file only while nobody holds it. True when this
+    /// call took it.
+    /// </summary>
+    private async Task<bool> HoldAsync(OpenFile file, CancellationToken ct)
+    {
+        Task<ILockHandle> hold;
+        bool first;
+        lock (file)
+        {
+            first = file.Hold is null;
+            hold = file.Hold ??= _locks.AcquireAsync(new LockRequest(LockKey.ForOpenFile(file.Id), LockMode.Read)
+            {
+                Purpose = $"open by {_options.ClientName}",
+                Timeout = _options.LockTimeout,
+            }, CancellationToken.None).AsTask();
+        }
+        try
+        {
+            await hold.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (LockTimeoutException e)
+        {
+            throw new FileSystemException(Errno.EAGAIN, file.Id.ToString(), e.Message, e);
+        }
+        return first;
+    }
+
+    /// <summary>Lets go of this client's hold on a file at its last close (a hold that failed to come has nothing to release).</summary>
+    private static async Task ReleaseHoldAsync(OpenFile file)
+    {
+        var hold = file.Hold;
+        file.Hold = null;
+        if (hold is null) return;
+        ILockHandle handle;
+        try
+        {
+            handle = await hold.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return;
+        }
+        await handle.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>read(2): reads at <paramref name="offset"/>; holes and the ends of short blocks read as zeros. Returns the byte count (0 at end of file).</summary>
@@ -445,11 +510,10 @@ public sealed partial class CassaFileSystem
                 {
                     await ReleaseWriterLockAsync(file).ConfigureAwait(false);
                     _open.TryRemove(new KeyValuePair<Guid, OpenFile>(file.Id, file));
-                    if (file.Unlinked)
-                    {
-                        var inode = await _store.GetInodeAsync(file.Id, ct).ConfigureAwait(false);
-                        if (inode is { Nlink: 0 }) await PurgeAsync(inode, ct).ConfigureAwait(false);
-                    }
+                    // Its last name may have gone (here or on another client) while it was open: the last holder purges it.
+                    await ReleaseHoldAsync(file).ConfigureAwait(false);
+                    if (await _store.GetInodeAsync(file.Id, ct).ConfigureAwait(false) is { Nlink: 0 } inode)
+                        await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -473,7 +537,7 @@ public sealed partial class CassaFileSystem
         if (handle is null || !handle.CanWrite && !handle.Flags.HasFlag(OpenFlags.Truncate))
             Permissions.Demand(inode, caller, AccessMode.Write, id.ToString());
 
-        var temporary = handle is null ? Track(inode, OpenFlags.WriteOnly, caller) : null;
+        var temporary = handle is null ? Track(inode.Id, OpenFlags.WriteOnly, caller) : null;
         var file = (handle ?? temporary)!.File;
         try
         {

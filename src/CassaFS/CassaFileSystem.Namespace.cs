@@ -419,15 +419,24 @@ public sealed partial class CassaFileSystem
         }
     }
 
-    /// <summary>An inode lost its last name: purge it now, or at the last release if it is open in this client.</summary>
+    /// <summary>An inode lost its last name: purge it now, or at the last close of whichever client still has it open.</summary>
     private async Task DropInodeAsync(Inode inode, CancellationToken ct)
     {
-        if (_open.TryGetValue(inode.Id, out var file) && file.Handles > 0)
-        {
-            file.Unlinked = true;
-            return;
-        }
+        if (_open.TryGetValue(inode.Id, out var file) && file.Handles > 0) return; // this client's last close purges it
+        await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Purges a file with no names unless a client holds it open (<see cref="LockKey.ForOpenFile"/>): that client's
+    /// last close purges it then, or fsck once that client's session is gone. Holds are taken before an open reads the
+    /// inode, and the unlink committed nlink 0 before looking, so an open either shows here or finds the file gone.
+    /// </summary>
+    internal async Task<bool> PurgeUnlessOpenAsync(Inode inode, CancellationToken ct)
+    {
+        if (inode.Type == FileType.Regular && (await _locks.InspectAsync(LockKey.ForOpenFile(inode.Id), ct).ConfigureAwait(false)).Holders.Count > 0)
+            return false;
         await PurgeAsync(inode, ct).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Deletes an inode with no names: data blocks and their index, attributes, then the inode row last (so a crash leaves an orphan fsck sees).</summary>

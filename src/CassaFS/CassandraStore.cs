@@ -306,6 +306,10 @@ internal sealed class CassandraStore
     // waits for one. Deltas add up here and one background writer stores them (one UPDATE at a time, the sum of all
     // since the last); statfs adds what is still pending, so this client sees its own changes at once.
     private long _pendingBlocks, _pendingInodes;
+    // Deltas taken by the writer whose UPDATE has not answered yet; statfs waits briefly for that answer instead
+    // (a read between the two would miss them), and counts them itself when the write is slow.
+    private long _storingBlocks, _storingInodes;
+    private readonly SemaphoreSlim _storing = new(1, 1);
     private readonly SemaphoreSlim _usageWanted = new(0, 1);
     private Task? _usageWriter;
     private readonly CancellationTokenSource _closing = new();
@@ -336,7 +340,14 @@ internal sealed class CassandraStore
             {
                 return;
             }
-            await StorePendingUsageAsync(_closing.Token).ConfigureAwait(false);
+            try
+            {
+                await StorePendingUsageAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // closing: FlushUsageAsync stores the rest
+            }
         }
     }
 
@@ -346,11 +357,14 @@ internal sealed class CassandraStore
     /// </summary>
     private async Task StorePendingUsageAsync(CancellationToken ct)
     {
+        await _storing.WaitAsync(ct).ConfigureAwait(false);
         var blocks = Interlocked.Exchange(ref _pendingBlocks, 0);
         var inodes = Interlocked.Exchange(ref _pendingInodes, 0);
-        if (blocks == 0 && inodes == 0) return;
+        Interlocked.Exchange(ref _storingBlocks, blocks);
+        Interlocked.Exchange(ref _storingInodes, inodes);
         try
         {
+            if (blocks == 0 && inodes == 0) return;
             await RunAsync(_addUsage.Bind(blocks, inodes), idempotent: false, ct).ConfigureAwait(false);
         }
         catch (CqlException)
@@ -362,6 +376,12 @@ internal sealed class CassandraStore
             // Closing: the last deltas go in FlushUsageAsync.
             Interlocked.Add(ref _pendingBlocks, blocks);
             Interlocked.Add(ref _pendingInodes, inodes);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _storingBlocks, 0);
+            Interlocked.Exchange(ref _storingInodes, 0);
+            _storing.Release();
         }
     }
 
@@ -380,11 +400,24 @@ internal sealed class CassandraStore
         }
     }
 
+    /// <summary>The stored counters plus this client's deltas not yet stored.</summary>
     public async Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct)
     {
-        var rows = await RunAsync(_usage.Bind(), idempotent: true, ct).ConfigureAwait(false);
-        var (blocks, inodes) = rows.Count == 0 ? (0L, 0L) : (rows[0].Get<long?>(0) ?? 0, rows[0].Get<long?>(1) ?? 0);
-        return (blocks + Interlocked.Read(ref _pendingBlocks), inodes + Interlocked.Read(ref _pendingInodes));
+        var alone = await _storing.WaitAsync(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+        try
+        {
+            var rows = await RunAsync(_usage.Bind(), idempotent: true, ct).ConfigureAwait(false);
+            var (blocks, inodes) = rows.Count == 0 ? (0L, 0L) : (rows[0].Get<long?>(0) ?? 0, rows[0].Get<long?>(1) ?? 0);
+            blocks += Interlocked.Read(ref _pendingBlocks);
+            inodes += Interlocked.Read(ref _pendingInodes);
+            // An UPDATE still unanswered after a second: count its deltas (they may show twice if it lands meanwhile).
+            if (!alone) (blocks, inodes) = (blocks + Interlocked.Read(ref _storingBlocks), inodes + Interlocked.Read(ref _storingInodes));
+            return (blocks, inodes);
+        }
+        finally
+        {
+            if (alone) _storing.Release();
+        }
     }
 
     /// <summary>Inodes that have stored blocks (fsck looks for those whose inode is gone).</summary>

@@ -96,8 +96,10 @@ public static class Fsck
             var links = names.GetValueOrDefault(inode.Id) ?? new();
             if (inode.Id != Inode.RootId && links.Count == 0)
             {
+                // A file unlinked while a client has it open is no orphan: that client's last close purges it.
+                if (inode.Type == FileType.Regular && (await fs.Options.Locks.InspectAsync(LockKey.ForOpenFile(inode.Id), ct).ConfigureAwait(false)).Holders.Count > 0) continue;
                 Found("orphan-inode", $"{inode.Type} {inode.Id} has no name (nlink {inode.Nlink})", repair);
-                if (repair) await fs.PurgeAsync(inode, ct).ConfigureAwait(false);
+                if (repair) await fs.PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
                 continue;
             }
             if (inode.IsDirectory && inode.Id != Inode.RootId && links[0].Dir != inode.Parent)

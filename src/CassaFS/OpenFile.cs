@@ -73,8 +73,8 @@ internal sealed class OpenFile
 
     public DateTime LastWrite { get; set; }
 
-    /// <summary>The last name of this inode dropped while it was open: its data is purged at the last release.</summary>
-    public bool Unlinked { get; set; }
+    /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>
+    public Task<CassaFS.Locks.ILockHandle>? Hold { get; set; }
 
     public Dictionary<long, DirtyBlock> Dirty { get; } = new();
 

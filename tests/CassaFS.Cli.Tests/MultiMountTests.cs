@@ -33,6 +33,44 @@ public sealed class MultiMountTests(MountFixture fixture)
     }
 
     [Fact]
+    public async Task A_file_open_on_one_mount_and_removed_through_the_other_reads_and_writes_byte_exact_until_closed()
+    {
+        // Issue 13 §3: the removing mount purged the file at once, so the descriptor on the other mount lost its data.
+        var dir = "unlinked-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(Path.Combine(fixture.MountB, dir));
+        var local = Path.Combine(Path.GetTempPath(), dir + ".bin");
+        try
+        {
+            // Written through B, so A's page cache holds none of it: A's reads after the removal reach its daemon.
+            var r = await Cli.ShAsync(fixture.MountA, $$"""
+                set -e
+                head -c 3000000 /dev/urandom > '{{local}}'
+                cp '{{local}}' '{{fixture.MountB}}/{{dir}}/f'
+                sleep 1.5
+                exec 3<> '{{dir}}/f'
+                rm '{{fixture.MountB}}/{{dir}}/f'
+                sleep 1.5
+                [ -e '{{dir}}/f' ] && echo 'name still there' || echo 'name gone'
+                /usr/bin/perl -e '
+                  open(my $f, "+<&=", 3) or die "fdopen: $!"; binmode $f; local $/;
+                  open(my $x, "<", $ARGV[0]) or die; binmode $x; my $want = <$x>;
+                  seek($f, 0, 0); my $got = <$f>;
+                  print(($got eq $want) ? "reads byte-exact\n" : "reads wrong: " . length($got) . " bytes\n");
+                  seek($f, 0, 2); print $f "more" or die "write: $!"; $f->flush or die "flush: $!";
+                  seek($f, 0, 0); $got = <$f>;
+                  print(($got eq $want . "more") ? "writes kept\n" : "writes lost\n");' '{{local}}'
+                exec 3>&-
+                ls '{{fixture.MountB}}/{{dir}}' | wc -l
+                """, TimeSpan.FromMinutes(2));
+            Assert.Equal("name gone\nreads byte-exact\nwrites kept\n0\n", r.ShouldSucceed("open on A, rm on B").Out);
+        }
+        finally
+        {
+            File.Delete(local);
+        }
+    }
+
+    [Fact]
     public async Task Creates_writes_and_renames_on_one_mount_show_on_the_other_within_the_cache_timeout()
     {
         var name = "vis-" + Guid.NewGuid().ToString("N")[..8];

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using CassaFS.Locks;
 
@@ -105,6 +106,46 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         Assert.Equal(Errno.ESTALE, e.Errno);
         await using var reader = await f.SecondClientAsync();
         Assert.Equal(new string('B', 100), Encoding.ASCII.GetString(await reader.Fs.ReadFileAsync(file.Id)));
+    }
+
+    [Fact]
+    public async Task A_file_another_client_unlinks_stays_readable_and_writable_where_it_is_open_and_goes_at_the_last_close()
+    {
+        // Issue 13 §3: the unlinking client purged the inode at once, and the other client's descriptor lost its data.
+        var dir = await Fs.ScratchAsync();
+        var data = RandomNumberGenerator.GetBytes(150_000); // three 64 KiB blocks
+        var file = await Fs.WriteFileAsync(dir.Id, "open-elsewhere", data);
+        await using var holder = await f.SecondClientAsync();
+        await using var latecomer = await f.SecondClientAsync();
+        var h = await holder.Fs.OpenAsync(file.Id, OpenFlags.ReadWrite, Root);
+
+        await Fs.UnlinkAsync(dir.Id, "open-elsewhere", Root);
+
+        Assert.Equal(data, await ReadAllAsync(holder.Fs, h, data.Length));
+        var more = RandomNumberGenerator.GetBytes(70_000);
+        await holder.Fs.WriteAsync(h, data.Length, more);
+        await holder.Fs.FsyncAsync(h);
+        Assert.Equal(data.Concat(more).ToArray(), await ReadAllAsync(holder.Fs, h, data.Length + more.Length));
+        Assert.Equal(0, (await Fs.Store.GetInodeAsync(file.Id, default))!.Nlink);
+        // Opening it anew after the unlink is opening a name that is gone.
+        Assert.Equal(Errno.ENOENT, await ErrnoOf(() => latecomer.Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root)));
+
+        await holder.Fs.ReleaseAsync(h);
+        Assert.Null(await Fs.Store.GetInodeAsync(file.Id, default));
+        Assert.Empty(await Fs.Store.BlockIndexesAsync(file.Id, 0, default).ToListAsync());
+    }
+
+    private static async Task<byte[]> ReadAllAsync(CassaFileSystem fs, FileHandle h, int length)
+    {
+        var buffer = new byte[length];
+        var done = 0;
+        while (done < length)
+        {
+            var n = await fs.ReadAsync(h, done, buffer.AsMemory(done));
+            if (n == 0) break;
+            done += n;
+        }
+        return buffer[..done];
     }
 
     private static Task<LockSet> LockSetFor(ILockProvider provider, LockKey key) =>
