@@ -121,11 +121,11 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
 
         await Fs.UnlinkAsync(dir.Id, "open-elsewhere", Root);
 
-        Assert.Equal(data, await ReadAllAsync(holder.Fs, h, data.Length));
+        Assert.Equal(data, await holder.Fs.ReadAllAsync(h, data.Length));
         var more = RandomNumberGenerator.GetBytes(70_000);
         await holder.Fs.WriteAsync(h, data.Length, more);
         await holder.Fs.FsyncAsync(h);
-        Assert.Equal(data.Concat(more).ToArray(), await ReadAllAsync(holder.Fs, h, data.Length + more.Length));
+        Assert.Equal(data.Concat(more).ToArray(), await holder.Fs.ReadAllAsync(h, data.Length + more.Length));
         Assert.Equal(0, (await Fs.Store.GetInodeAsync(file.Id, default))!.Nlink);
         // Opening it anew after the unlink is opening a name that is gone.
         Assert.Equal(Errno.ENOENT, await ErrnoOf(() => latecomer.Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root)));
@@ -133,19 +133,6 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         await holder.Fs.ReleaseAsync(h);
         Assert.Null(await Fs.Store.GetInodeAsync(file.Id, default));
         Assert.Empty(await Fs.Store.BlockIndexesAsync(file.Id, 0, default).ToListAsync());
-    }
-
-    private static async Task<byte[]> ReadAllAsync(CassaFileSystem fs, FileHandle h, int length)
-    {
-        var buffer = new byte[length];
-        var done = 0;
-        while (done < length)
-        {
-            var n = await fs.ReadAsync(h, done, buffer.AsMemory(done));
-            if (n == 0) break;
-            done += n;
-        }
-        return buffer[..done];
     }
 
     private static Task<LockSet> LockSetFor(ILockProvider provider, LockKey key) =>

@@ -92,16 +92,22 @@ public static class FsTestExtensions
     public static async Task<byte[]> ReadFileAsync(this CassaFileSystem fs, Guid inode, Caller? caller = null)
     {
         var handle = await fs.OpenAsync(inode, OpenFlags.ReadOnly, caller ?? Root);
-        var size = (await fs.GetAttrAsync(inode)).Size;
-        var buffer = new byte[size];
+        var bytes = await fs.ReadAllAsync(handle, (await fs.GetAttrAsync(inode)).Size);
+        await fs.ReleaseAsync(handle);
+        return bytes;
+    }
+
+    /// <summary>Up to <paramref name="length"/> bytes from the start of an open file (fewer at its end).</summary>
+    public static async Task<byte[]> ReadAllAsync(this CassaFileSystem fs, FileHandle handle, long length)
+    {
+        var buffer = new byte[length];
         var done = 0;
-        while (done < size)
+        while (done < length)
         {
             var n = await fs.ReadAsync(handle, done, buffer.AsMemory(done));
             if (n == 0) break;
             done += n;
         }
-        await fs.ReleaseAsync(handle);
         return buffer[..done];
     }
 

@@ -58,9 +58,8 @@ public sealed class RingGroup : ICollectionFixture<RingFixture>
 
 /// <summary>Issue 16 §3 and §4: node failures under a filesystem at QUORUM.</summary>
 [Collection(RingGroup.Name)]
-public sealed class RingFailureTests(RingFixture ring)
+public sealed class RingFailureTests(RingFixture ring, Xunit.Abstractions.ITestOutputHelper output)
 {
-
     [Fact]
     public async Task With_one_node_killed_no_file_operation_waits_on_it()
     {
@@ -78,6 +77,7 @@ public sealed class RingFailureTests(RingFixture ring)
             ring.Nodes[1].Kill();
             var (slowest, slowestWhat) = await SlowestOperationAsync(fs, dir.Id, "down", TimeSpan.FromSeconds(25));
             var bar = TimeSpan.FromMilliseconds(Math.Clamp(2 * healthy.TotalMilliseconds, 2000, 4500));
+            output.WriteLine($"slowest operation with every node up {healthy.TotalMilliseconds:F0} ms ({healthyWhat}), with one killed {slowest.TotalMilliseconds:F0} ms ({slowestWhat})");
             Assert.True(slowest < bar, $"an operation waited on the dead node: {slowestWhat} took {slowest.TotalMilliseconds:F0} ms " +
                                        $"(with every node up the slowest, {healthyWhat}, took {healthy.TotalMilliseconds:F0} ms; the bar was {bar.TotalMilliseconds:F0} ms)");
         }
@@ -200,6 +200,7 @@ public sealed class RingFailureTests(RingFixture ring)
                 missing++;
             }
         }
+        output.WriteLine($"fsync'd {acknowledged.Count} files with one node down; after two kills and restarts {missing} missing, {wrong} wrong");
         Assert.True(acknowledged.Count >= 20, $"only {acknowledged.Count} files were written with one node down");
         Assert.True(missing == 0 && wrong == 0, $"of {acknowledged.Count} fsync'd files, {missing} missing and {wrong} wrong right after the restarts");
     }
