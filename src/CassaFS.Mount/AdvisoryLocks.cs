@@ -35,8 +35,8 @@ public sealed class AdvisoryLocks : IAsyncDisposable
 
     // ------------------------------------------------------------------------------------------------ flock
 
-    /// <summary>flock(2) for one open-file owner.</summary>
-    public async ValueTask<Errno> FlockAsync(Guid inode, ulong owner, FlockOperation operation, CancellationToken interrupted)
+    /// <summary>flock(2) for one open-file owner; <paramref name="subject"/> names the file for listings (its path, when known).</summary>
+    public async ValueTask<Errno> FlockAsync(Guid inode, ulong owner, FlockOperation operation, CancellationToken interrupted, string? subject = null)
     {
         var key = (inode, owner);
         ILockHandle? held;
@@ -55,6 +55,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         var request = new LockRequest(LockKey.ForAdvisory(inode), mode)
         {
             Purpose = $"flock {(mode == LockMode.Write ? "LOCK_EX" : "LOCK_SH")}",
+            Subject = subject,
             Timeout = (operation & FlockOperation.NonBlocking) != 0 ? NonBlockingWait : null,
         };
         var (handle, error) = await AcquireAsync(request, interrupted).ConfigureAwait(false);

@@ -72,10 +72,10 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         ChangeTime = new FuseTime(inode.Ctime.Seconds, inode.Ctime.Nanoseconds),
     };
 
-    /// <summary>An entry reply: counts one kernel lookup of the inode.</summary>
-    private FuseEntry Entry(Inode inode)
+    /// <summary>An entry reply: counts one kernel lookup of the inode, found as <paramref name="name"/> in <paramref name="parent"/>.</summary>
+    private FuseEntry Entry(Inode inode, ulong parent, string name)
     {
-        var ino = _nodes.Remember(inode.Id);
+        var ino = _nodes.Remember(inode.Id, parent, name);
         return new FuseEntry(Attributes(inode, ino), (ulong)inode.Generation);
     }
 
@@ -111,7 +111,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
     {
         var inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
-        return Entry(inode);
+        return Entry(inode, parent, name);
     }
 
     public override async ValueTask<FuseResult<InodeAttributes>> GetAttributesAsync(FuseRequestContext context, ulong ino, ulong? fileHandle)
@@ -148,43 +148,47 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         var type = (FileType)(mode & 0xF000);
         if (type == 0) type = FileType.Regular;
         var inode = await _fs.MknodAsync(InodeOf(parent), name, type, (int)(mode & 0xFFF), (long)rdev, CallerOf(context)).ConfigureAwait(false);
-        return Entry(inode);
+        return Entry(inode, parent, name);
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> MakeDirectoryAsync(FuseRequestContext context, ulong parent, string name, uint mode)
     {
         var inode = await _fs.MkdirAsync(InodeOf(parent), name, (int)(mode & 0xFFF), CallerOf(context)).ConfigureAwait(false);
-        return Entry(inode);
+        return Entry(inode, parent, name);
     }
 
     public override async ValueTask<Fuse.Errno> UnlinkAsync(FuseRequestContext context, ulong parent, string name)
     {
         await _fs.UnlinkAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        _nodes.Unnamed(parent, name);
         return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> RemoveDirectoryAsync(FuseRequestContext context, ulong parent, string name)
     {
         await _fs.RmdirAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        _nodes.Unnamed(parent, name);
         return Fuse.Errno.Success;
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> SymLinkAsync(FuseRequestContext context, string target, ulong parent, string name)
     {
         var inode = await _fs.SymlinkAsync(InodeOf(parent), name, target, CallerOf(context)).ConfigureAwait(false);
-        return Entry(inode);
+        return Entry(inode, parent, name);
     }
 
     public override async ValueTask<Fuse.Errno> RenameAsync(FuseRequestContext context, ulong parent, string name, ulong newParent, string newName, RenameMode flags)
     {
         await _fs.RenameAsync(InodeOf(parent), name, InodeOf(newParent), newName, (RenameFlags)(int)flags, CallerOf(context)).ConfigureAwait(false);
+        if ((flags & RenameMode.Exchange) != 0) _nodes.Exchanged(parent, name, newParent, newName);
+        else _nodes.Renamed(parent, name, newParent, newName);
         return Fuse.Errno.Success;
     }
 
     public override async ValueTask<FuseResult<FuseEntry>> LinkAsync(FuseRequestContext context, ulong ino, ulong newParent, string newName)
     {
         var inode = await _fs.LinkAsync(InodeOf(ino), InodeOf(newParent), newName, CallerOf(context)).ConfigureAwait(false);
-        return Entry(inode);
+        return Entry(inode, newParent, newName);
     }
 
     public override async ValueTask<Fuse.Errno> AccessAsync(FuseRequestContext context, ulong ino, int mask)
@@ -224,7 +228,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     {
         var (handle, inode) = await _fs.CreateAsync(InodeOf(parent), name, (int)(mode & 0xFFF), OpenFlagsOf(flags) | OpenFlags.Create, CallerOf(context)).ConfigureAwait(false);
         _files[(ulong)handle.Id] = handle;
-        return (Entry(inode), new FuseOpenedFile((ulong)handle.Id));
+        return (Entry(inode, parent, name), new FuseOpenedFile((ulong)handle.Id));
     }
 
     public override async ValueTask<FuseResult<int>> ReadAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
@@ -265,9 +269,10 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     // ------------------------------------------------------------------------------------------------ directories
 
     /// <summary>One open directory: readdir offsets handed out so far, each mapped to the name a listing resumes after.</summary>
-    private sealed class DirectoryCursor(Guid directory)
+    private sealed class DirectoryCursor(Guid directory, ulong node)
     {
         public Guid Directory { get; } = directory;
+        public ulong Node { get; } = node;
         public object Gate { get; } = new();
         public Dictionary<long, string> NameAt { get; } = new();
         public long NextOffset { get; set; } = DotEntries + 1;
@@ -279,7 +284,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         var inode = await _fs.GetAttrAsync(id).ConfigureAwait(false);
         if (!inode.IsDirectory) return Fuse.Errno.ENOTDIR;
         var fh = (ulong)Interlocked.Increment(ref _nextDirectoryHandle);
-        _directories[fh] = new DirectoryCursor(id);
+        _directories[fh] = new DirectoryCursor(id, ino);
         return new FuseOpenedFile(fh);
     }
 
@@ -355,7 +360,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
                 // The kernel counts a lookup for a plus entry only when it fits; count it after TryAdd says so.
                 var ino = _nodes.Peek(inode.Id);
                 added = buffer.TryAdd(entry.Name, new FuseEntry(Attributes(inode, ino), (ulong)inode.Generation), next);
-                if (added) _nodes.Remember(inode.Id);
+                if (added) _nodes.Remember(inode.Id, cursor.Node, entry.Name);
             }
             else
             {
@@ -397,7 +402,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<Fuse.Errno> FlockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, FlockOperation operation)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        var result = await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted).ConfigureAwait(false);
+        var result = await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted, _nodes.PathOf(ino)).ConfigureAwait(false);
         if (result != Fuse.Errno.Success || operation.HasFlag(FlockOperation.Unlock) || ForgetKernelCache(ino)) return result;
         await Locks.FlockAsync(InodeOf(ino), file.LockOwner, FlockOperation.Unlock, CancellationToken.None).ConfigureAwait(false);
         return Fuse.Errno.EIO;

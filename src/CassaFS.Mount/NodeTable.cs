@@ -6,17 +6,24 @@ namespace CassaFS.Mount;
 /// FUSE node ids for CassaFS inodes: the root is 1 and the all-zero UUID; any other inode gets a 64-bit id derived
 /// from its UUID (so readdir's d_ino matches stat's st_ino), probing on in the rare case of a collision. The kernel's
 /// lookup counts keep an id pinned; when <see cref="Forget"/> brings a count to zero the mapping is dropped.
+/// <para>Each node also keeps the name the kernel last reached it by (parent and name of its last lookup, moved by
+/// renames made through this mount), so the mount can say which path a lock is on. A hint, not the truth: another
+/// mount's rename is not seen, and of a file's hard links only the last one looked up is kept.</para>
 /// </summary>
 public sealed class NodeTable
 {
     private readonly object _gate = new();
     private readonly Dictionary<ulong, Node> _byId = new();
     private readonly Dictionary<Guid, ulong> _byInode = new();
+    private readonly Dictionary<(ulong Parent, string Name), ulong> _byName = new();
 
     private sealed class Node(Guid inode)
     {
         public Guid Inode { get; } = inode;
         public ulong Lookups { get; set; }
+
+        /// <summary>Where the kernel last found it (null for the root, and once its name went).</summary>
+        public (ulong Parent, string Name)? Name { get; set; }
     }
 
     /// <summary>The FUSE root node id.</summary>
@@ -37,15 +44,75 @@ public sealed class NodeTable
         }
     }
 
-    /// <summary>The id the kernel knows <paramref name="inode"/> by, counting one more lookup (lookup, create, mkdir, readdirplus ...).</summary>
-    public ulong Remember(Guid inode)
+    /// <summary>
+    /// The id the kernel knows <paramref name="inode"/> by, counting one more lookup (lookup, create, mkdir,
+    /// readdirplus ...) of <paramref name="name"/> in the directory node <paramref name="parent"/>.
+    /// </summary>
+    public ulong Remember(Guid inode, ulong parent, string name)
     {
         lock (_gate)
         {
             var id = Assign(inode);
-            _byId[id].Lookups++;
+            var node = _byId[id];
+            node.Lookups++;
+            if (id != RootId) Name(id, node, (parent, name));
             return id;
         }
+    }
+
+    /// <summary>A rename through this mount: the node found as <paramref name="name"/> in <paramref name="parent"/> now has the new name.</summary>
+    public void Renamed(ulong parent, string name, ulong newParent, string newName)
+    {
+        lock (_gate)
+        {
+            Unnamed(newParent, newName);
+            if (_byName.Remove((parent, name), out var id) && _byId.TryGetValue(id, out var node)) Name(id, node, (newParent, newName));
+        }
+    }
+
+    /// <summary>RENAME_EXCHANGE through this mount: the two names swap their nodes.</summary>
+    public void Exchanged(ulong parent, string name, ulong newParent, string newName)
+    {
+        lock (_gate)
+        {
+            _byName.Remove((parent, name), out var first);
+            _byName.Remove((newParent, newName), out var second);
+            if (first != 0 && _byId.TryGetValue(first, out var a)) Name(first, a, (newParent, newName));
+            if (second != 0 && _byId.TryGetValue(second, out var b)) Name(second, b, (parent, name));
+        }
+    }
+
+    /// <summary>An unlink or rmdir through this mount: the name no longer leads to its node.</summary>
+    public void Unnamed(ulong parent, string name)
+    {
+        lock (_gate)
+        {
+            if (_byName.Remove((parent, name), out var id) && _byId.TryGetValue(id, out var node)) node.Name = null;
+        }
+    }
+
+    /// <summary>The path (from the mount's root) the kernel last reached node <paramref name="id"/> by; null when a name on the way is unknown.</summary>
+    public string? PathOf(ulong id)
+    {
+        var names = new List<string>();
+        lock (_gate)
+        {
+            while (id != RootId)
+            {
+                if (!_byId.TryGetValue(id, out var node) || node.Name is not { } at || names.Count > 4096) return null;
+                names.Add(at.Name);
+                id = at.Parent;
+            }
+        }
+        names.Reverse();
+        return "/" + string.Join('/', names);
+    }
+
+    private void Name(ulong id, Node node, (ulong Parent, string Name) at)
+    {
+        if (node.Name is { } old && _byName.TryGetValue(old, out var holder) && holder == id) _byName.Remove(old);
+        node.Name = at;
+        _byName[at] = id;
     }
 
     /// <summary>The id to show for <paramref name="inode"/> without counting a lookup (readdir's d_ino, stat of an open file).</summary>
@@ -84,6 +151,7 @@ public sealed class NodeTable
             {
                 _byId.Remove(id);
                 _byInode.Remove(node.Inode);
+                if (node.Name is { } at && _byName.TryGetValue(at, out var holder) && holder == id) _byName.Remove(at);
             }
         }
     }

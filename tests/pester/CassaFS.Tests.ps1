@@ -435,6 +435,36 @@ Describe 'Start-CassaMount and Stop-CassaMount' -Skip:$NoFuse {
         Get-CassaMount -MountPoint $MountPoint | Where-Object Mounted | Should -BeNullOrEmpty
     }
 
+    It 'Get-CassaLock names the file that a flock on the mount holds' {
+        Start-CassaMount $MountPoint -Drive cassa | Out-Null
+        try {
+            $dir = New-TestDirectory
+            New-Item "$dir/sub" -ItemType Directory | Out-Null
+            Set-Content "$dir/sub/held.txt" 'x'
+            $local = Join-Path $MountPoint ($dir -replace '^cassa:/', '') 'sub' 'held.txt'
+            # One process takes the flock and keeps the descriptor, so stopping it releases the lock and the mount.
+            $start = [Diagnostics.ProcessStartInfo]::new('bash')
+            foreach ($a in '-c', 'exec 9>>"$1" && flock 9 && exec sleep 60', 'holder', $local) { $start.ArgumentList.Add($a) }
+            $holder = [Diagnostics.Process]::Start($start)
+            try {
+                $deadline = [DateTime]::UtcNow.AddSeconds(20)
+                while (-not ($lock = Get-CassaLock -Drive cassa | Where-Object HeldBy -like '*LOCK_EX*') -and [DateTime]::UtcNow -lt $deadline) {
+                    Start-Sleep -Milliseconds 200
+                }
+                $lock | Should -Not -BeNullOrEmpty
+                $lock.Path | Should -Be "$dir/sub/held.txt"
+                (Get-CassaLock "$dir/sub/held.txt").Mode | Should -Be 'Write'
+            }
+            finally {
+                $holder.Kill()
+                $holder.WaitForExit()
+            }
+        }
+        finally {
+            Stop-CassaMount $MountPoint
+        }
+    }
+
     It 'Start-CassaMount -WhatIf mounts nothing' {
         Start-CassaMount $MountPoint -Drive cassa -WhatIf
         Get-CassaMount -MountPoint $MountPoint | Where-Object Mounted | Should -BeNullOrEmpty
