@@ -32,6 +32,10 @@ public static class Prerequisites
         EnsureAsync("libfuse3 and fusermount3", () => Shell.Which("fusermount3") is not null && LibFuseInstalled(),
             new[] { "fuse3", "libfuse3-3" }, log, ct);
 
+    /// <summary>A program tests and benchmarks run (sqlite3, python3, bindfs): installed from Debian's <paramref name="package"/> when missing.</summary>
+    public static Task EnsureCommandAsync(string command, string package, Action<string>? log = null, CancellationToken ct = default) =>
+        EnsureAsync($"{command} (Debian's {package} package)", () => Shell.Which(command) is not null, new[] { package }, log, ct);
+
     /// <summary>The java executable: $JAVA_HOME/bin/java, else java on PATH; null when there is none.</summary>
     public static string? JavaPath()
     {

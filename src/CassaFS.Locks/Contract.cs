@@ -32,6 +32,9 @@ public sealed record LockHolder(string Host, int ProcessId, string Purpose, Date
     /// <summary>What the taker named as locked (a file's path), when it knew one.</summary>
     public string? Subject { get; init; }
 
+    /// <summary>The process the lock was taken for, when the holder takes it for another (a mount for an application).</summary>
+    public int? ForProcess { get; init; }
+
     /// <summary>This process, for the given purpose.</summary>
     public static LockHolder ForThisProcess(string purpose, string owner) =>
         new(Environment.MachineName, Environment.ProcessId, purpose, DateTimeOffset.UtcNow, owner) { User = Environment.UserName };
@@ -88,7 +91,11 @@ public interface ILockHandle : IAsyncDisposable
 public sealed record LockInfo(LockKey Key, IReadOnlyList<LockParticipant> Holders, IReadOnlyList<LockParticipant> Waiters);
 
 /// <summary>A holder or waiter of a lock, with the id an operator passes to break it.</summary>
-public sealed record LockParticipant(string Id, LockMode Mode, LockHolder Holder, long FencingToken);
+public sealed record LockParticipant(string Id, LockMode Mode, LockHolder Holder, long FencingToken)
+{
+    /// <summary>The byte range held or waited for (null: the whole key).</summary>
+    public ByteRange? Range { get; init; }
+}
 
 /// <summary>
 /// A lock implementation: the ZooKeeper recipes, the Cassandra LWT lease, the bakery lock, or an in-process one

@@ -5,7 +5,7 @@ namespace CassaFS.Locks;
 
 /// <summary>
 /// The <see cref="LockHolder"/> as stored with a lock (znode data, lease column): a small JSON object
-/// <c>{"host","process","purpose","since","owner","user","subject","brokenBy"}</c> that operators can read with any ZooKeeper or CQL shell.
+/// <c>{"host","process","purpose","since","owner","user","subject","for","brokenBy"}</c> that operators can read with any ZooKeeper or CQL shell.
 /// </summary>
 internal static class HolderRecord
 {
@@ -22,6 +22,7 @@ internal static class HolderRecord
             w.WriteString("owner", holder.Owner);
             w.WriteString("user", holder.User);
             if (holder.Subject is not null) w.WriteString("subject", holder.Subject);
+            if (holder.ForProcess is { } forProcess) w.WriteNumber("for", forProcess);
             if (holder.BrokenBy is not null) w.WriteString("brokenBy", holder.BrokenBy);
             w.WriteEndObject();
         }
@@ -44,7 +45,13 @@ internal static class HolderRecord
                 Text(root, "purpose") ?? "",
                 root.TryGetProperty("since", out var s) && s.TryGetDateTimeOffset(out var since) ? since : DateTimeOffset.MinValue,
                 Text(root, "owner") ?? "?");
-            return holder with { BrokenBy = Text(root, "brokenBy"), User = Text(root, "user") ?? "?", Subject = Text(root, "subject") };
+            return holder with
+            {
+                BrokenBy = Text(root, "brokenBy"),
+                User = Text(root, "user") ?? "?",
+                Subject = Text(root, "subject"),
+                ForProcess = root.TryGetProperty("for", out var f) && f.TryGetInt32(out var forProcess) ? forProcess : null,
+            };
         }
         catch (JsonException)
         {

@@ -36,6 +36,15 @@ public readonly record struct LockKey : IComparable<LockKey>
     public static LockKey ForAdvisory(Guid inode) => new($"{AdvisoryPrefix}{inode:D}");
 
     /// <summary>
+    /// Applications' byte-range locks on a file (fcntl F_SETLK records, OFD locks): each holder's range is a lock of
+    /// its own under this key (see <see cref="IRangeLockProvider"/>); apart from <see cref="ForAdvisory"/>, since
+    /// flock and fcntl locks are independent on Linux.
+    /// </summary>
+    public static LockKey ForByteRanges(Guid inode) => new($"{AdvisoryPrefix}{ByteRangesInfix}{inode:D}");
+
+    private const string ByteRangesInfix = "posix-";
+
+    /// <summary>
     /// A client's hold on a file it has open (shared: every client with it open holds it): a file whose last name is
     /// removed is purged only when no client holds it, else at the last holder's last close (POSIX open-unlinked).
     /// </summary>
@@ -44,8 +53,17 @@ public readonly record struct LockKey : IComparable<LockKey>
     /// <summary>What every <see cref="ForAdvisory"/> key starts with: list files' locks with it.</summary>
     public const string AdvisoryPrefix = "advisory/";
 
-    /// <summary>The file an advisory key locks, null for any other key.</summary>
-    public Guid? AdvisoryInode => Value.StartsWith(AdvisoryPrefix, StringComparison.Ordinal) && Guid.TryParse(Value.AsSpan(AdvisoryPrefix.Length), out var id) ? id : null;
+    /// <summary>The file an advisory key (flock or byte ranges) locks, null for any other key.</summary>
+    public Guid? AdvisoryInode
+    {
+        get
+        {
+            if (!Value.StartsWith(AdvisoryPrefix, StringComparison.Ordinal)) return null;
+            var rest = Value.AsSpan(AdvisoryPrefix.Length);
+            if (rest.StartsWith(ByteRangesInfix, StringComparison.Ordinal)) rest = rest[ByteRangesInfix.Length..];
+            return Guid.TryParse(rest, out var id) ? id : null;
+        }
+    }
 
     /// <summary>The reservation of one bakery participant index (see BakeryLockProvider.ClaimAsync).</summary>
     public static LockKey ForBakeryParticipant(int index) => new(string.Create(CultureInfo.InvariantCulture, $"bakery-participant/{index}"));

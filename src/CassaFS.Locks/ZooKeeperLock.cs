@@ -28,8 +28,13 @@ namespace CassaFS.Locks;
 /// nearest preceding writer. Each waiter watches that one node only, so a release wakes one waiter, never the herd.
 /// The fencing token is the node's czxid: zxids increase across the whole ensemble, so a later grant always carries a
 /// larger token, whatever happened to the parent in between.</para>
+/// <para><b>Byte ranges</b> (<see cref="LockQueue"/>): a range node's name also carries its client's group, its range
+/// and its rank (its place in line). A node waits for the nearest node ahead of it, of another group, whose range
+/// overlaps its own and one of the two is a write; the whole-file recipe above is the case where every range is the
+/// whole file and every node its own group. A split keeps the grant's place: the pieces are created with the grant's
+/// rank before the grant's node is deleted, so a waiter behind the grant finds them ahead of it.</para>
 /// </summary>
-internal sealed class ZooKeeperLock : ILockHandle
+internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
 {
     private readonly ZooKeeperLockProvider _provider;
     private readonly ZooKeeperClient _client;
@@ -44,21 +49,37 @@ internal sealed class ZooKeeperLock : ILockHandle
     private LockState _state = LockState.Held;
     private bool _granted;
     private bool _releasing;
+    private readonly RangeSpec? _range;
+
+    /// <summary>A range node's group (its client), range, and the rank it inherits from the grant it was split from (null: its own sequence).</summary>
+    internal sealed record RangeSpec(string Group, ByteRange Range, int? InheritedRank);
 
     public ZooKeeperLock(ZooKeeperLockProvider provider, LockRequest request, LockHolder holder)
+        : this(provider, request.Key, request.Mode, holder, null)
+    {
+    }
+
+    public ZooKeeperLock(ZooKeeperLockProvider provider, LockKey key, LockMode mode, LockHolder holder, RangeSpec? range)
     {
         _provider = provider;
         _client = provider.Client;
-        Key = request.Key;
-        Mode = request.Mode;
+        Key = key;
+        Mode = mode;
         Holder = holder;
-        _parent = provider.ParentOf(request.Key);
+        _range = range;
+        _parent = provider.ParentOf(key);
         _guidPrefix = Guid.NewGuid().ToString("N") + "-";
         _data = HolderRecord.Serialize(holder);
     }
 
     public LockKey Key { get; }
     public LockMode Mode { get; }
+
+    /// <summary>The range locked (the whole file for a whole-key lock).</summary>
+    public ByteRange Range => _range?.Range ?? ByteRange.WholeFile;
+
+    /// <summary>The place in line: the node's own sequence, or for a piece of a split the rank of the grant it came from.</summary>
+    internal int Rank { get; private set; }
     public long FencingToken { get; private set; }
     public LockHolder Holder { get; }
 
@@ -79,10 +100,13 @@ internal sealed class ZooKeeperLock : ILockHandle
 
     private string OwnPath => $"{_parent}/{_ownName}";
 
-    private string NamePrefix => _guidPrefix + (Mode == LockMode.Write ? "write-" : "read-");
+    private string NamePrefix => _guidPrefix + (Mode == LockMode.Write ? "write-" : "read-") + (_range is { } r ? LockQueue.RangeSuffix(r) : "");
 
-    /// <summary>Runs the recipe until granted; on timeout, cancellation or failure removes our node before throwing.</summary>
-    internal async Task AcquireAsync(TimeSpan? timeout, CancellationToken ct)
+    /// <summary>
+    /// Runs the recipe until granted; on timeout, cancellation or failure removes our node before throwing. A piece
+    /// of a split (<paramref name="alreadyGranted"/>) is held once its node exists: its grant's place guards it.
+    /// </summary>
+    internal async Task AcquireAsync(TimeSpan? timeout, CancellationToken ct, bool alreadyGranted = false)
     {
         var clock = Stopwatch.StartNew();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -90,6 +114,12 @@ internal sealed class ZooKeeperLock : ILockHandle
         try
         {
             await CreateOwnNode(limit.Token).ConfigureAwait(false);
+            if (alreadyGranted)
+            {
+                await WatchOwnNode(limit.Token).ConfigureAwait(false);
+                Grant();
+                return;
+            }
             // The own-node watch travels with the first listing (pipelined): it costs no extra round trip.
             var watchOwn = WatchOwnNode(limit.Token);
             var firstListing = FindBlocker(limit.Token);
@@ -181,6 +211,7 @@ internal sealed class ZooKeeperLock : ILockHandle
     {
         Volatile.Write(ref _ownName, name);
         FencingToken = czxid;
+        Rank = _range?.InheritedRank ?? LockQueue.SequenceOf(name);
     }
 
     /// <summary>Creates the lock's parent (and the root) when a create found it missing: pruning may remove it at any time.</summary>
@@ -405,6 +436,31 @@ internal sealed class ZooKeeperLock : ILockHandle
 
     public ValueTask DisposeAsync() => ReleaseAsync();
 
+    /// <summary>Creates the pieces with this grant's rank (held at once), then deletes this grant's node.</summary>
+    public async ValueTask<IReadOnlyList<IRangeLockHandle>> SplitAsync(IReadOnlyList<(LockMode Mode, ByteRange Range)> pieces, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        if (_range is not { } spec) throw new InvalidOperationException($"{this} is not a byte-range lock.");
+        WholeFileRangeLocks.Validate(this, pieces);
+        var made = new List<IRangeLockHandle>(pieces.Count);
+        try
+        {
+            foreach (var (mode, range) in pieces)
+            {
+                var piece = new ZooKeeperLock(_provider, Key, mode, Holder, new RangeSpec(spec.Group, range, Rank));
+                await piece.AcquireAsync(null, ct, alreadyGranted: true).ConfigureAwait(false);
+                made.Add(piece);
+            }
+        }
+        catch
+        {
+            foreach (var piece in made) await piece.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        await ReleaseAsync(ct).ConfigureAwait(false);
+        return made;
+    }
+
     internal void OnSuspended()
     {
         lock (_gate)
@@ -489,36 +545,71 @@ internal sealed class ZooKeeperLock : ILockHandle
         string.Create(CultureInfo.InvariantCulture, $"{Mode} lock {Key} ({_ownName}, token {FencingToken}, {State})");
 }
 
-/// <summary>The children of one lock's parent in queue order, and who blocks whom.</summary>
+/// <summary>
+/// The children of one lock's parent in queue order, and who blocks whom. A whole-key node is
+/// <c>{guid}-{read|write}-{sequence}</c>; a range node <c>{guid}-{read|write}-{group}-{start}-{end}-{rank|n}-{sequence}</c>
+/// (start and end in 16 hex digits, rank in 10 digits, <c>n</c> = its own sequence). A whole-key node is a range node
+/// of the whole file in a group of its own.
+/// </summary>
 internal static class LockQueue
 {
     private const int SequenceDigits = 10;
 
-    internal sealed record Entry(string Name, LockMode Mode, int Sequence);
+    internal sealed record Entry(string Name, LockMode Mode, int Sequence, string Group, ByteRange Range, int Rank)
+    {
+        public bool IsRange => Group != Name;
 
-    /// <summary>Our nodes, sorted by sequence; names of other shapes (not ours) are ignored.</summary>
+        public bool ConflictsWith(Entry other) =>
+            Group != other.Group && Range.Overlaps(other.Range) && (Mode == LockMode.Write || other.Mode == LockMode.Write);
+    }
+
+    /// <summary>The part of a range node's name after its mode.</summary>
+    public static string RangeSuffix(ZooKeeperLock.RangeSpec spec) =>
+        string.Create(CultureInfo.InvariantCulture, $"{spec.Group}-{spec.Range.Start:x16}-{spec.Range.End:x16}-{(spec.InheritedRank is { } r ? r.ToString("D10", CultureInfo.InvariantCulture) : "n")}-");
+
+    /// <summary>The sequence number ZooKeeper appended to a node's name.</summary>
+    public static int SequenceOf(string name) =>
+        int.Parse(name.AsSpan(name.Length - SequenceDigits), NumberStyles.None, CultureInfo.InvariantCulture);
+
+    /// <summary>Our nodes in queue order (rank, then sequence); names of other shapes (not ours) are ignored.</summary>
     public static IReadOnlyList<Entry> Parse(IReadOnlyList<string> children)
     {
         var entries = new List<Entry>(children.Count);
         foreach (var name in children)
         {
-            if (name.Length <= SequenceDigits ||
-                !int.TryParse(name.AsSpan(name.Length - SequenceDigits), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)) continue;
-            var head = name.AsSpan(0, name.Length - SequenceDigits);
-            if (head.EndsWith("-write-", StringComparison.Ordinal)) entries.Add(new Entry(name, LockMode.Write, seq));
-            else if (head.EndsWith("-read-", StringComparison.Ordinal)) entries.Add(new Entry(name, LockMode.Read, seq));
+            if (TryParse(name) is { } entry) entries.Add(entry);
         }
-        entries.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        entries.Sort((a, b) => a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : a.Sequence.CompareTo(b.Sequence));
         return entries;
     }
 
-    /// <summary>A writer waits for its immediate predecessor; a reader for the nearest writer ahead of it.</summary>
+    private static Entry? TryParse(string name)
+    {
+        var parts = name.Split('-');
+        if (parts.Length is not (3 or 7) || parts[^1].Length != SequenceDigits ||
+            !int.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)) return null;
+        LockMode mode;
+        if (parts[1] == "write") mode = LockMode.Write;
+        else if (parts[1] == "read") mode = LockMode.Read;
+        else return null;
+        if (parts.Length == 3) return new Entry(name, mode, seq, name, ByteRange.WholeFile, seq);
+        if (!long.TryParse(parts[3], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var start) ||
+            !long.TryParse(parts[4], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var end) ||
+            start < 0 || end <= start) return null;
+        int rank;
+        if (parts[5] == "n") rank = seq;
+        else if (!int.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out rank)) return null;
+        return new Entry(name, mode, seq, parts[2], new ByteRange(start, end), rank);
+    }
+
+    /// <summary>
+    /// The nearest node ahead of <paramref name="own"/> that conflicts with it (null: it holds). For whole-key nodes:
+    /// a writer waits for its immediate predecessor, a reader for the nearest writer ahead of it.
+    /// </summary>
     public static Entry? Blocker(IReadOnlyList<Entry> queue, int own)
     {
-        if (own == 0) return null;
-        if (queue[own].Mode == LockMode.Write) return queue[own - 1];
         for (var i = own - 1; i >= 0; i--)
-            if (queue[i].Mode == LockMode.Write) return queue[i];
+            if (queue[i].ConflictsWith(queue[own])) return queue[i];
         return null;
     }
 

@@ -27,7 +27,7 @@ internal enum LostCreateReply
 /// Read/write locks on ZooKeeper (the recipe is <see cref="ZooKeeperLock"/>): FIFO-fair, no herd, held by an
 /// ephemeral node that dies with the session; fencing token = the node's czxid.
 /// </summary>
-public sealed class ZooKeeperLockProvider : ILockProvider
+public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
 {
     private readonly ConcurrentDictionary<ZooKeeperLock, byte> _held = new();
     private int _lostCreateReplies;
@@ -139,12 +139,12 @@ public sealed class ZooKeeperLockProvider : ILockProvider
         return new LockInfo(key, holders, waiters);
     }
 
-    private async Task<LockParticipant?> ReadParticipantAsync(LockKey key, LockQueue.Entry entry, CancellationToken ct)
+    internal async Task<LockParticipant?> ReadParticipantAsync(LockKey key, LockQueue.Entry entry, CancellationToken ct)
     {
         try
         {
             var node = await Client.GetDataAsync($"{ParentOf(key)}/{entry.Name}", null, ct).ConfigureAwait(false);
-            return new LockParticipant(entry.Name, entry.Mode, HolderRecord.Parse(node.Data), node.Stat.CreatedZxid);
+            return new LockParticipant(entry.Name, entry.Mode, HolderRecord.Parse(node.Data), node.Stat.CreatedZxid) { Range = entry.IsRange ? entry.Range : null };
         }
         catch (NoNodeException)
         {
@@ -216,6 +216,64 @@ public sealed class ZooKeeperLockProvider : ILockProvider
             }
         }
         return deleted;
+    }
+
+    /// <summary>A new client of byte-range locks (a mount): a group of its own, so its ranges never conflict with each other.</summary>
+    public IRangeLockProvider NewRangeClient() => new RangeClient(this, Guid.NewGuid().ToString("N")[..12]);
+
+    /// <summary>Byte-range locks of one group, on this provider's session (see <see cref="ZooKeeperLock"/> and <see cref="LockQueue"/>).</summary>
+    private sealed class RangeClient(ZooKeeperLockProvider provider, string group) : IRangeLockProvider
+    {
+        public async ValueTask<IRangeLockHandle> AcquireRangeAsync(RangeLockRequest request, CancellationToken ct = default)
+        {
+            ArgumentNullException.ThrowIfNull(request);
+            var holder = LockHolder.ForThisProcess(request.Purpose, provider.Owner) with { Subject = request.Subject, ForProcess = request.ForProcess };
+            var attempt = new ZooKeeperLock(provider, request.Key, request.Mode, holder, new ZooKeeperLock.RangeSpec(group, request.Range, null));
+            await attempt.AcquireAsync(request.Timeout, ct).ConfigureAwait(false);
+            return attempt;
+        }
+
+        public async ValueTask<RangeConflict?> FindRangeConflictAsync(LockKey key, LockMode mode, ByteRange range, CancellationToken ct = default)
+        {
+            IReadOnlyList<LockQueue.Entry> queue;
+            try
+            {
+                queue = LockQueue.Parse((await provider.Client.GetChildrenAsync(provider.ParentOf(key), null, ct).ConfigureAwait(false)).Children);
+            }
+            catch (NoNodeException)
+            {
+                return null;
+            }
+            var probe = new LockQueue.Entry("", mode, 0, group, range, 0);
+            var held = Enumerable.Range(0, queue.Count).Where(i => LockQueue.Holds(queue, i)).Select(i => queue[i]).ToList();
+            // The one that starts first, as Linux's F_GETLK answers; released while we looked: the next one.
+            foreach (var conflict in held.Where(e => e.ConflictsWith(probe)).OrderBy(e => e.Range.Start))
+            {
+                if (await provider.ReadParticipantAsync(key, conflict, ct).ConfigureAwait(false) is not { } holder) continue;
+                return new RangeConflict(conflict.Mode, await CoalescedAsync(key, conflict, holder.Holder, held, ct).ConfigureAwait(false), holder.Holder);
+            }
+            return null;
+        }
+
+        /// <summary>The conflict widened over its holder's touching grants of the same mode (one lock to POSIX, several grants here).</summary>
+        private async Task<ByteRange> CoalescedAsync(LockKey key, LockQueue.Entry found, LockHolder holder, List<LockQueue.Entry> held, CancellationToken ct)
+        {
+            var (start, end) = (found.Range.Start, found.Range.End);
+            var candidates = held.Where(e => e != found && e.Group == found.Group && e.Mode == found.Mode).ToList();
+            for (var grown = true; grown;)
+            {
+                grown = false;
+                foreach (var e in candidates.ToList())
+                {
+                    if (e.Range.End < start || e.Range.Start > end) continue;
+                    candidates.Remove(e);
+                    if (await provider.ReadParticipantAsync(key, e, ct).ConfigureAwait(false) is not { } other || other.Holder.ForProcess != holder.ForProcess) continue;
+                    (start, end) = (Math.Min(start, e.Range.Start), Math.Max(end, e.Range.End));
+                    grown = true;
+                }
+            }
+            return new ByteRange(start, end);
+        }
     }
 
     internal void Observe(ZooKeeperLockEvent e, string? node) => Observer?.Invoke(e, node);

@@ -12,11 +12,13 @@ using Errno = CassaFS.Fuse.Errno;
 /// <para>flock: one provider lock per (inode, open-file owner) on <see cref="LockKey.ForAdvisory"/>, shared or
 /// exclusive. Converting shared to exclusive releases first, as Linux's flock does (the conversion is not atomic).
 /// LOCK_NB waits <see cref="NonBlockingWait"/> at most, then answers EWOULDBLOCK.</para>
-/// <para>fcntl byte ranges: exact per-range conflicts among the owners of this mount (split and merge as POSIX
-/// says); across mounts the mount holds one provider lock on <c>advisory/posix-{inode}</c> while any of its owners
-/// holds a range, shared when all its ranges are read locks, exclusive when one is a write lock. So across mounts
-/// conflicts are found at whole-file granularity: never missed, but two mounts writing disjoint ranges of one file
-/// exclude each other. Raising a mount's read hold to a write hold releases and re-takes (not atomic).</para>
+/// <para>fcntl byte ranges (process-owned and OFD locks: the kernel tells them apart by owner): exact per-range
+/// conflicts among the owners of this mount, split and merged as POSIX says; against other mounts each range holds a
+/// grant of its own on <see cref="LockKey.ForByteRanges"/> through <see cref="IRangeLockProvider"/> (ZooKeeper: range
+/// nodes, so two mounts locking disjoint ranges of one file do not exclude each other; other providers: whole-file
+/// granularity, see <see cref="WholeFileRangeLocks"/>). A wait for another mount is made without this mount's gate,
+/// so its other owners go on meanwhile. F_GETLK names another mount's holder by the pid it locked for. Deadlocks
+/// across mounts are not detected (no EDEADLK): a cycle of F_SETLKW waits across mounts waits until interrupted.</para>
 /// </summary>
 public sealed class AdvisoryLocks : IAsyncDisposable
 {
@@ -24,14 +26,17 @@ public sealed class AdvisoryLocks : IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<(Guid Inode, ulong Owner), ILockHandle> _flocks = new();
     private readonly Dictionary<Guid, RangeSet> _ranges = new();
+    private readonly IRangeLockProvider _byteRanges;
+    private readonly Dictionary<ulong, HashSet<(Guid Inode, ulong Owner)>> _ownersByDescription = new();
 
-    public AdvisoryLocks(ILockProvider provider) => _provider = provider ?? throw new ArgumentNullException(nameof(provider));
+    public AdvisoryLocks(ILockProvider provider)
+    {
+        _provider = provider ?? throw new ArgumentNullException(nameof(provider));
+        _byteRanges = RangeLocks.For(provider);
+    }
 
     /// <summary>How long a non-blocking request (LOCK_NB, F_SETLK) waits for the provider before answering EAGAIN.</summary>
     public TimeSpan NonBlockingWait { get; init; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>The provider key of the cross-mount hold behind fcntl byte-range locks of <paramref name="inode"/>.</summary>
-    public static LockKey PosixKey(Guid inode) => LockKey.Parse($"advisory/posix-{inode:D}");
 
     // ------------------------------------------------------------------------------------------------ flock
 
@@ -89,249 +94,427 @@ public sealed class AdvisoryLocks : IAsyncDisposable
     /// <summary>F_GETLK: the first lock that would block <paramref name="probe"/>, or the probe with type Unlock.</summary>
     public async ValueTask<PosixLock> TestRangeAsync(Guid inode, ulong owner, PosixLock probe, CancellationToken ct)
     {
-        var set = RangesOf(inode);
-        await set.Gate.WaitAsync(ct).ConfigureAwait(false);
+        if (!TryRange(probe, out var range) || probe.Type == PosixLockType.Unlock) return probe with { Type = PosixLockType.Unlock };
+        if (Enter(inode, create: false) is { } set)
+        {
+            try
+            {
+                await set.Gate.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    if (set.FindConflict(owner, probe.Type, range) is { } local) return set.Coalesced(local).ToPosixLock();
+                }
+                finally
+                {
+                    set.Gate.Release();
+                }
+            }
+            finally
+            {
+                Leave(inode, set);
+            }
+        }
+        var other = await _byteRanges.FindRangeConflictAsync(LockKey.ForByteRanges(inode), ModeOf(probe.Type), range, ct).ConfigureAwait(false);
+        if (other is null) return probe with { Type = PosixLockType.Unlock };
+        var r = other.Range;
+        return new PosixLock(other.Mode == LockMode.Write ? PosixLockType.Write : PosixLockType.Read, r.Start, r.End == long.MaxValue ? 0 : r.End - r.Start, other.Holder.ForProcess ?? 0);
+    }
+
+    /// <summary>F_SETLK / F_SETLKW (<paramref name="wait"/>) for one lock owner; <paramref name="subject"/> names the file for listings.</summary>
+    public async ValueTask<Errno> SetRangeAsync(Guid inode, ulong owner, PosixLock request, bool wait, CancellationToken interrupted, string? subject = null)
+    {
+        if (!TryRange(request, out var range)) return Errno.EINVAL;
+        if (request.Type == PosixLockType.Unlock) return await UnlockAsync(inode, owner, range).ConfigureAwait(false);
+        var set = Enter(inode, create: true)!;
         try
         {
-            if (set.FindConflict(owner, probe) is { } local) return local.ToPosixLock();
-            if (set.Held is not null && (set.Held.Mode == LockMode.Write || probe.Type == PosixLockType.Read)) return probe with { Type = PosixLockType.Unlock };
+            return await LockAsync(set, inode, owner, request, range, subject, wait, interrupted).ConfigureAwait(false);
         }
         finally
         {
-            set.Gate.Release();
+            Leave(inode, set);
         }
-        // Another mount's hold covers the whole file as far as we can tell.
-        var info = await _provider.InspectAsync(PosixKey(inode), ct).ConfigureAwait(false);
-        foreach (var h in info.Holders)
-        {
-            bool ours = h.Holder.ProcessId == Environment.ProcessId && string.Equals(h.Holder.Host, Environment.MachineName, StringComparison.Ordinal);
-            if (ours) continue;
-            if (h.Mode == LockMode.Write || probe.Type == PosixLockType.Write)
-                return new PosixLock(h.Mode == LockMode.Write ? PosixLockType.Write : PosixLockType.Read, 0, 0, 0);
-        }
-        return probe with { Type = PosixLockType.Unlock };
     }
 
-    /// <summary>F_SETLK / F_SETLKW (<paramref name="wait"/>) for one lock owner.</summary>
-    public async ValueTask<Errno> SetRangeAsync(Guid inode, ulong owner, PosixLock range, bool wait, CancellationToken interrupted)
+    private async ValueTask<Errno> LockAsync(RangeSet set, Guid inode, ulong owner, PosixLock request, ByteRange range, string? subject, bool wait, CancellationToken interrupted)
     {
-        var set = RangesOf(inode);
-        var end = range.Length == 0 ? long.MaxValue : range.Start + range.Length;
-        if (range.Start < 0 || end < range.Start) return Errno.EINVAL;
         while (true)
         {
+            // Under the gate: this mount's own conflicts, and which bytes the owner does not hold strongly enough yet.
             Task changed;
+            bool conflict;
+            List<ByteRange> needed;
             await set.Gate.WaitAsync(interrupted).ConfigureAwait(false);
             try
             {
-                if (range.Type == PosixLockType.Unlock)
-                {
-                    set.Remove(owner, range.Start, end);
-                    await SettleHoldAsync(inode, set).ConfigureAwait(false);
-                    return Errno.Success;
-                }
-                if (set.FindConflict(owner, range) is null)
-                {
-                    var need = range.Type == PosixLockType.Write || set.HasWrite(except: owner, range.Start, end) ? LockMode.Write : LockMode.Read;
-                    var error = await RaiseHoldAsync(inode, set, need, wait, interrupted).ConfigureAwait(false);
-                    if (error != Errno.Success) return error;
-                    set.Remove(owner, range.Start, end);
-                    set.Add(new HeldRange(owner, range.Type, range.Start, end, range.Pid));
-                    return Errno.Success;
-                }
-                if (!wait) return Errno.EAGAIN;
                 changed = set.Changed.Task;
+                conflict = set.FindConflict(owner, request.Type, range) is not null;
+                needed = conflict ? [] : set.Uncovered(owner, request.Type, range);
+                if (!conflict && needed.Count == 0) return await set.LockAsync(owner, request.Type, range, request.Pid, []).ConfigureAwait(false);
             }
             finally
             {
                 set.Gate.Release();
             }
+            if (conflict)
+            {
+                if (!wait) return Errno.EAGAIN;
+                if (await WaitAsync(changed, interrupted).ConfigureAwait(false) is { } stopped) return stopped;
+                continue;
+            }
+            // Other mounts' ranges, waited for without the gate: this mount's other owners go on (and may unlock).
+            var (grants, error) = await AcquireAsync(inode, request, needed, subject, wait, interrupted).ConfigureAwait(false);
+            if (grants is null) return error;
+            await set.Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
             try
             {
-                await changed.WaitAsync(interrupted).ConfigureAwait(false);
+                changed = set.Changed.Task;
+                if (set.FindConflict(owner, request.Type, range) is null && SameRanges(set.Uncovered(owner, request.Type, range), needed))
+                    return await set.LockAsync(owner, request.Type, range, request.Pid, grants).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            finally
             {
-                return Errno.EINTR;
+                set.Gate.Release();
             }
+            // Another owner of this mount came between: give the grants back and look again.
+            foreach (var grant in grants) await ReleaseQuietly(grant).ConfigureAwait(false);
+            if (!wait) return Errno.EAGAIN;
+            if (await WaitAsync(changed, interrupted).ConfigureAwait(false) is { } interruptedError) return interruptedError;
         }
     }
 
-    /// <summary>Drops every byte-range lock of <paramref name="owner"/> on <paramref name="inode"/> (flush: the process closed a descriptor).</summary>
-    public async ValueTask ReleaseRangesAsync(Guid inode, ulong owner)
+    /// <summary>Drops every byte-range lock of <paramref name="owner"/> on <paramref name="inode"/> (flush: the process closed a descriptor; release: the last OFD descriptor went).</summary>
+    public async ValueTask ReleaseRangesAsync(Guid inode, ulong owner) => await UnlockAsync(inode, owner, ByteRange.WholeFile).ConfigureAwait(false);
+
+    /// <summary>The owner's locks on <paramref name="range"/> go. (A lock service that fails to split a grant leaves that range held; the daemon's session ending frees it.)</summary>
+    private async ValueTask<Errno> UnlockAsync(Guid inode, ulong owner, ByteRange range)
     {
-        RangeSet? set;
-        lock (_gate)
-        {
-            if (!_ranges.TryGetValue(inode, out set)) return;
-        }
-        await set.Gate.WaitAsync().ConfigureAwait(false);
+        if (Enter(inode, create: false) is not { } set) return Errno.Success;
         try
         {
-            if (set.Remove(owner, 0, long.MaxValue)) await SettleHoldAsync(inode, set).ConfigureAwait(false);
+            await set.Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                return await set.UnlockAsync(owner, range).ConfigureAwait(false);
+            }
+            finally
+            {
+                set.Gate.Release();
+            }
         }
         finally
         {
-            set.Gate.Release();
+            Leave(inode, set);
         }
     }
 
-    private RangeSet RangesOf(Guid inode)
+    /// <summary>
+    /// <paramref name="owner"/> locked ranges of <paramref name="inode"/> through the open file description
+    /// <paramref name="description"/>. An OFD lock's owner is its description, and the kernel tells FUSE neither that
+    /// a lock is OFD nor, at release, which owner it had (only flock's): so at release every owner that locked through
+    /// the description loses its ranges. A process-owned lock taken through it was dropped already by the flush of the
+    /// close that led to this release (POSIX: any close drops the process's locks), so only OFD locks are left to go.
+    /// </summary>
+    public void NoteRangeOwner(ulong description, Guid inode, ulong owner)
     {
         lock (_gate)
         {
-            if (!_ranges.TryGetValue(inode, out var set)) _ranges[inode] = set = new RangeSet();
+            if (!_ownersByDescription.TryGetValue(description, out var owners)) _ownersByDescription[description] = owners = [];
+            owners.Add((inode, owner));
+        }
+    }
+
+    /// <summary>The open file description <paramref name="description"/> was released: the ranges of every owner that locked through it go.</summary>
+    public async ValueTask ReleaseDescriptionAsync(ulong description)
+    {
+        HashSet<(Guid Inode, ulong Owner)>? owners;
+        lock (_gate)
+        {
+            if (!_ownersByDescription.Remove(description, out owners)) return;
+        }
+        foreach (var (inode, owner) in owners) await ReleaseRangesAsync(inode, owner).ConfigureAwait(false);
+    }
+
+    /// <summary>Number of byte ranges this mount's owners hold on <paramref name="inode"/> (for tests).</summary>
+    public int RangeCount(Guid inode)
+    {
+        lock (_gate) return _ranges.TryGetValue(inode, out var set) ? set.Count : 0;
+    }
+
+    private static bool TryRange(PosixLock l, out ByteRange range)
+    {
+        var end = l.Length == 0 ? long.MaxValue : l.Start + l.Length;
+        if (l.Start < 0 || l.Length < 0 || end <= l.Start)
+        {
+            range = default;
+            return false;
+        }
+        range = new ByteRange(l.Start, end);
+        return true;
+    }
+
+    private static LockMode ModeOf(PosixLockType type) => type == PosixLockType.Write ? LockMode.Write : LockMode.Read;
+
+    private static bool SameRanges(List<ByteRange> a, List<ByteRange> b) => a.SequenceEqual(b);
+
+    private static async ValueTask<Errno?> WaitAsync(Task changed, CancellationToken interrupted)
+    {
+        try
+        {
+            await changed.WaitAsync(interrupted).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return Errno.EINTR;
+        }
+    }
+
+    /// <summary>Takes one new grant per needed range, from the other mounts' point of view; all or none.</summary>
+    private async ValueTask<(List<IRangeLockHandle>? Grants, Errno Error)> AcquireAsync(Guid inode, PosixLock request, List<ByteRange> needed, string? subject, bool wait, CancellationToken interrupted)
+    {
+        var grants = new List<IRangeLockHandle>(needed.Count);
+        foreach (var range in needed)
+        {
+            var lockRequest = new RangeLockRequest(LockKey.ForByteRanges(inode), ModeOf(request.Type), range)
+            {
+                Purpose = request.Type == PosixLockType.Write ? "fcntl F_WRLCK" : "fcntl F_RDLCK",
+                Timeout = wait ? null : NonBlockingWait,
+                Subject = subject,
+                ForProcess = request.Pid,
+            };
+            var error = await Translate(async () => grants.Add(await _byteRanges.AcquireRangeAsync(lockRequest, interrupted).ConfigureAwait(false))).ConfigureAwait(false);
+            if (error == Errno.Success) continue;
+            foreach (var grant in grants) await ReleaseQuietly(grant).ConfigureAwait(false);
+            return (null, error);
+        }
+        return (grants, Errno.Success);
+    }
+
+    /// <summary>The inode's set, counted as in use until <see cref="Leave"/> (so it is not forgotten under a request that is about to add to it).</summary>
+    private RangeSet? Enter(Guid inode, bool create)
+    {
+        lock (_gate)
+        {
+            if (!_ranges.TryGetValue(inode, out var set))
+            {
+                if (!create) return null;
+                _ranges[inode] = set = new RangeSet();
+            }
+            set.Users++;
             return set;
         }
     }
 
-    private async ValueTask<Errno> RaiseHoldAsync(Guid inode, RangeSet set, LockMode need, bool wait, CancellationToken interrupted)
+    /// <summary>Forgets the inode's set once nobody uses it and it holds nothing.</summary>
+    private void Leave(Guid inode, RangeSet set)
     {
-        if (set.Held is { } held && (held.Mode == LockMode.Write || need == LockMode.Read)) return Errno.Success;
-        var timeout = wait ? (TimeSpan?)null : NonBlockingWait;
-        if (set.Held is { } read)
-        {
-            // No upgrade in the lock contract: release the shared hold, then queue for the exclusive one.
-            set.Held = null;
-            await read.DisposeAsync().ConfigureAwait(false);
-            var (write, error) = await AcquireAsync(new LockRequest(PosixKey(inode), LockMode.Write) { Purpose = "fcntl F_WRLCK", Timeout = timeout }, interrupted).ConfigureAwait(false);
-            if (write is not null)
-            {
-                set.Held = write;
-                return Errno.Success;
-            }
-            (set.Held, _) = await AcquireAsync(new LockRequest(PosixKey(inode), LockMode.Read) { Purpose = "fcntl F_RDLCK", Timeout = NonBlockingWait }, CancellationToken.None).ConfigureAwait(false);
-            return error;
-        }
-        var (handle, failure) = await AcquireAsync(new LockRequest(PosixKey(inode), need)
-        {
-            Purpose = need == LockMode.Write ? "fcntl F_WRLCK" : "fcntl F_RDLCK",
-            Timeout = timeout,
-        }, interrupted).ConfigureAwait(false);
-        set.Held = handle;
-        return handle is null ? failure : Errno.Success;
-    }
-
-    /// <summary>After an unlock: lets go of the cross-mount hold once this mount holds no range of the file.</summary>
-    private async ValueTask SettleHoldAsync(Guid inode, RangeSet set)
-    {
-        set.Signal();
-        if (set.Count > 0 || set.Held is null) return;
-        var held = set.Held;
-        set.Held = null;
-        await held.DisposeAsync().ConfigureAwait(false);
         lock (_gate)
         {
-            if (set.Count == 0 && set.Held is null) _ranges.Remove(inode);
+            if (--set.Users == 0 && set.Count == 0) _ranges.Remove(inode);
         }
     }
 
-    private async ValueTask<(ILockHandle? Handle, Errno Error)> AcquireAsync(LockRequest request, CancellationToken interrupted)
+    /// <summary>The lock service's failures as a lock request answers them.</summary>
+    private static async ValueTask<Errno> Translate(Func<Task> action)
     {
         try
         {
-            return (await _provider.AcquireAsync(request, interrupted).ConfigureAwait(false), Errno.Success);
+            await action().ConfigureAwait(false);
+            return Errno.Success;
         }
         catch (LockTimeoutException)
         {
-            return (null, Errno.EAGAIN);
+            return Errno.EAGAIN;
         }
         catch (OperationCanceledException)
         {
-            return (null, Errno.EINTR);
+            return Errno.EINTR;
         }
 #pragma warning disable CA1031 // A lock service that fails answers ENOLCK, as a network filesystem's lock manager does.
         catch (Exception)
 #pragma warning restore CA1031
         {
-            return (null, Errno.ENOLCK);
+            return Errno.ENOLCK;
         }
+    }
+
+    private static async ValueTask ReleaseQuietly(IAsyncDisposable grant)
+    {
+        try
+        {
+            await grant.DisposeAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Unlocking goes on; the grant dies with the session or lease anyway.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private async ValueTask<(ILockHandle? Handle, Errno Error)> AcquireAsync(LockRequest request, CancellationToken interrupted)
+    {
+        ILockHandle? handle = null;
+        var error = await Translate(async () => handle = await _provider.AcquireAsync(request, interrupted).ConfigureAwait(false)).ConfigureAwait(false);
+        return (handle, error);
     }
 
     /// <summary>Releases every lock this mount holds (unmount).</summary>
     public async ValueTask DisposeAsync()
     {
-        List<ILockHandle> all;
+        List<IAsyncDisposable> all;
         lock (_gate)
         {
-            all = _flocks.Values.Concat(_ranges.Values.Select(r => r.Held).OfType<ILockHandle>()).ToList();
+            all = _flocks.Values.Cast<IAsyncDisposable>().Concat(_ranges.Values.SelectMany(r => r.Grants)).ToList();
             _flocks.Clear();
             _ranges.Clear();
         }
-        foreach (var h in all)
-        {
-            try
-            {
-                await h.DisposeAsync().ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // Unmounting goes on; the lock dies with the session or lease anyway.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
-        }
+        foreach (var h in all) await ReleaseQuietly(h).ConfigureAwait(false);
     }
 
-    private readonly record struct HeldRange(ulong Owner, PosixLockType Type, long Start, long End, int Pid)
+    /// <summary>One owner's lock on [Start, End), with the grant that holds it against other mounts.</summary>
+    private sealed record HeldRange(ulong Owner, PosixLockType Type, ByteRange Range, int Pid, IRangeLockHandle Grant)
     {
-        public bool Overlaps(long start, long end) => Start < end && start < End;
+        public PosixLock ToPosixLock() => new(Type, Range.Start, Range.End == long.MaxValue ? 0 : Range.End - Range.Start, Pid);
 
-        public PosixLock ToPosixLock() => new(Type, Start, End == long.MaxValue ? 0 : End - Start, Pid);
+        public bool Covers(PosixLockType type) => Type == PosixLockType.Write || type == PosixLockType.Read;
+
+        public bool Live => Grant.State is LockState.Held or LockState.Suspended;
     }
 
-    /// <summary>The byte ranges this mount's owners hold on one inode, and the mount's cross-mount hold.</summary>
+    /// <summary>
+    /// The byte ranges this mount's owners hold on one inode. Every range has a grant of its own: a split or a
+    /// downgrade splits the grant (the pieces keep its place in line), a lock that needs more than the owner holds
+    /// takes new grants for the missing bytes first. Ranges are not merged (their grants differ); F_GETLK reports
+    /// an owner's touching ranges of one type as one, as Linux's merged locks are.
+    /// </summary>
     private sealed class RangeSet
     {
         private readonly List<HeldRange> _ranges = [];
 
         public SemaphoreSlim Gate { get; } = new(1, 1);
 
-        public ILockHandle? Held { get; set; }
-
         public TaskCompletionSource Changed { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public int Count => _ranges.Count;
 
-        public void Signal()
+        /// <summary>Requests inside (guarded by the lock table's lock, not by <see cref="Gate"/>).</summary>
+        public int Users { get; set; }
+
+        public IEnumerable<IRangeLockHandle> Grants => _ranges.Select(r => r.Grant);
+
+        private void Signal()
         {
             var old = Changed;
             Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             old.TrySetResult();
         }
 
-        public HeldRange? FindConflict(ulong owner, PosixLock probe)
+        /// <summary>The conflicting range that starts first (the one Linux's F_GETLK reports), or null.</summary>
+        public HeldRange? FindConflict(ulong owner, PosixLockType type, ByteRange range) =>
+            _ranges.Where(r => r.Owner != owner && r.Range.Overlaps(range) && (r.Type == PosixLockType.Write || type == PosixLockType.Write))
+                .MinBy(r => r.Range.Start);
+
+        /// <summary><paramref name="found"/> widened over the same owner's touching ranges of its type.</summary>
+        public HeldRange Coalesced(HeldRange found)
         {
-            var end = probe.Length == 0 ? long.MaxValue : probe.Start + probe.Length;
-            foreach (var r in _ranges)
+            var (start, end) = (found.Range.Start, found.Range.End);
+            for (var grown = true; grown;)
             {
-                if (r.Owner != owner && r.Overlaps(probe.Start, end) && (r.Type == PosixLockType.Write || probe.Type == PosixLockType.Write)) return r;
+                grown = false;
+                foreach (var r in _ranges)
+                {
+                    if (r.Owner != found.Owner || r.Type != found.Type || r.Range.End < start || r.Range.Start > end) continue;
+                    if (r.Range.Start < start || r.Range.End > end)
+                    {
+                        (start, end) = (Math.Min(start, r.Range.Start), Math.Max(end, r.Range.End));
+                        grown = true;
+                    }
+                }
             }
-            return null;
+            return found with { Range = new ByteRange(start, end) };
         }
 
-        public bool HasWrite(ulong except, long start, long end) =>
-            _ranges.Exists(r => r.Type == PosixLockType.Write && !(r.Owner == except && r.Start >= start && r.End <= end));
-
-        public void Add(HeldRange range)
+        /// <summary>The parts of <paramref name="range"/> the owner does not hold with a lock at least as strong as <paramref name="type"/>.</summary>
+        public List<ByteRange> Uncovered(ulong owner, PosixLockType type, ByteRange range)
         {
-            _ranges.Add(range);
-        }
-
-        /// <summary>Removes <paramref name="owner"/>'s locks on [start, end), splitting ranges that stick out.</summary>
-        public bool Remove(ulong owner, long start, long end)
-        {
-            bool any = false;
-            for (int i = _ranges.Count - 1; i >= 0; i--)
+            var gaps = new List<ByteRange>();
+            var at = range.Start;
+            foreach (var r in _ranges.Where(r => r.Owner == owner && r.Live && r.Covers(type) && r.Range.Overlaps(range)).OrderBy(r => r.Range.Start))
             {
-                var r = _ranges[i];
-                if (r.Owner != owner || !r.Overlaps(start, end)) continue;
+                if (r.Range.Start > at) gaps.Add(new ByteRange(at, r.Range.Start));
+                at = Math.Max(at, r.Range.End);
+                if (at >= range.End) break;
+            }
+            if (at < range.End) gaps.Add(new ByteRange(at, range.End));
+            return gaps;
+        }
+
+        /// <summary>
+        /// The owner now holds <paramref name="type"/> on <paramref name="range"/>: its ranges that overlap are split
+        /// (what sticks out keeps its type; the inside takes the new type from a grant strong enough, else from
+        /// <paramref name="grants"/>, the new grants for the bytes it did not hold strongly enough).
+        /// </summary>
+        public async ValueTask<Errno> LockAsync(ulong owner, PosixLockType type, ByteRange range, int pid, IReadOnlyList<IRangeLockHandle> grants)
+        {
+            var error = Errno.Success;
+            foreach (var r in _ranges.Where(r => r.Owner == owner && r.Range.Overlaps(range)).ToList())
+            {
+                var pieces = Outside(r, range);
+                var inside = new ByteRange(Math.Max(range.Start, r.Range.Start), Math.Min(range.End, r.Range.End));
+                if (r.Covers(type)) pieces.Add((type, inside));
+                if (pieces is [var only] && only.Type == r.Type && only.Range == r.Range) continue;
+                error = await SplitAsync(r, pieces, pid) is var e && e != Errno.Success ? e : error;
+            }
+            foreach (var grant in grants) _ranges.Add(new HeldRange(owner, type, grant.Range, pid, grant));
+            Signal();
+            return error;
+        }
+
+        /// <summary>The owner's locks on <paramref name="range"/> go; the parts of its ranges outside it stay.</summary>
+        public async ValueTask<Errno> UnlockAsync(ulong owner, ByteRange range)
+        {
+            var error = Errno.Success;
+            var any = false;
+            foreach (var r in _ranges.Where(r => r.Owner == owner && r.Range.Overlaps(range)).ToList())
+            {
                 any = true;
-                _ranges.RemoveAt(i);
-                if (r.Start < start) _ranges.Add(r with { End = start });
-                if (r.End > end) _ranges.Add(r with { Start = end });
+                error = await SplitAsync(r, Outside(r, range), r.Pid) is var e && e != Errno.Success ? e : error;
             }
             if (any) Signal();
-            return any;
+            return error;
+        }
+
+        private static List<(PosixLockType Type, ByteRange Range)> Outside(HeldRange r, ByteRange range)
+        {
+            var pieces = new List<(PosixLockType, ByteRange)>(2);
+            if (r.Range.Start < range.Start) pieces.Add((r.Type, new ByteRange(r.Range.Start, range.Start)));
+            if (r.Range.End > range.End) pieces.Add((r.Type, new ByteRange(range.End, r.Range.End)));
+            return pieces;
+        }
+
+        /// <summary>Replaces <paramref name="r"/> by its pieces. A grant already lost is dropped with its range (nothing to keep).</summary>
+        private async ValueTask<Errno> SplitAsync(HeldRange r, List<(PosixLockType Type, ByteRange Range)> pieces, int pid)
+        {
+            IReadOnlyList<IRangeLockHandle> made;
+            try
+            {
+                made = await r.Grant.SplitAsync(pieces.Select(p => (ModeOf(p.Type), p.Range)).ToList()).ConfigureAwait(false);
+            }
+            catch (LockLostException)
+            {
+                _ranges.Remove(r);
+                return Errno.Success;
+            }
+#pragma warning disable CA1031 // The lock service failed: the range stays as it was, and the caller hears ENOLCK.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                return Errno.ENOLCK;
+            }
+            _ranges.Remove(r);
+            for (var i = 0; i < made.Count; i++) _ranges.Add(new HeldRange(r.Owner, pieces[i].Type, pieces[i].Range, pieces[i].Type == r.Type ? r.Pid : pid, made[i]));
+            return Errno.Success;
         }
     }
 }

@@ -116,8 +116,14 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     public override async ValueTask<FuseResult<InodeAttributes>> GetAttributesAsync(FuseRequestContext context, ulong ino, ulong? fileHandle)
     {
-        var inode = await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false);
-        return Attributes(inode, ino);
+        try
+        {
+            return Attributes(await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false), ino);
+        }
+        catch (FileSystemException e) when (e.Errno == FsErrno.ENOENT)
+        {
+            return Fuse.Errno.ESTALE; // removed through another mount: the VFS looks the name up again (see OpenAsync)
+        }
     }
 
     public override async ValueTask<FuseResult<InodeAttributes>> SetAttributesAsync(FuseRequestContext context, ulong ino, FuseChanges changes)
@@ -218,7 +224,17 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     public override async ValueTask<FuseResult<FuseOpenedFile>> OpenAsync(FuseRequestContext context, ulong ino, int flags)
     {
-        var handle = await _fs.OpenAsync(InodeOf(ino), OpenFlagsOf(flags), CallerOf(context)).ConfigureAwait(false);
+        FileHandle handle;
+        try
+        {
+            handle = await _fs.OpenAsync(InodeOf(ino), OpenFlagsOf(flags), CallerOf(context)).ConfigureAwait(false);
+        }
+        catch (FileSystemException e) when (e.Errno == FsErrno.ENOENT)
+        {
+            // The kernel reached a file another mount removed by a name it still had cached: "stale" makes the VFS look
+            // the name up again (LOOKUP_REVAL) and then answer as a local disk would (ENOENT, or O_CREAT makes it anew).
+            return Fuse.Errno.ESTALE;
+        }
         _files[(ulong)handle.Id] = handle;
         // No KeepCache: each open drops the page cache, so a file another mount changed is read afresh (close-to-open).
         return new FuseOpenedFile((ulong)handle.Id);
@@ -262,6 +278,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             if (file.FlockRelease) await Locks.ReleaseFlockAsync(id, file.LockOwner).ConfigureAwait(false);
             await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
         }
+        if (Locks is not null) await Locks.ReleaseDescriptionAsync(file.Handle).ConfigureAwait(false);
         if (_files.TryRemove(file.Handle, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);
         return Fuse.Errno.Success;
     }
@@ -417,7 +434,8 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<Fuse.Errno> SetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock lockRange, bool wait)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        var result = await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted).ConfigureAwait(false);
+        var result = await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted, lockRange.Type == PosixLockType.Unlock ? null : _nodes.PathOf(ino)).ConfigureAwait(false);
+        if (result == Fuse.Errno.Success && lockRange.Type != PosixLockType.Unlock) Locks.NoteRangeOwner(file.Handle, InodeOf(ino), file.LockOwner);
         if (result != Fuse.Errno.Success || lockRange.Type == PosixLockType.Unlock || ForgetKernelCache(ino)) return result;
         await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange with { Type = PosixLockType.Unlock }, false, CancellationToken.None).ConfigureAwait(false);
         return Fuse.Errno.EIO;

@@ -16,7 +16,7 @@ public static unsafe partial class Posix
     public const uint RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2;
     public const int XATTR_CREATE = 1, XATTR_REPLACE = 2;
     public const int SIGKILL = 9, SIGTERM = 15;
-    public const int EAGAIN = 11, EEXIST = 17;
+    public const int ENOENT = 2, EAGAIN = 11, EEXIST = 17;
 
     private const int O_CLOEXEC = 0x80000;
 
