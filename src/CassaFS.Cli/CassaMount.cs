@@ -53,11 +53,11 @@ public sealed class CassaMount : IAsyncDisposable
 
         var connection = await ServerConnection.OpenAsync(settings, log: log, ct: ct).ConfigureAwait(false);
         CassaFileSystem? fs = null;
-        AdvisoryLocks? locks = null;
+        FileLocks? locks = null;
         try
         {
             fs = await connection.OpenFileSystemAsync(mount.ReadOnly, log, ct).ConfigureAwait(false);
-            locks = new AdvisoryLocks(connection.Locks);
+            locks = new FileLocks(connection.Locks);
             var adapter = new CassaFuseFileSystem(fs, locks) { OnUnexpectedError = e => log?.Invoke($"EIO: {e.GetType().Name}: {e.Message}") };
             FuseMount fuse;
             try

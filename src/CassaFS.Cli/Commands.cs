@@ -183,7 +183,7 @@ internal static class LocksCommand
 {
     public static Command Create(ConnectionOptions connection)
     {
-        var prefix = new Option<string?>("--prefix") { Description = "Only keys starting with this (inode/, advisory/, entry/ ...)" };
+        var prefix = new Option<string?>("--prefix") { Description = "Only keys starting with this (inode/, open/, advisory/, advisory/posix- ...)" };
         var list = new Command("list", "List the locks held and waited for, with holders") { prefix };
         list.SetAction(Program.Guarded(async (r, ct) =>
         {

@@ -33,23 +33,37 @@ public static class RunRegistry
         var killed = 0;
         foreach (var run in RunFolders())
         {
-            if (OwnerAlive(run)) continue;
-            foreach (var pidFile in Directory.GetFiles(run, ServerProcess.PidFileName, SearchOption.AllDirectories))
+            try
             {
-                if (!int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) continue;
-                var state = Path.GetDirectoryName(pidFile)!;
-                if (ServerProcess.IsOurs(pid, state))
-                {
-                    log?.Invoke($"reaping server {pid} left behind by {Path.GetFileName(run)}");
-                    Shell.Signal(pid, Shell.SIGKILL);
-                    for (var i = 0; i < 200 && !Shell.HasExited(pid); i++) Thread.Sleep(25);
-                    killed++;
-                }
-                File.Delete(pidFile);
+                if (OwnerAlive(run)) continue;
+                killed += ReapRun(run, log);
             }
-            DeleteData(run);
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+            {
+                // Another run's reaper pruned this folder while we looked: nothing left to reap.
+            }
         }
         Prune();
+        return killed;
+    }
+
+    private static int ReapRun(string run, Action<string>? log)
+    {
+        var killed = 0;
+        foreach (var pidFile in Directory.GetFiles(run, ServerProcess.PidFileName, SearchOption.AllDirectories))
+        {
+            if (!int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) continue;
+            var state = Path.GetDirectoryName(pidFile)!;
+            if (ServerProcess.IsOurs(pid, state))
+            {
+                log?.Invoke($"reaping server {pid} left behind by {Path.GetFileName(run)}");
+                Shell.Signal(pid, Shell.SIGKILL);
+                for (var i = 0; i < 200 && !Shell.HasExited(pid); i++) Thread.Sleep(25);
+                killed++;
+            }
+            File.Delete(pidFile);
+        }
+        DeleteData(run);
         return killed;
     }
 
@@ -84,8 +98,15 @@ public static class RunRegistry
     private static bool OwnerAlive(string runDirectory)
     {
         var ownerFile = Path.Combine(runDirectory, OwnerFileName);
-        if (!File.Exists(ownerFile)) return false;
-        var parts = File.ReadAllText(ownerFile).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string[] parts;
+        try
+        {
+            parts = File.ReadAllText(ownerFile).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            return false; // ended (owner renamed), or pruned by another run's reaper meanwhile
+        }
         if (parts.Length != 2 || !int.TryParse(parts[0], out var pid)) return false;
         return Shell.IsAlive(pid) && ProcessStartTicks(pid) == parts[1];
     }

@@ -5,8 +5,8 @@ namespace CassaFS.Locks;
 
 /// <summary>
 /// What a lock protects, in one naming scheme for every implementation:
-/// <c>inode/{uuid}</c>, <c>entry/{directory uuid}/{name}</c>, <c>block/{uuid}/{index}</c>, <c>path/{path}</c>,
-/// <c>fs/{name}</c>, <c>advisory/{uuid}</c>. Names and paths are percent-encoded (UTF-8) outside <c>[A-Za-z0-9._~-]</c>, so a key is
+/// <c>inode/{uuid}</c>, <c>open/{uuid}</c>, <c>advisory/{uuid}</c>, <c>advisory/posix-{uuid}</c>, <c>fs/{name}</c>,
+/// <c>bakery-participant/{index}</c>. Names are percent-encoded (UTF-8) outside <c>[A-Za-z0-9._~-]</c>, so a key is
 /// always one safe ZooKeeper node name and one Cassandra text value, and keys sort in a stable global order
 /// (ordinal) that callers use to take several locks without deadlock.
 /// </summary>
@@ -19,15 +19,6 @@ public readonly record struct LockKey : IComparable<LockKey>
 
     /// <summary>The inode's metadata (stat data, size, nlink).</summary>
     public static LockKey ForInode(Guid inode) => new($"inode/{inode:D}");
-
-    /// <summary>One name in one directory (create, unlink and rename of that name).</summary>
-    public static LockKey ForEntry(Guid directory, string name) => new($"entry/{directory:D}/{Encode(name)}");
-
-    /// <summary>One data block of a file.</summary>
-    public static LockKey ForBlock(Guid inode, long index) => new(string.Create(CultureInfo.InvariantCulture, $"block/{inode:D}/{index}"));
-
-    /// <summary>A path as a user names it (the PowerShell face locks items by path).</summary>
-    public static LockKey ForPath(string path) => new($"path/{Encode(path)}");
 
     /// <summary>
     /// An application's advisory lock on a file (flock, fcntl): apart from <see cref="ForInode"/>, which the
@@ -76,8 +67,8 @@ public readonly record struct LockKey : IComparable<LockKey>
     {
         ArgumentException.ThrowIfNullOrEmpty(value);
         var kind = value.Split('/', 2)[0];
-        if (kind is not ("inode" or "entry" or "block" or "path" or "fs" or "advisory") || value.Length <= kind.Length + 1)
-            throw new FormatException($"'{value}' is not a CassaFS lock key (inode/…, entry/…, block/…, path/…, fs/…, advisory/…).");
+        if (kind is not ("inode" or "open" or "advisory" or "fs" or "bakery-participant") || value.Length <= kind.Length + 1)
+            throw new FormatException($"'{value}' is not a CassaFS lock key (inode/…, open/…, advisory/…, fs/…, bakery-participant/…).");
         return new LockKey(value);
     }
 

@@ -11,7 +11,7 @@ namespace CassaFS.Mount;
 /// Serves a <see cref="CassaFileSystem"/> to the kernel through FUSE: node ids map to inode UUIDs
 /// (<see cref="NodeTable"/>), FUSE file handles to <see cref="FileHandle"/>s, readdir offsets to name cookies,
 /// request credentials to <see cref="Caller"/>s, <see cref="FileSystemException"/> errnos to FUSE errnos, and
-/// flock / fcntl locks to <see cref="AdvisoryLocks"/>.
+/// flock / fcntl locks to the domain's <see cref="FileLocks"/>.
 /// </summary>
 public sealed class CassaFuseFileSystem : FuseFileSystem
 {
@@ -25,14 +25,14 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     /// <param name="fileSystem">The mounted filesystem; the caller keeps ownership.</param>
     /// <param name="advisoryLocks">Where flock and fcntl locks go; null leaves them to the kernel (local to this machine).</param>
-    public CassaFuseFileSystem(CassaFileSystem fileSystem, AdvisoryLocks? advisoryLocks)
+    public CassaFuseFileSystem(CassaFileSystem fileSystem, FileLocks? advisoryLocks)
     {
         _fs = fileSystem ?? throw new ArgumentNullException(nameof(fileSystem));
         Locks = advisoryLocks;
     }
 
     /// <summary>The advisory lock table (null when locks are left to the kernel).</summary>
-    public AdvisoryLocks? Locks { get; }
+    public FileLocks? Locks { get; }
 
     /// <summary>Node ids the kernel currently holds.</summary>
     public NodeTable Nodes => _nodes;
@@ -419,27 +419,45 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<Fuse.Errno> FlockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, FlockOperation operation)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        var result = await Locks.FlockAsync(InodeOf(ino), file.LockOwner, operation, context.Interrupted, _nodes.PathOf(ino)).ConfigureAwait(false);
-        if (result != Fuse.Errno.Success || operation.HasFlag(FlockOperation.Unlock) || ForgetKernelCache(ino)) return result;
-        await Locks.FlockAsync(InodeOf(ino), file.LockOwner, FlockOperation.Unlock, CancellationToken.None).ConfigureAwait(false);
+        LockMode? mode = operation.HasFlag(FlockOperation.Unlock) ? null : operation.HasFlag(FlockOperation.Exclusive) ? LockMode.Write : LockMode.Read;
+        var wait = !operation.HasFlag(FlockOperation.NonBlocking);
+        var result = Map(await Locks.FlockAsync(InodeOf(ino), file.LockOwner, mode, wait, _nodes.PathOf(ino), context.Interrupted).ConfigureAwait(false));
+        if (result != Fuse.Errno.Success || mode is null || ForgetKernelCache(ino)) return result;
+        await Locks.FlockAsync(InodeOf(ino), file.LockOwner, null, false, null, CancellationToken.None).ConfigureAwait(false);
         return Fuse.Errno.EIO;
     }
 
     public override async ValueTask<FuseResult<PosixLock>> GetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock probe)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        return await Locks.TestRangeAsync(InodeOf(ino), file.LockOwner, probe, CancellationToken.None).ConfigureAwait(false);
+        var answer = await Locks.TestRangeAsync(InodeOf(ino), file.LockOwner, ToRecord(probe), CancellationToken.None).ConfigureAwait(false);
+        var type = answer.Type switch
+        {
+            RecordLockType.Read => PosixLockType.Read,
+            RecordLockType.Write => PosixLockType.Write,
+            _ => PosixLockType.Unlock,
+        };
+        return new PosixLock(type, answer.Start, answer.Length, answer.Pid);
     }
 
     public override async ValueTask<Fuse.Errno> SetLockAsync(FuseRequestContext context, ulong ino, FuseFileHandle file, PosixLock lockRange, bool wait)
     {
         if (Locks is null) return Fuse.Errno.ENOSYS;
-        var result = await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange, wait, context.Interrupted, lockRange.Type == PosixLockType.Unlock ? null : _nodes.PathOf(ino)).ConfigureAwait(false);
-        if (result == Fuse.Errno.Success && lockRange.Type != PosixLockType.Unlock) Locks.NoteRangeOwner(file.Handle, InodeOf(ino), file.LockOwner);
-        if (result != Fuse.Errno.Success || lockRange.Type == PosixLockType.Unlock || ForgetKernelCache(ino)) return result;
-        await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, lockRange with { Type = PosixLockType.Unlock }, false, CancellationToken.None).ConfigureAwait(false);
+        var request = ToRecord(lockRange);
+        var unlock = request.Type == RecordLockType.Unlock;
+        var result = Map(await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, request, wait, context.Interrupted, unlock ? null : _nodes.PathOf(ino)).ConfigureAwait(false));
+        if (result == Fuse.Errno.Success && !unlock) Locks.NoteRangeOwner(file.Handle, InodeOf(ino), file.LockOwner);
+        if (result != Fuse.Errno.Success || unlock || ForgetKernelCache(ino)) return result;
+        await Locks.SetRangeAsync(InodeOf(ino), file.LockOwner, request with { Type = RecordLockType.Unlock }, false, CancellationToken.None).ConfigureAwait(false);
         return Fuse.Errno.EIO;
     }
+
+    private static RecordLock ToRecord(PosixLock l) => new(l.Type switch
+    {
+        PosixLockType.Read => RecordLockType.Read,
+        PosixLockType.Write => RecordLockType.Write,
+        _ => RecordLockType.Unlock,
+    }, l.Start, l.Length, l.Pid);
 
     /// <summary>
     /// A lock that excludes other machines must also give its holder their latest data: once granted, the kernel's

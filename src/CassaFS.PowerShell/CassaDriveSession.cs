@@ -16,6 +16,7 @@ public sealed class CassaDriveSession : IAsyncDisposable
         Session = session;
         ZooKeeper = zooKeeper;
         Locks = locks;
+        FileLocks = new FileLocks(locks);
         _fileSystem = fileSystem;
         Root = root;
         Caller = caller;
@@ -27,6 +28,9 @@ public sealed class CassaDriveSession : IAsyncDisposable
     public CqlSession Session { get; }
     public ZooKeeperClient? ZooKeeper { get; }
     public ILockProvider Locks { get; }
+
+    /// <summary>The files' advisory locks (the ones a mount's flock takes too), on <see cref="Locks"/>.</summary>
+    public FileLocks FileLocks { get; }
 
     /// <summary>The mounted filesystem (throws for a session opened only to format).</summary>
     public CassaFileSystem FileSystem => _fileSystem ?? throw new InvalidOperationException("This session was opened without a filesystem (to format); open it with mount: true.");

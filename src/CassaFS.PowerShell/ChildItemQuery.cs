@@ -44,11 +44,11 @@ public sealed record ChildItemQuery
         var fs = drive.FileSystem;
         var start = drive.Resolve(path);
         var inode = await fs.ResolveAsync(start, drive.Caller, true, ct).ConfigureAwait(false);
-        var locks = await AdvisoryLocks.SnapshotAsync(drive.Locks, ct).ConfigureAwait(false);
+        var locks = await drive.FileLocks.SnapshotAsync(ct).ConfigureAwait(false);
         if (!inode.IsDirectory)
         {
             var self = await fs.ResolveAsync(start, drive.Caller, false, ct).ConfigureAwait(false);
-            var view = ItemView.From(drive, start, self, locks.For(self.Id), linkTargetType: self.Type == FileType.Symlink ? inode.Type : null);
+            var view = ItemView.From(drive, start, self, locks.GetValueOrDefault(self.Id), linkTargetType: self.Type == FileType.Symlink ? inode.Type : null);
             if (Accepts(view)) yield return view;
             yield break;
         }
@@ -105,7 +105,7 @@ public sealed record ChildItemQuery
                 {
                     continue; // removed by another client between the listing and the stat
                 }
-                var item = ItemView.From(drive, childPath, child, locks.For(child.Id), relative, linked?.Type);
+                var item = ItemView.From(drive, childPath, child, locks.GetValueOrDefault(child.Id), relative, linked?.Type);
                 if (AllContainers && isDirectory || AcceptsAttributes(item)) yield return item;
             }
             // Push in reverse so the stack pops them in name order.
@@ -126,25 +126,4 @@ public sealed record ChildItemQuery
 
     private bool AcceptsAttributes(ItemView item) =>
         (!ReadOnlyOnly || item.IsReadOnly) && (Attributes is null || Attributes(item.Attributes));
-}
-
-/// <summary>The advisory locks held at one moment, by inode: one lock-service query per listing, not one per item.</summary>
-public sealed class AdvisoryLocks
-{
-    private readonly Dictionary<Guid, LockInfo> _byInode;
-
-    private AdvisoryLocks(Dictionary<Guid, LockInfo> byInode) => _byInode = byInode;
-
-    public static async Task<AdvisoryLocks> SnapshotAsync(ILockProvider locks, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(locks);
-        var map = new Dictionary<Guid, LockInfo>();
-        await foreach (var info in locks.ListAsync(LockKey.AdvisoryPrefix, ct).ConfigureAwait(false))
-        {
-            if (info.Holders.Count > 0 && info.Key.AdvisoryInode is { } id) map[id] = info;
-        }
-        return new AdvisoryLocks(map);
-    }
-
-    public LockInfo? For(Guid inode) => _byInode.TryGetValue(inode, out var info) ? info : null;
 }

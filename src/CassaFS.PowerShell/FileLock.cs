@@ -12,17 +12,11 @@ public static class FileLock
     public static async Task<ILockHandle> AcquireAsync(CassaDriveSession drive, Guid inode, string path, LockMode mode, string purpose, TimeSpan? timeout = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(drive);
-        var key = LockKey.ForAdvisory(inode);
-        if (drive.OwnLocks.TryGetValue(key, out var own) && own.State is LockState.Held or LockState.Suspended && (own.Mode == LockMode.Write || mode == LockMode.Read))
+        if (drive.OwnLocks.TryGetValue(LockKey.ForAdvisory(inode), out var own) && own.State is LockState.Held or LockState.Suspended && (own.Mode == LockMode.Write || mode == LockMode.Read))
             return new BorrowedLock(own);
         try
         {
-            return await drive.Locks.AcquireAsync(new LockRequest(key, mode)
-            {
-                Purpose = purpose,
-                Subject = path,
-                Timeout = timeout ?? drive.Parameters.LockTimeout,
-            }, ct).ConfigureAwait(false);
+            return await drive.FileLocks.AcquireAsync(inode, mode, purpose, path, timeout ?? drive.Parameters.LockTimeout, ct).ConfigureAwait(false);
         }
         catch (LockTimeoutException e)
         {

@@ -65,14 +65,15 @@ public sealed class LockCommands
     public async Task<LockView> GetAsync(string path, CancellationToken ct = default)
     {
         var (full, inode) = await FileAsync(path, ct).ConfigureAwait(false);
-        var info = await _drive.Locks.InspectAsync(LockKey.ForAdvisory(inode), ct).ConfigureAwait(false);
+        var info = await _drive.FileLocks.InspectAsync(inode, ct).ConfigureAwait(false);
         return new LockView(ProviderPath.OnDrive(_drive.DriveName, _drive.Root, full), info.Key.Value, info.Holders, info.Waiters);
     }
 
-    /// <summary>Every lock held or waited for whose key starts with <paramref name="keyPrefix"/> (all files' locks: "advisory/"; every lock: null).</summary>
-    public async IAsyncEnumerable<LockView> ListAsync(string? keyPrefix = LockKey.AdvisoryPrefix, [EnumeratorCancellation] CancellationToken ct = default)
+    /// <summary>Every file lock held or waited for (whole-file and byte ranges); with <paramref name="everyKey"/>, every lock of the lock service.</summary>
+    public async IAsyncEnumerable<LockView> ListAsync(bool everyKey = false, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        await foreach (var info in _drive.Locks.ListAsync(keyPrefix, ct).ConfigureAwait(false))
+        var all = everyKey ? _drive.Locks.ListAsync(null, ct) : _drive.FileLocks.ListAsync(ct);
+        await foreach (var info in all.ConfigureAwait(false))
         {
             if (info.Holders.Count == 0 && info.Waiters.Count == 0) continue;
             // The path its taker named (PowerShell names it; a mount's flock knows only the inode), on this drive.
@@ -116,18 +117,10 @@ public sealed class LockCommands
     public async Task<IReadOnlyList<LockParticipant>> BreakAsync(string path, string reason, string? participantId = null, CancellationToken ct = default)
     {
         var (_, inode) = await FileAsync(path, ct).ConfigureAwait(false);
-        return await BreakKeyAsync(LockKey.ForAdvisory(inode), reason, participantId, ct).ConfigureAwait(false);
+        return await _drive.FileLocks.BreakAsync(inode, reason, participantId, ct).ConfigureAwait(false);
     }
 
     /// <summary>Breaks a lock by its key (as Get-CassaLock lists it).</summary>
-    public async Task<IReadOnlyList<LockParticipant>> BreakKeyAsync(LockKey key, string reason, string? participantId = null, CancellationToken ct = default)
-    {
-        var info = await _drive.Locks.InspectAsync(key, ct).ConfigureAwait(false);
-        var broken = new List<LockParticipant>();
-        foreach (var holder in info.Holders.Where(h => participantId is null || h.Id == participantId))
-        {
-            if (await _drive.Locks.BreakAsync(key, holder.Id, reason, ct).ConfigureAwait(false)) broken.Add(holder);
-        }
-        return broken;
-    }
+    public Task<IReadOnlyList<LockParticipant>> BreakKeyAsync(LockKey key, string reason, string? participantId = null, CancellationToken ct = default) =>
+        _drive.FileLocks.BreakAsync(key, reason, participantId, ct);
 }

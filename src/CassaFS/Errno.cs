@@ -3,8 +3,11 @@ namespace CassaFS;
 /// <summary>POSIX error numbers as Linux defines them (the FUSE face returns them negated).</summary>
 public enum Errno
 {
+    /// <summary>No error (a result, never thrown).</summary>
+    Success = 0,
     EPERM = 1,
     ENOENT = 2,
+    EINTR = 4,
     EIO = 5,
     EBADF = 9,
     EAGAIN = 11,
@@ -21,6 +24,7 @@ public enum Errno
     EMLINK = 31,
     ERANGE = 34,
     ENAMETOOLONG = 36,
+    ENOLCK = 37,
     ENOSYS = 38,
     ENOTEMPTY = 39,
     ELOOP = 40,
@@ -55,6 +59,7 @@ public sealed class FileSystemException : Exception
         {
             Errno.EPERM => "Operation not permitted",
             Errno.ENOENT => "No such file or directory",
+            Errno.EINTR => "Interrupted system call",
             Errno.EIO => "Input/output error",
             Errno.EBADF => "Bad file handle",
             Errno.EAGAIN => "Resource temporarily unavailable",
@@ -71,6 +76,7 @@ public sealed class FileSystemException : Exception
             Errno.EMLINK => "Too many links",
             Errno.ERANGE => "Result too large",
             Errno.ENAMETOOLONG => "File name too long",
+            Errno.ENOLCK => "No locks available",
             Errno.ENOSYS => "Function not implemented",
             Errno.ENOTEMPTY => "Directory not empty",
             Errno.ELOOP => "Too many levels of symbolic links",

@@ -86,7 +86,7 @@ public class LockKeyTests
     [InlineData("ünïcödé/..")]
     public void Every_key_round_trips_through_its_ZooKeeper_node_name(string text)
     {
-        foreach (var key in new[] { LockKey.ForPath(text), LockKey.ForEntry(Guid.NewGuid(), text), LockKey.ForFileSystem(text) })
+        foreach (var key in new[] { LockKey.ForFileSystem(text), LockKey.ForFileSystem($"/{text}/{Guid.NewGuid()}") })
         {
             Assert.DoesNotContain('/', key.NodeName);
             Assert.Equal(key, LockKey.FromNodeName(key.NodeName));
@@ -97,9 +97,11 @@ public class LockKeyTests
     public void Keys_sort_in_one_global_order_and_only_known_kinds_parse()
     {
         var inode = LockKey.ForInode(Guid.Empty);
-        var entry = LockKey.ForEntry(Guid.Empty, "x");
-        Assert.True(entry < inode);
-        Assert.Equal(inode, LockKey.Parse(inode.Value));
+        var advisory = LockKey.ForAdvisory(Guid.Empty);
+        Assert.True(advisory < inode);
+        foreach (var key in new[] { inode, advisory, LockKey.ForByteRanges(Guid.Empty), LockKey.ForOpenFile(Guid.Empty), LockKey.ForFileSystem("x"), LockKey.ForBakeryParticipant(3) })
+            Assert.Equal(key, LockKey.Parse(key.Value));
+        Assert.Equal(Guid.Empty, LockKey.ForByteRanges(Guid.Empty).AdvisoryInode);
         Assert.Throws<FormatException>(() => LockKey.Parse("bogus/1"));
     }
 }

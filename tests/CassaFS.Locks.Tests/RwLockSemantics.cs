@@ -5,7 +5,7 @@ internal static class RwLockSemantics
 {
     public static async Task Readers_share_and_a_writer_waits_for_them(ILockProvider provider)
     {
-        var key = LockKey.ForPath("/rw/share");
+        var key = LockKey.ForFileSystem("/rw/share");
         var readers = new List<ILockHandle>();
         for (var i = 0; i < 5; i++)
             readers.Add(await provider.AcquireAsync(new LockRequest(key, LockMode.Read) { Timeout = TimeSpan.FromSeconds(5) }));
@@ -31,7 +31,7 @@ internal static class RwLockSemantics
 
     public static async Task A_waiting_writer_goes_before_later_readers(ILockProvider provider)
     {
-        var key = LockKey.ForPath($"/rw/fair-{Guid.NewGuid():N}");
+        var key = LockKey.ForFileSystem($"/rw/fair-{Guid.NewGuid():N}");
         var order = new List<string>();
         var gate = new object();
         var early = await provider.AcquireAsync(new LockRequest(key, LockMode.Read));

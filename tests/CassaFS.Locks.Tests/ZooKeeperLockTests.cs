@@ -206,7 +206,7 @@ public sealed class ZooKeeperLockTests(TestBed bed)
         var (provider, client) = await NewProviderAsync();
         await using var _ = client;
         await RwLockSemantics.Readers_share_and_a_writer_waits_for_them(provider);
-        Assert.Empty(await ChildrenAsync(client, LockKey.ForPath("/rw/share")));
+        Assert.Empty(await ChildrenAsync(client, LockKey.ForFileSystem("/rw/share")));
     }
 
     [Fact]
@@ -272,8 +272,8 @@ public sealed class ZooKeeperLockTests(TestBed bed)
         var (provider, client) = await NewProviderAsync();
         await using var _ = client;
         var dir = Guid.NewGuid();
-        var key = LockKey.ForEntry(dir, "a/b c");
-        var pathKey = LockKey.ForPath($"/list-{dir:N}/x y");
+        var key = LockKey.ForFileSystem($"{dir}/a/b c");
+        var pathKey = LockKey.ForFileSystem($"/list-{dir:N}/x y");
         await using var reader1 = await provider.AcquireAsync(new LockRequest(key, LockMode.Read) { Purpose = "r1" });
         await using var reader2 = await provider.AcquireAsync(new LockRequest(key, LockMode.Read) { Purpose = "r2" });
         var writer = provider.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = "w" }).AsTask();
@@ -289,10 +289,10 @@ public sealed class ZooKeeperLockTests(TestBed bed)
         Assert.Equal(reader1.FencingToken, info.Holders[0].FencingToken);
 
         var listed = new List<LockInfo>();
-        await foreach (var i in provider.ListAsync($"entry/{dir:D}/")) listed.Add(i);
+        await foreach (var i in provider.ListAsync($"fs/{dir:D}%2F")) listed.Add(i);
         Assert.Equal(key, Assert.Single(listed).Key);
         listed.Clear();
-        await foreach (var i in provider.ListAsync($"path/%2Flist-{dir:N}")) listed.Add(i);
+        await foreach (var i in provider.ListAsync($"fs/%2Flist-{dir:N}")) listed.Add(i);
         Assert.Equal(pathKey, Assert.Single(listed).Key);
 
         await reader1.ReleaseAsync();

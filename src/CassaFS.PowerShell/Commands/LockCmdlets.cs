@@ -28,7 +28,7 @@ public sealed class GetCassaLockCommand : PathCmdlet
                 var locks = StopToken.Wait(async ct =>
                 {
                     var list = new List<LockView>();
-                    await foreach (var l in commands.ListAsync(All ? null : LockKey.AdvisoryPrefix, ct).ConfigureAwait(false)) list.Add(l);
+                    await foreach (var l in commands.ListAsync(All, ct).ConfigureAwait(false)) list.Add(l);
                     return list;
                 });
                 WriteObject(locks, true);

@@ -1,17 +1,24 @@
-using CassaFS.Fuse;
 using CassaFS.Locks;
 
-namespace CassaFS.Mount;
+namespace CassaFS;
 
-using Errno = CassaFS.Fuse.Errno;
+/// <summary>A byte-range lock as fcntl(2) states it: Length 0 reaches past any end of file; Pid the process it is for.</summary>
+public readonly record struct RecordLock(RecordLockType Type, long Start, long Length, int Pid);
+
+public enum RecordLockType
+{
+    Read,
+    Write,
+    Unlock,
+}
 
 /// <summary>
-/// Applications' advisory locks (flock(2) and fcntl(2) byte ranges) held across every mount of a filesystem,
-/// through the lock provider the filesystem runs with (ZooKeeper: ephemeral nodes, so a dead daemon's locks go with
-/// its session).
-/// <para>flock: one provider lock per (inode, open-file owner) on <see cref="LockKey.ForAdvisory"/>, shared or
-/// exclusive. Converting shared to exclusive releases first, as Linux's flock does (the conversion is not atomic).
-/// LOCK_NB waits <see cref="NonBlockingWait"/> at most, then answers EWOULDBLOCK.</para>
+/// Applications' advisory locks on files, the same for every face (a mount's flock and fcntl, PowerShell's writers
+/// and Lock-CassaItem), held across every client of a filesystem through the lock provider it runs with (ZooKeeper:
+/// ephemeral nodes, so a dead client's locks go with its session). One instance per client.
+/// <para>Whole-file locks (flock, PowerShell): one provider lock per (inode, owner) on <see cref="LockKey.ForAdvisory"/>,
+/// shared or exclusive. Converting shared to exclusive releases first, as Linux's flock does (the conversion is not
+/// atomic). A non-blocking request waits <see cref="NonBlockingWait"/> at most, then answers EAGAIN.</para>
 /// <para>fcntl byte ranges (process-owned and OFD locks: the kernel tells them apart by owner): exact per-range
 /// conflicts among the owners of this mount, split and merged as POSIX says; against other mounts each range holds a
 /// grant of its own on <see cref="LockKey.ForByteRanges"/> through <see cref="IRangeLockProvider"/> (ZooKeeper: range
@@ -20,7 +27,7 @@ using Errno = CassaFS.Fuse.Errno;
 /// so its other owners go on meanwhile. F_GETLK names another mount's holder by the pid it locked for. Deadlocks
 /// across mounts are not detected (no EDEADLK): a cycle of F_SETLKW waits across mounts waits until interrupted.</para>
 /// </summary>
-public sealed class AdvisoryLocks : IAsyncDisposable
+public sealed class FileLocks : IAsyncDisposable
 {
     private readonly ILockProvider _provider;
     private readonly object _gate = new();
@@ -29,7 +36,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
     private readonly IRangeLockProvider _byteRanges;
     private readonly Dictionary<ulong, HashSet<(Guid Inode, ulong Owner)>> _ownersByDescription = new();
 
-    public AdvisoryLocks(ILockProvider provider)
+    public FileLocks(ILockProvider provider)
     {
         _provider = provider ?? throw new ArgumentNullException(nameof(provider));
         _byteRanges = RangeLocks.For(provider);
@@ -40,28 +47,31 @@ public sealed class AdvisoryLocks : IAsyncDisposable
 
     // ------------------------------------------------------------------------------------------------ flock
 
-    /// <summary>flock(2) for one open-file owner; <paramref name="subject"/> names the file for listings (its path, when known).</summary>
-    public async ValueTask<Errno> FlockAsync(Guid inode, ulong owner, FlockOperation operation, CancellationToken interrupted, string? subject = null)
+    /// <summary>
+    /// flock(2) for one open-file owner: <paramref name="mode"/> shared (Read) or exclusive (Write), null unlocks;
+    /// <paramref name="subject"/> names the file for listings (its path, when known). Success when granted, else EAGAIN,
+    /// EINTR or ENOLCK.
+    /// </summary>
+    public async ValueTask<Errno> FlockAsync(Guid inode, ulong owner, LockMode? mode, bool wait, string? subject, CancellationToken interrupted)
     {
         var key = (inode, owner);
         ILockHandle? held;
         lock (_gate) _flocks.TryGetValue(key, out held);
-        if ((operation & FlockOperation.Unlock) != 0)
+        if (mode is not { } wanted)
         {
             await ReleaseFlockAsync(inode, owner).ConfigureAwait(false);
             return Errno.Success;
         }
-        var mode = (operation & FlockOperation.Exclusive) != 0 ? LockMode.Write : LockMode.Read;
         if (held is not null)
         {
-            if (held.Mode == mode && held.State is LockState.Held or LockState.Suspended) return Errno.Success;
+            if (held.Mode == wanted && held.State is LockState.Held or LockState.Suspended) return Errno.Success;
             await ReleaseFlockAsync(inode, owner).ConfigureAwait(false);
         }
-        var request = new LockRequest(LockKey.ForAdvisory(inode), mode)
+        var request = new LockRequest(LockKey.ForAdvisory(inode), wanted)
         {
-            Purpose = $"flock {(mode == LockMode.Write ? "LOCK_EX" : "LOCK_SH")}",
+            Purpose = $"flock {(wanted == LockMode.Write ? "LOCK_EX" : "LOCK_SH")}",
             Subject = subject,
-            Timeout = (operation & FlockOperation.NonBlocking) != 0 ? NonBlockingWait : null,
+            Timeout = wait ? null : NonBlockingWait,
         };
         var (handle, error) = await AcquireAsync(request, interrupted).ConfigureAwait(false);
         if (handle is null) return error;
@@ -69,7 +79,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         return Errno.Success;
     }
 
-    /// <summary>Drops the flock of <paramref name="owner"/> on <paramref name="inode"/> (release with FlockRelease, LOCK_UN).</summary>
+    /// <summary>Drops the flock of <paramref name="owner"/> on <paramref name="inode"/> (LOCK_UN; a mount's release with FlockRelease).</summary>
     public async ValueTask ReleaseFlockAsync(Guid inode, ulong owner)
     {
         ILockHandle? held;
@@ -89,12 +99,57 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A whole-file lock for one operation of this client (a PowerShell writer, Lock-CassaItem): the flock key, so it
+    /// and a mount's flock exclude each other. Throws <see cref="LockTimeoutException"/> naming the holder.
+    /// </summary>
+    public ValueTask<ILockHandle> AcquireAsync(Guid inode, LockMode mode, string purpose, string? subject, TimeSpan? timeout, CancellationToken ct = default) =>
+        _provider.AcquireAsync(new LockRequest(LockKey.ForAdvisory(inode), mode) { Purpose = purpose, Subject = subject, Timeout = timeout }, ct);
+
+    // ------------------------------------------------------------------------------------------------ operators
+
+    /// <summary>The holders and waiters of a file's whole-file lock (flock, PowerShell).</summary>
+    public ValueTask<LockInfo> InspectAsync(Guid inode, CancellationToken ct = default) => _provider.InspectAsync(LockKey.ForAdvisory(inode), ct);
+
+    /// <summary>Every file lock held or waited for: whole-file and byte-range keys, with the file each locks (<see cref="LockKey.AdvisoryInode"/>).</summary>
+    public IAsyncEnumerable<LockInfo> ListAsync(CancellationToken ct = default) => _provider.ListAsync(LockKey.AdvisoryPrefix, ct);
+
+    /// <summary>The files locked at one moment, by inode: one lock-service listing, not one query per file.</summary>
+    public async Task<IReadOnlyDictionary<Guid, LockInfo>> SnapshotAsync(CancellationToken ct = default)
+    {
+        var map = new Dictionary<Guid, LockInfo>();
+        await foreach (var info in ListAsync(ct).ConfigureAwait(false))
+        {
+            if (info.Holders.Count > 0 && info.Key.AdvisoryInode is { } id && !map.ContainsKey(id)) map[id] = info;
+        }
+        return map;
+    }
+
+    /// <summary>
+    /// An operator breaks a file's whole-file lock (all holders, or the one with <paramref name="participantId"/>);
+    /// the reason is recorded where the lock service keeps one. Returns the participants broken.
+    /// </summary>
+    public Task<IReadOnlyList<LockParticipant>> BreakAsync(Guid inode, string reason, string? participantId = null, CancellationToken ct = default) =>
+        BreakAsync(LockKey.ForAdvisory(inode), reason, participantId, ct);
+
+    /// <summary>Breaks a lock by its key, as a listing names it (any key, not only files').</summary>
+    public async Task<IReadOnlyList<LockParticipant>> BreakAsync(LockKey key, string reason, string? participantId = null, CancellationToken ct = default)
+    {
+        var info = await _provider.InspectAsync(key, ct).ConfigureAwait(false);
+        var broken = new List<LockParticipant>();
+        foreach (var holder in info.Holders.Where(h => participantId is null || h.Id == participantId))
+        {
+            if (await _provider.BreakAsync(key, holder.Id, reason, ct).ConfigureAwait(false)) broken.Add(holder);
+        }
+        return broken;
+    }
+
     // ------------------------------------------------------------------------------------------------ fcntl ranges
 
     /// <summary>F_GETLK: the first lock that would block <paramref name="probe"/>, or the probe with type Unlock.</summary>
-    public async ValueTask<PosixLock> TestRangeAsync(Guid inode, ulong owner, PosixLock probe, CancellationToken ct)
+    public async ValueTask<RecordLock> TestRangeAsync(Guid inode, ulong owner, RecordLock probe, CancellationToken ct)
     {
-        if (!TryRange(probe, out var range) || probe.Type == PosixLockType.Unlock) return probe with { Type = PosixLockType.Unlock };
+        if (!TryRange(probe, out var range) || probe.Type == RecordLockType.Unlock) return probe with { Type = RecordLockType.Unlock };
         if (Enter(inode, create: false) is { } set)
         {
             try
@@ -102,7 +157,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
                 await set.Gate.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {
-                    if (set.FindConflict(owner, probe.Type, range) is { } local) return set.Coalesced(local).ToPosixLock();
+                    if (set.FindConflict(owner, probe.Type, range) is { } local) return set.Coalesced(local).ToRecordLock();
                 }
                 finally
                 {
@@ -115,16 +170,16 @@ public sealed class AdvisoryLocks : IAsyncDisposable
             }
         }
         var other = await _byteRanges.FindRangeConflictAsync(LockKey.ForByteRanges(inode), ModeOf(probe.Type), range, ct).ConfigureAwait(false);
-        if (other is null) return probe with { Type = PosixLockType.Unlock };
+        if (other is null) return probe with { Type = RecordLockType.Unlock };
         var r = other.Range;
-        return new PosixLock(other.Mode == LockMode.Write ? PosixLockType.Write : PosixLockType.Read, r.Start, r.End == long.MaxValue ? 0 : r.End - r.Start, other.Holder.ForProcess ?? 0);
+        return new RecordLock(other.Mode == LockMode.Write ? RecordLockType.Write : RecordLockType.Read, r.Start, r.End == long.MaxValue ? 0 : r.End - r.Start, other.Holder.ForProcess ?? 0);
     }
 
     /// <summary>F_SETLK / F_SETLKW (<paramref name="wait"/>) for one lock owner; <paramref name="subject"/> names the file for listings.</summary>
-    public async ValueTask<Errno> SetRangeAsync(Guid inode, ulong owner, PosixLock request, bool wait, CancellationToken interrupted, string? subject = null)
+    public async ValueTask<Errno> SetRangeAsync(Guid inode, ulong owner, RecordLock request, bool wait, CancellationToken interrupted, string? subject = null)
     {
         if (!TryRange(request, out var range)) return Errno.EINVAL;
-        if (request.Type == PosixLockType.Unlock) return await UnlockAsync(inode, owner, range).ConfigureAwait(false);
+        if (request.Type == RecordLockType.Unlock) return await UnlockAsync(inode, owner, range).ConfigureAwait(false);
         var set = Enter(inode, create: true)!;
         try
         {
@@ -136,7 +191,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         }
     }
 
-    private async ValueTask<Errno> LockAsync(RangeSet set, Guid inode, ulong owner, PosixLock request, ByteRange range, string? subject, bool wait, CancellationToken interrupted)
+    private async ValueTask<Errno> LockAsync(RangeSet set, Guid inode, ulong owner, RecordLock request, ByteRange range, string? subject, bool wait, CancellationToken interrupted)
     {
         while (true)
         {
@@ -241,7 +296,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         lock (_gate) return _ranges.TryGetValue(inode, out var set) ? set.Count : 0;
     }
 
-    private static bool TryRange(PosixLock l, out ByteRange range)
+    private static bool TryRange(RecordLock l, out ByteRange range)
     {
         var end = l.Length == 0 ? long.MaxValue : l.Start + l.Length;
         if (l.Start < 0 || l.Length < 0 || end <= l.Start)
@@ -253,7 +308,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         return true;
     }
 
-    private static LockMode ModeOf(PosixLockType type) => type == PosixLockType.Write ? LockMode.Write : LockMode.Read;
+    private static LockMode ModeOf(RecordLockType type) => type == RecordLockType.Write ? LockMode.Write : LockMode.Read;
 
     private static bool SameRanges(List<ByteRange> a, List<ByteRange> b) => a.SequenceEqual(b);
 
@@ -271,14 +326,14 @@ public sealed class AdvisoryLocks : IAsyncDisposable
     }
 
     /// <summary>Takes one new grant per needed range, from the other mounts' point of view; all or none.</summary>
-    private async ValueTask<(List<IRangeLockHandle>? Grants, Errno Error)> AcquireAsync(Guid inode, PosixLock request, List<ByteRange> needed, string? subject, bool wait, CancellationToken interrupted)
+    private async ValueTask<(List<IRangeLockHandle>? Grants, Errno Error)> AcquireAsync(Guid inode, RecordLock request, List<ByteRange> needed, string? subject, bool wait, CancellationToken interrupted)
     {
         var grants = new List<IRangeLockHandle>(needed.Count);
         foreach (var range in needed)
         {
             var lockRequest = new RangeLockRequest(LockKey.ForByteRanges(inode), ModeOf(request.Type), range)
             {
-                Purpose = request.Type == PosixLockType.Write ? "fcntl F_WRLCK" : "fcntl F_RDLCK",
+                Purpose = request.Type == RecordLockType.Write ? "fcntl F_WRLCK" : "fcntl F_RDLCK",
                 Timeout = wait ? null : NonBlockingWait,
                 Subject = subject,
                 ForProcess = request.Pid,
@@ -373,11 +428,11 @@ public sealed class AdvisoryLocks : IAsyncDisposable
     }
 
     /// <summary>One owner's lock on [Start, End), with the grant that holds it against other mounts.</summary>
-    private sealed record HeldRange(ulong Owner, PosixLockType Type, ByteRange Range, int Pid, IRangeLockHandle Grant)
+    private sealed record HeldRange(ulong Owner, RecordLockType Type, ByteRange Range, int Pid, IRangeLockHandle Grant)
     {
-        public PosixLock ToPosixLock() => new(Type, Range.Start, Range.End == long.MaxValue ? 0 : Range.End - Range.Start, Pid);
+        public RecordLock ToRecordLock() => new(Type, Range.Start, Range.End == long.MaxValue ? 0 : Range.End - Range.Start, Pid);
 
-        public bool Covers(PosixLockType type) => Type == PosixLockType.Write || type == PosixLockType.Read;
+        public bool Covers(RecordLockType type) => Type == RecordLockType.Write || type == RecordLockType.Read;
 
         public bool Live => Grant.State is LockState.Held or LockState.Suspended;
     }
@@ -411,8 +466,8 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         }
 
         /// <summary>The conflicting range that starts first (the one Linux's F_GETLK reports), or null.</summary>
-        public HeldRange? FindConflict(ulong owner, PosixLockType type, ByteRange range) =>
-            _ranges.Where(r => r.Owner != owner && r.Range.Overlaps(range) && (r.Type == PosixLockType.Write || type == PosixLockType.Write))
+        public HeldRange? FindConflict(ulong owner, RecordLockType type, ByteRange range) =>
+            _ranges.Where(r => r.Owner != owner && r.Range.Overlaps(range) && (r.Type == RecordLockType.Write || type == RecordLockType.Write))
                 .MinBy(r => r.Range.Start);
 
         /// <summary><paramref name="found"/> widened over the same owner's touching ranges of its type.</summary>
@@ -436,7 +491,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         }
 
         /// <summary>The parts of <paramref name="range"/> the owner does not hold with a lock at least as strong as <paramref name="type"/>.</summary>
-        public List<ByteRange> Uncovered(ulong owner, PosixLockType type, ByteRange range)
+        public List<ByteRange> Uncovered(ulong owner, RecordLockType type, ByteRange range)
         {
             var gaps = new List<ByteRange>();
             var at = range.Start;
@@ -455,7 +510,7 @@ public sealed class AdvisoryLocks : IAsyncDisposable
         /// (what sticks out keeps its type; the inside takes the new type from a grant strong enough, else from
         /// <paramref name="grants"/>, the new grants for the bytes it did not hold strongly enough).
         /// </summary>
-        public async ValueTask<Errno> LockAsync(ulong owner, PosixLockType type, ByteRange range, int pid, IReadOnlyList<IRangeLockHandle> grants)
+        public async ValueTask<Errno> LockAsync(ulong owner, RecordLockType type, ByteRange range, int pid, IReadOnlyList<IRangeLockHandle> grants)
         {
             var error = Errno.Success;
             foreach (var r in _ranges.Where(r => r.Owner == owner && r.Range.Overlaps(range)).ToList())
@@ -485,16 +540,16 @@ public sealed class AdvisoryLocks : IAsyncDisposable
             return error;
         }
 
-        private static List<(PosixLockType Type, ByteRange Range)> Outside(HeldRange r, ByteRange range)
+        private static List<(RecordLockType Type, ByteRange Range)> Outside(HeldRange r, ByteRange range)
         {
-            var pieces = new List<(PosixLockType, ByteRange)>(2);
+            var pieces = new List<(RecordLockType, ByteRange)>(2);
             if (r.Range.Start < range.Start) pieces.Add((r.Type, new ByteRange(r.Range.Start, range.Start)));
             if (r.Range.End > range.End) pieces.Add((r.Type, new ByteRange(range.End, r.Range.End)));
             return pieces;
         }
 
         /// <summary>Replaces <paramref name="r"/> by its pieces. A grant already lost is dropped with its range (nothing to keep).</summary>
-        private async ValueTask<Errno> SplitAsync(HeldRange r, List<(PosixLockType Type, ByteRange Range)> pieces, int pid)
+        private async ValueTask<Errno> SplitAsync(HeldRange r, List<(RecordLockType Type, ByteRange Range)> pieces, int pid)
         {
             IReadOnlyList<IRangeLockHandle> made;
             try
