@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CassaFS.Client;
 using CassaFS.Cql;
 
 namespace CassaFS.Cli;
@@ -40,14 +41,26 @@ public sealed record ConnectionSettings
         $"cassandra {CassandraHosts}, keyspace {Keyspace}, consistency {Consistency}, locks {LockMode}" +
         (LockMode == "zookeeper" ? $" (zookeeper {ZooKeeper})" : "") + (User is null ? "" : $", user {User}");
 
-    /// <summary>The session options these settings describe.</summary>
-    public CqlSessionOptions ToSessionOptions()
+    /// <summary>Bakery lock mode: this client's participant index (CASSAFS_BAKERY_PARTICIPANT); null claims a free one.</summary>
+    public int? BakeryParticipant { get; init; }
+
+    /// <summary>Bakery lock mode: how many participants there are (CASSAFS_BAKERY_PARTICIPANTS, default 8).</summary>
+    public int BakeryParticipants { get; init; } = 8;
+
+    /// <summary>The settings every face connects with.</summary>
+    public ClientSettings ToClientSettings() => new()
     {
-        var o = new CqlSessionOptions { DefaultPort = Port, DefaultConsistency = Consistency };
-        foreach (var c in ContactPoints) o.ContactPoints.Add(c);
-        if (User is not null) o.Credentials = new CqlCredentials(User, Password ?? "");
-        return o;
-    }
+        ContactPoints = ContactPoints,
+        Port = Port,
+        Keyspace = Keyspace,
+        ZooKeeper = ZooKeeper,
+        UserName = User,
+        Password = Password,
+        Consistency = Consistency,
+        LockMode = ClientSettings.ParseLockMode(LockMode),
+        BakeryParticipant = BakeryParticipant,
+        BakeryParticipants = BakeryParticipants,
+    };
 
     /// <summary>
     /// Layers the sources: <paramref name="given"/> (command-line values, null where not given) over the environment
@@ -86,8 +99,15 @@ public sealed record ConnectionSettings
             Password = Pick(v => v.Password),
             Consistency = consistency is null ? d.Consistency : ParseConsistency(consistency),
             LockMode = lockMode ?? d.LockMode,
+            BakeryParticipant = Count(environment("CASSAFS_BAKERY_PARTICIPANT"), "CASSAFS_BAKERY_PARTICIPANT"),
+            BakeryParticipants = Count(environment("CASSAFS_BAKERY_PARTICIPANTS"), "CASSAFS_BAKERY_PARTICIPANTS") ?? d.BakeryParticipants,
         };
     }
+
+    private static int? Count(string? text, string variable) =>
+        string.IsNullOrWhiteSpace(text) ? null
+        : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
+        : throw new UsageException($"{variable} '{text}' is not a whole number");
 
     public static Consistency ParseConsistency(string text) =>
         Enum.TryParse<Consistency>(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var c) && Enum.IsDefined(c)

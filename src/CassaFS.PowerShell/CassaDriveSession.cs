@@ -1,3 +1,4 @@
+using CassaFS.Client;
 using CassaFS.Cql;
 using CassaFS.Locks;
 using CassaFS.ZooKeeper;
@@ -10,13 +11,11 @@ namespace CassaFS.PowerShell;
 /// </summary>
 public sealed class CassaDriveSession : IAsyncDisposable
 {
-    private CassaDriveSession(DriveParameters parameters, CqlSession session, ZooKeeperClient? zooKeeper, ILockProvider locks, CassaFileSystem? fileSystem, string root, Caller caller)
+    private CassaDriveSession(DriveParameters parameters, FileSystemClient client, CassaFileSystem? fileSystem, string root, Caller caller)
     {
         Parameters = parameters;
-        Session = session;
-        ZooKeeper = zooKeeper;
-        Locks = locks;
-        FileLocks = new FileLocks(locks);
+        _client = client;
+        FileLocks = new FileLocks(client.Locks);
         _fileSystem = fileSystem;
         Root = root;
         Caller = caller;
@@ -25,9 +24,11 @@ public sealed class CassaDriveSession : IAsyncDisposable
     private readonly CassaFileSystem? _fileSystem;
 
     public DriveParameters Parameters { get; }
-    public CqlSession Session { get; }
-    public ZooKeeperClient? ZooKeeper { get; }
-    public ILockProvider Locks { get; }
+    private readonly FileSystemClient _client;
+
+    public CqlSession Session => _client.Session;
+    public ZooKeeperClient? ZooKeeper => _client.ZooKeeper;
+    public ILockProvider Locks => _client.Locks;
 
     /// <summary>The files' advisory locks (the ones a mount's flock takes too), on <see cref="Locks"/>.</summary>
     public FileLocks FileLocks { get; }
@@ -39,7 +40,7 @@ public sealed class CassaDriveSession : IAsyncDisposable
     public string DriveName { get; internal set; } = "cassa";
 
     /// <summary>This client's bakery participant index (bakery lock mode), else null.</summary>
-    public int? BakeryParticipant => (Locks as BakeryLockProvider)?.Participant;
+    public int? BakeryParticipant => _client.BakeryParticipant;
 
     /// <summary>The drive's root as an absolute filesystem path ("/" or a subdirectory such as "/projects").</summary>
     public string Root { get; }
@@ -56,51 +57,23 @@ public sealed class CassaDriveSession : IAsyncDisposable
     public static async Task<CassaDriveSession> OpenAsync(DriveParameters parameters, string root = "/", bool mount = true, Caller? caller = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        var options = new CqlSessionOptions
-        {
-            DefaultPort = parameters.Port,
-            DefaultConsistency = parameters.Consistency,
-            ConnectTimeout = parameters.ConnectTimeout,
-        };
-        foreach (var c in parameters.ContactPoints) options.ContactPoints.Add(c);
-        if (parameters.UserName is not null) options.Credentials = new CqlCredentials(parameters.UserName, parameters.Password ?? "");
-        var cassandra = $"{string.Join(",", parameters.ContactPoints)} (port {parameters.Port})";
-
-        CqlSession session;
+        FileSystemClient client;
         try
         {
-            session = await CqlSession.ConnectAsync(options, ct).ConfigureAwait(false);
+            client = await FileSystemClient.OpenAsync(parameters.ToClientSettings(), ct: ct).ConfigureAwait(false);
         }
-        catch (CqlAuthenticationException e)
+        catch (ServerConnectException e)
         {
-            throw new CassaConnectionException(cassandra, $"Cassandra at {cassandra} refused the credentials of user '{parameters.UserName}': {e.Message} Check -Credential.", e);
-        }
-        catch (CqlNoHostAvailableException e)
-        {
-            throw new CassaConnectionException(cassandra, $"Cassandra is unreachable at {cassandra}: {e.Message} Check that Cassandra runs there and answers CQL, and the drive's -ContactPoints and -Port.", e);
-        }
-
-        ZooKeeperClient? zk = null;
-        try
-        {
-            ILockProvider locks;
-            switch (parameters.LockMode)
+            var advice = e switch
             {
-                case "zookeeper":
-                    zk = await ConnectZooKeeperAsync(parameters, ct).ConfigureAwait(false);
-                    locks = new ZooKeeperLockProvider(zk);
-                    break;
-                case "lwt":
-                    await LwtLeaseLockProvider.EnsureSchemaAsync(session, parameters.Keyspace, ct).ConfigureAwait(false);
-                    locks = new LwtLeaseLockProvider(session, parameters.Keyspace);
-                    break;
-                case "bakery":
-                    locks = await BakeryLockProvider.ClaimAsync(session, parameters.Keyspace, parameters.BakeryParticipants, parameters.BakeryParticipant, ct).ConfigureAwait(false);
-                    break;
-                default:
-                    locks = new LocalLockProvider();
-                    break;
-            }
+                { Server: ServerKind.ZooKeeper } => "Check that ZooKeeper runs there and the drive's -ZooKeeper, or use -LockMode lwt to lock through Cassandra.",
+                { CredentialsRefused: true } => "Check -Credential.",
+                _ => "Check that Cassandra runs there and answers CQL, and the drive's -ContactPoints and -Port.",
+            };
+            throw new CassaConnectionException(e.Address, $"{e.Message} {advice}", e);
+        }
+        try
+        {
             CassaFileSystem? fs = null;
             var normalizedRoot = ProviderPath.Normalize(root);
             var who = caller ?? ProcessIdentity.Current();
@@ -108,58 +81,30 @@ public sealed class CassaDriveSession : IAsyncDisposable
             {
                 try
                 {
-                    fs = await CassaFileSystem.MountAsync(session, new MountOptions
+                    fs = await client.OpenFileSystemAsync(o => o with
                     {
-                        Keyspace = parameters.Keyspace,
-                        Locks = locks,
-                        Consistency = parameters.Consistency,
                         LockTimeout = parameters.LockTimeout,
                         ClientName = $"{Environment.MachineName}/{Environment.ProcessId} (PowerShell)",
                     }, ct).ConfigureAwait(false);
                 }
                 catch (FileSystemException e) when (e.Errno is Errno.ENOENT or Errno.EINVAL && e.Subject == parameters.Keyspace)
                 {
-                    await locks.DisposeAsync().ConfigureAwait(false);
                     throw new CassaConnectionException(parameters.Keyspace,
-                        $"Keyspace '{parameters.Keyspace}' on Cassandra {cassandra} holds no usable CassaFS filesystem: {e.Message} Check -Keyspace, or create one with Initialize-CassaFileSystem.", e);
+                        $"Keyspace '{parameters.Keyspace}' on Cassandra {client.Settings.CassandraHosts} holds no usable CassaFS filesystem: {e.Message} Check -Keyspace, or create one with Initialize-CassaFileSystem.", e);
                 }
                 var rootInode = await fs.ResolveAsync(normalizedRoot, who, true, ct).ConfigureAwait(false);
                 if (!rootInode.IsDirectory)
                 {
                     await fs.DisposeAsync().ConfigureAwait(false);
-                    await locks.DisposeAsync().ConfigureAwait(false);
                     throw new FileSystemException(Errno.ENOTDIR, normalizedRoot, "a drive's -Root must be a directory");
                 }
             }
-            return new CassaDriveSession(parameters, session, zk, locks, fs, normalizedRoot, who);
+            return new CassaDriveSession(parameters, client, fs, normalizedRoot, who);
         }
         catch
         {
-            if (zk is not null) await zk.DisposeAsync().ConfigureAwait(false);
-            await session.DisposeAsync().ConfigureAwait(false);
+            await client.DisposeAsync().ConfigureAwait(false);
             throw;
-        }
-    }
-
-    private static async Task<ZooKeeperClient> ConnectZooKeeperAsync(DriveParameters parameters, CancellationToken ct)
-    {
-        var connectString = parameters.ZooKeeper;
-        var zkOptions = new ZooKeeperClientOptions { ConnectTimeout = parameters.ConnectTimeout };
-        try
-        {
-            var slash = connectString.IndexOf('/', StringComparison.Ordinal);
-            if (slash > 0 && slash < connectString.Length - 1)
-            {
-                // A chrooted session cannot create its own chroot, so make it from an unchrooted one first.
-                await using var plain = await ZooKeeperClient.ConnectAsync(connectString[..slash], zkOptions, ct).ConfigureAwait(false);
-                await plain.EnsurePathAsync(connectString[slash..], ct).ConfigureAwait(false);
-            }
-            return await ZooKeeperClient.ConnectAsync(connectString, zkOptions, ct).ConfigureAwait(false);
-        }
-        catch (ZooKeeperUnreachableException e)
-        {
-            throw new CassaConnectionException(connectString,
-                $"ZooKeeper is unreachable at {connectString} (tried {string.Join(", ", e.ServersTried)}): {e.Message} Check that ZooKeeper runs there and the drive's -ZooKeeper, or use -LockMode lwt to lock through Cassandra.", e);
         }
     }
 
@@ -186,8 +131,6 @@ public sealed class CassaDriveSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_fileSystem is not null) await _fileSystem.DisposeAsync().ConfigureAwait(false);
-        await Locks.DisposeAsync().ConfigureAwait(false);
-        if (ZooKeeper is not null) await ZooKeeper.DisposeAsync().ConfigureAwait(false);
-        await Session.DisposeAsync().ConfigureAwait(false);
+        await _client.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using CassaFS.Client;
 using CassaFS.Cql;
 
 namespace CassaFS.PowerShell;
@@ -25,20 +26,27 @@ public sealed record DriveParameters
     /// <summary>How long connecting may take before the drive fails naming the server.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Parses a lock mode as users type it, in any case.</summary>
-    public static string ParseLockMode(string value)
+    /// <summary>The settings every face connects with.</summary>
+    public ClientSettings ToClientSettings() => new()
     {
-        var mode = value.Trim().ToLowerInvariant();
-        return mode is "zookeeper" or "lwt" or "bakery" or "local"
-            ? mode
-            : throw new ArgumentException($"Lock mode '{value}' is not known: use zookeeper, lwt, bakery or local.", nameof(value));
-    }
+        ContactPoints = ContactPoints,
+        Port = Port,
+        Keyspace = Keyspace,
+        ZooKeeper = ZooKeeper,
+        UserName = UserName,
+        Password = Password,
+        Consistency = Consistency,
+        LockMode = ClientSettings.ParseLockMode(LockMode),
+        BakeryParticipant = BakeryParticipant,
+        BakeryParticipants = BakeryParticipants,
+        ConnectTimeout = ConnectTimeout,
+    };
+
+    /// <summary>Parses a lock mode as users type it, in any case.</summary>
+    public static string ParseLockMode(string value) => ClientSettings.Name(ClientSettings.ParseLockMode(value));
 
     /// <summary>Parses a consistency level ("quorum", "LOCAL_QUORUM", "LocalQuorum").</summary>
-    public static Consistency ParseConsistency(string value) =>
-        Enum.TryParse<Consistency>(value.Replace("_", "", StringComparison.Ordinal), true, out var c) && Enum.IsDefined(c)
-            ? c
-            : throw new ArgumentException($"Consistency '{value}' is not known: use one of {string.Join(", ", Enum.GetNames<Consistency>())}.", nameof(value));
+    public static Consistency ParseConsistency(string value) => ClientSettings.ParseConsistency(value);
 
     public override string ToString() =>
         $"keyspace {Keyspace} on Cassandra {string.Join(",", ContactPoints)} (port {Port}), locks {LockMode}" + (LockMode == "zookeeper" ? $" via ZooKeeper {ZooKeeper}" : "");

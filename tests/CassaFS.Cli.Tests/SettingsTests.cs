@@ -9,6 +9,17 @@ public sealed class SettingsTests
         name => values.FirstOrDefault(v => v.Key == name).Value;
 
     [Fact]
+    public void The_bakery_participant_is_a_setting_and_every_face_connects_with_one_settings_record()
+    {
+        var s = ConnectionSettings.Resolve(new ConnectionValues { LockMode = "BAKERY" }, null, Env(("CASSAFS_BAKERY_PARTICIPANT", "3"), ("CASSAFS_BAKERY_PARTICIPANTS", "5")));
+        var client = s.ToClientSettings();
+        Assert.Equal((CassaFS.Client.LockMode.Bakery, 3, 5), (client.LockMode, client.BakeryParticipant, client.BakeryParticipants));
+        Assert.Null(ConnectionSettings.Resolve(new ConnectionValues(), null, Env()).ToClientSettings().BakeryParticipant);
+        Assert.Throws<UsageException>(() => ConnectionSettings.Resolve(new ConnectionValues(), null, Env(("CASSAFS_BAKERY_PARTICIPANT", "x"))));
+        Assert.Throws<ArgumentException>(() => CassaFS.Client.ClientSettings.ParseLockMode("paxos"));
+    }
+
+    [Fact]
     public void Command_line_wins_over_environment_which_wins_over_the_config_file()
     {
         var config = Path.GetTempFileName();
@@ -45,7 +56,7 @@ public sealed class SettingsTests
         Assert.Equal("zookeeper", s.LockMode);
         Assert.Equal("s3cret", s.Password);
         Assert.DoesNotContain("s3cret", s.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("s3cret", s.ToSessionOptions().Credentials!.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", s.ToClientSettings().ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
