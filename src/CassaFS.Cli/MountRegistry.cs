@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CassaFS.Fuse;
 
 namespace CassaFS.Cli;
 
@@ -100,28 +101,15 @@ public sealed class MountRegistry
         return result;
     }
 
-    /// <summary>(source, mount point) of every CassaFS mount in /proc/mounts.</summary>
-    public static IEnumerable<(string Source, string MountPoint)> KernelMounts()
-    {
-        foreach (var line in File.ReadLines("/proc/mounts"))
-        {
-            var f = line.Split(' ');
-            if (f.Length < 3) continue;
-            if (f[2] == "fuse.cassafs" || f[0].StartsWith("cassafs", StringComparison.Ordinal) && f[2].StartsWith("fuse", StringComparison.Ordinal))
-                yield return (Unescape(f[0]), Unescape(f[1]));
-        }
-    }
+    /// <summary>(source, mount point) of every CassaFS mount in the kernel's mount table.</summary>
+    public static IEnumerable<(string Source, string MountPoint)> KernelMounts() =>
+        MountTable.Read()
+            .Where(e => e.FileSystemType == "fuse.cassafs" || e.Source.StartsWith("cassafs", StringComparison.Ordinal) && e.FileSystemType.StartsWith("fuse", StringComparison.Ordinal))
+            .Select(e => (e.Source, e.MountPoint));
 
     /// <summary>Whether something (of any kind) is mounted exactly at <paramref name="mountPoint"/>.</summary>
-    public static string? MountedAt(string mountPoint)
-    {
-        foreach (var line in File.ReadLines("/proc/mounts"))
-        {
-            var f = line.Split(' ');
-            if (f.Length >= 3 && Unescape(f[1]) == mountPoint) return $"{f[2]} from '{Unescape(f[0])}'";
-        }
-        return null;
-    }
+    public static string? MountedAt(string mountPoint) =>
+        MountTable.Find(mountPoint) is { } e ? $"{e.FileSystemType} from '{e.Source}'" : null;
 
     /// <summary>True while <paramref name="pid"/> runs (a zombie has exited: its parent, perhaps an init that never reaps, only has not collected it).</summary>
     public static bool ProcessAlive(int pid)
@@ -137,24 +125,5 @@ public sealed class MountRegistry
         {
             return false;
         }
-    }
-
-    private static string Unescape(string s)
-    {
-        if (!s.Contains('\\', StringComparison.Ordinal)) return s;
-        var sb = new StringBuilder();
-        for (int i = 0; i < s.Length; i++)
-        {
-            if (s[i] == '\\' && i + 3 < s.Length && s.Substring(i + 1, 3).All(c => c is >= '0' and <= '7'))
-            {
-                sb.Append((char)Convert.ToInt32(s.Substring(i + 1, 3), 8));
-                i += 3;
-            }
-            else
-            {
-                sb.Append(s[i]);
-            }
-        }
-        return sb.ToString();
     }
 }

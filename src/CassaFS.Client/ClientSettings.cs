@@ -40,6 +40,9 @@ public sealed record ClientSettings
 
     public LockMode LockMode { get; init; } = LockMode.ZooKeeper;
 
+    /// <summary>The consistency of the lock services kept in Cassandra (lwt, bakery): one whose reads see every acknowledged write.</summary>
+    public Consistency LockConsistency { get; init; } = Consistency.Quorum;
+
     /// <summary>Bakery lock mode: this client's participant index; null claims a free one.</summary>
     public int? BakeryParticipant { get; init; }
 

@@ -102,10 +102,10 @@ public sealed class FileSystemClient : IAsyncDisposable
                     break;
                 case LockMode.Lwt:
                     await LwtLeaseLockProvider.EnsureSchemaAsync(session, settings.Keyspace, ct).ConfigureAwait(false);
-                    locks = new LwtLeaseLockProvider(session, settings.Keyspace);
+                    locks = new LwtLeaseLockProvider(session, settings.Keyspace, new LwtLeaseOptions { Consistency = settings.LockConsistency });
                     break;
                 case LockMode.Bakery:
-                    locks = await BakeryLockProvider.ClaimAsync(session, settings.Keyspace, settings.BakeryParticipants, settings.BakeryParticipant, ct).ConfigureAwait(false);
+                    locks = await BakeryLockProvider.ClaimAsync(session, settings.Keyspace, settings.BakeryParticipants, settings.BakeryParticipant, settings.LockConsistency, ct).ConfigureAwait(false);
                     break;
                 default:
                     locks = new LocalLockProvider();

@@ -441,24 +441,23 @@ internal static class FusermountWatchers
     }
 }
 
-/// <summary>Reads /proc/self/mountinfo.</summary>
-internal static class MountTable
+/// <summary>The mount table as the kernel shows this process (/proc/self/mountinfo): the one parser of it (octal escapes and all).</summary>
+public static class MountTable
 {
-    internal sealed record Entry(string MountPoint, string FileSystemType, string Source, string Device)
+    public sealed record Entry(string MountPoint, string FileSystemType, string Source, string Device)
     {
         /// <summary>The fusectl connection id: the minor number of the anonymous device FUSE mounts get (major 0).</summary>
         public string MinorDevice => Device[(Device.IndexOf(':', StringComparison.Ordinal) + 1)..];
     }
 
-    /// <summary>The topmost mount at exactly <paramref name="mountPoint"/>, or null.</summary>
-    internal static Entry? Find(string mountPoint)
+    /// <summary>Every mount, in the kernel's order (a later mount at one point is on top of an earlier one).</summary>
+    public static IEnumerable<Entry> Read()
     {
-        Entry? found = null;
         foreach (var line in File.ReadLines("/proc/self/mountinfo"))
         {
             // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
             var fields = line.Split(' ');
-            if (fields.Length < 10 || Unescape(fields[4]) != mountPoint)
+            if (fields.Length < 10)
             {
                 continue;
             }
@@ -467,10 +466,12 @@ internal static class MountTable
             {
                 continue;
             }
-            found = new Entry(mountPoint, fields[dash + 1], Unescape(fields[dash + 2]), fields[2]);
+            yield return new Entry(Unescape(fields[4]), fields[dash + 1], Unescape(fields[dash + 2]), fields[2]);
         }
-        return found;
     }
+
+    /// <summary>The topmost mount at exactly <paramref name="mountPoint"/>, or null.</summary>
+    public static Entry? Find(string mountPoint) => Read().LastOrDefault(e => e.MountPoint == mountPoint);
 
     private static string Unescape(string s)
     {

@@ -52,6 +52,9 @@ public sealed class BakeryLockProvider : ILockProvider
     public TimeSpan MaxPoll { get; }
     public string Owner { get; }
 
+    /// <summary>Of every read and write of the algorithm: one whose reads see every acknowledged write (QUORUM, LOCAL_QUORUM in one data center, ALL); weaker breaks exclusion.</summary>
+    public Consistency Consistency { get; init; } = Consistency.Quorum;
+
     /// <summary>Creates the choosing, numbers and fence tables in <paramref name="keyspace"/> (which must exist) if missing.</summary>
     public static async Task EnsureSchemaAsync(CqlSession session, string keyspace, CancellationToken ct = default)
     {
@@ -70,7 +73,7 @@ public sealed class BakeryLockProvider : ILockProvider
         {
             try
             {
-                return await _session.ExecuteAsync(statement.Bind(values).WithConsistency(Consistency.Quorum), ct).ConfigureAwait(false);
+                return await _session.ExecuteAsync(statement.Bind(values).WithConsistency(Consistency), ct).ConfigureAwait(false);
             }
             catch (Exception e) when (CqlIdentifier.IsTransient(e) && attempt < 5 && !ct.IsCancellationRequested)
             {
@@ -188,13 +191,13 @@ public sealed class BakeryLockProvider : ILockProvider
     /// be participant N. With <paramref name="participant"/> that index is reserved or the claim fails naming its holder.
     /// </summary>
     /// <exception cref="LockTimeoutException">Every index (or the one asked for) is reserved by a live client.</exception>
-    public static async Task<BakeryLockProvider> ClaimAsync(CqlSession session, string keyspace, int participants, int? participant = null, CancellationToken ct = default)
+    public static async Task<BakeryLockProvider> ClaimAsync(CqlSession session, string keyspace, int participants, int? participant = null, Consistency consistency = Consistency.Quorum, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentOutOfRangeException.ThrowIfLessThan(participants, 1);
         await EnsureSchemaAsync(session, keyspace, ct).ConfigureAwait(false);
         await LwtLeaseLockProvider.EnsureSchemaAsync(session, keyspace, ct).ConfigureAwait(false);
-        var leases = new LwtLeaseLockProvider(session, keyspace);
+        var leases = new LwtLeaseLockProvider(session, keyspace, new LwtLeaseOptions { Consistency = consistency });
         LockTimeoutException? last = null;
         foreach (var index in participant is { } wanted ? [wanted] : Enumerable.Range(0, participants))
         {
@@ -205,7 +208,7 @@ public sealed class BakeryLockProvider : ILockProvider
                     Purpose = $"bakery participant {index} of {participants}",
                     Timeout = TimeSpan.Zero,
                 }, ct).ConfigureAwait(false);
-                return new BakeryLockProvider(session, keyspace, index, participants) { _slot = slot, _slotLeases = leases };
+                return new BakeryLockProvider(session, keyspace, index, participants) { _slot = slot, _slotLeases = leases, Consistency = consistency };
             }
             catch (LockTimeoutException e)
             {

@@ -16,6 +16,9 @@ public sealed record LwtLeaseOptions
 
     /// <summary>Who holds, as operators see it (default: host and pid).</summary>
     public string? Owner { get; init; }
+
+    /// <summary>The commit consistency of the lease's lightweight transactions (its Paxos rounds are SERIAL), and of listings.</summary>
+    public Consistency Consistency { get; init; } = Consistency.Quorum;
 }
 
 /// <summary>
@@ -76,6 +79,10 @@ public sealed class LwtLeaseLockProvider : ILockProvider
     }
 
     private Task<PreparedStatement> Prepare(string cql, CancellationToken ct) => _session.PrepareAsync(cql.Replace("{ks}", _ks, StringComparison.Ordinal), ct);
+
+    /// <summary>A lightweight transaction at the lease's consistency (the session's default is never relied on).</summary>
+    private Task<LwtResult> ConditionalAsync(Statement statement, CancellationToken ct) =>
+        _session.ExecuteConditionalAsync(statement.WithConsistency(_options.Consistency).WithSerialConsistency(Consistency.Serial), ct);
 
     public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default)
     {
@@ -155,7 +162,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         {
             var timeout = Volatile.Read(ref _simulatedTimeouts) > 0 && Interlocked.Decrement(ref _simulatedTimeouts) >= 0;
             if (timeout && !SimulatedTimeoutApplies) throw new CqlClientTimeoutException("simulated", TimeSpan.Zero);
-            var result = await _session.ExecuteConditionalAsync(insert.Bind(key.Value, owner, record, 0L, TtlSeconds), ct).ConfigureAwait(false);
+            var result = await ConditionalAsync(insert.Bind(key.Value, owner, record, 0L, TtlSeconds), ct).ConfigureAwait(false);
             if (timeout) throw new CqlClientTimeoutException("simulated", TimeSpan.Zero);
             // Not applied but ours: an earlier attempt of this acquire won it before failing to fence or confirm.
             return result.Applied || result.Current?.Get<string?>("owner") == owner;
@@ -174,7 +181,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         {
             if (Volatile.Read(ref _simulatedRenewalFailures) > 0 && Interlocked.Decrement(ref _simulatedRenewalFailures) >= 0)
                 throw new CqlClientTimeoutException("simulated", TimeSpan.Zero);
-            return (await _session.ExecuteConditionalAsync(renew.Bind(TtlSeconds, owner, record, token, key.Value, owner), ct).ConfigureAwait(false)).Applied;
+            return (await ConditionalAsync(renew.Bind(TtlSeconds, owner, record, token, key.Value, owner), ct).ConfigureAwait(false)).Applied;
         }
         catch (Exception e) when (CqlIdentifier.IsUnknownOutcome(e))
         {
@@ -191,7 +198,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         {
             try
             {
-                return (await _session.ExecuteConditionalAsync(delete.Bind(key.Value, owner), ct).ConfigureAwait(false)).Applied;
+                return (await ConditionalAsync(delete.Bind(key.Value, owner), ct).ConfigureAwait(false)).Applied;
             }
             catch (Exception e) when (CqlIdentifier.IsUnknownOutcome(e) && attempt < 5)
             {
@@ -227,7 +234,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
             LwtResult result;
             try
             {
-                result = await _session.ExecuteConditionalAsync(current == 0 ? create.Bind(key.Value, next) : bump.Bind(next, key.Value, current), ct).ConfigureAwait(false);
+                result = await ConditionalAsync(current == 0 ? create.Bind(key.Value, next) : bump.Bind(next, key.Value, current), ct).ConfigureAwait(false);
             }
             catch (Exception e) when (CqlIdentifier.IsUnknownOutcome(e))
             {
@@ -252,7 +259,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
     public async IAsyncEnumerable<LockInfo> ListAsync(string? keyPrefix = null, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var select = await Prepare("SELECT key, owner, holder, fence FROM {ks}.lock_leases", ct).ConfigureAwait(false);
-        await foreach (var row in _session.QueryAsync(select.Bind(), 500, ct).ConfigureAwait(false))
+        await foreach (var row in _session.QueryAsync(select.Bind().WithConsistency(_options.Consistency), 500, ct).ConfigureAwait(false))
         {
             LockKey key;
             try
