@@ -55,7 +55,8 @@ public interface IRangeLockHandle : IAsyncDisposable
     /// Replaces this grant by <paramref name="pieces"/>, each inside <see cref="Range"/> and no stronger than
     /// <see cref="Mode"/> (unlocking a middle, downgrading a part to Read). The pieces are held from the moment they
     /// exist, in this grant's place in line (a waiter queued behind this grant stays behind them), and never wait;
-    /// then this grant is released. No pieces: the same as a release.
+    /// then this grant is released. No pieces: the same as a release. A grant already lost (its session ended) throws
+    /// <see cref="LockLostException"/>: it has no place left to lend.
     /// </summary>
     ValueTask<IReadOnlyList<IRangeLockHandle>> SplitAsync(IReadOnlyList<(LockMode Mode, ByteRange Range)> pieces, CancellationToken ct = default);
 

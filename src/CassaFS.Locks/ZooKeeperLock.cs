@@ -442,6 +442,8 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
         ArgumentNullException.ThrowIfNull(pieces);
         if (_range is not { } spec) throw new InvalidOperationException($"{this} is not a byte-range lock.");
         WholeFileRangeLocks.Validate(this, pieces);
+        // A lost grant has no place left to lend: pieces with its rank would jump a queue they are no longer in.
+        if (State is LockState.Lost or LockState.Released) throw new LockLostException(Key, LostReason ?? "it was released");
         var made = new List<IRangeLockHandle>(pieces.Count);
         try
         {

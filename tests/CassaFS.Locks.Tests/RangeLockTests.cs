@@ -93,7 +93,7 @@ public sealed class RangeLockTests(TestBed bed)
         var (a, b, ca, cb) = await TwoClientsAsync();
         await using var __ = cb;
         var key = NewKey();
-        await a.AcquireRangeAsync(Request(key, LockMode.Write, R(10, 20)));
+        var held = await a.AcquireRangeAsync(Request(key, LockMode.Write, R(10, 20)));
         var waiting = b.AcquireRangeAsync(Request(key, LockMode.Read, R(15, 16))).AsTask();
         await Task.Delay(300);
         var info = await new ZooKeeperLockProvider(cb).InspectAsync(key);
@@ -103,6 +103,8 @@ public sealed class RangeLockTests(TestBed bed)
         await ca.DisposeAsync(); // the mount dies: its ephemeral range nodes go with its session
         await using var got = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(LockState.Held, got.State);
+        Assert.Equal(LockState.Lost, held.State);
+        await Assert.ThrowsAsync<LockLostException>(async () => await held.SplitAsync([(LockMode.Write, R(10, 15))]));
     }
 
     [Fact]
