@@ -176,7 +176,8 @@ public sealed class WholeFileRangeLocks : IRangeLockProvider
 
     public async ValueTask<RangeConflict?> FindRangeConflictAsync(LockKey key, LockMode mode, ByteRange range, CancellationToken ct = default)
     {
-        var ours = HoldOf(key).Lock;
+        ILockHandle? ours;
+        lock (_holds) ours = _holds.TryGetValue(key, out var hold) ? hold.Lock : null; // a probe makes no hold
         var info = await _provider.InspectAsync(key, ct).ConfigureAwait(false);
         foreach (var h in info.Holders)
         {

@@ -433,11 +433,14 @@ public sealed partial class CassaFileSystem
     /// </summary>
     internal async Task<bool> PurgeUnlessOpenAsync(Inode inode, CancellationToken ct)
     {
-        if (inode.Type == FileType.Regular && (await _locks.InspectAsync(LockKey.ForOpenFile(inode.Id), ct).ConfigureAwait(false)).Holders.Count > 0)
-            return false;
+        if (await IsHeldOpenAsync(inode, ct).ConfigureAwait(false)) return false;
         await PurgeAsync(inode, ct).ConfigureAwait(false);
         return true;
     }
+
+    /// <summary>Whether some client holds <paramref name="inode"/> open (only regular files are held).</summary>
+    internal async Task<bool> IsHeldOpenAsync(Inode inode, CancellationToken ct) =>
+        inode.Type == FileType.Regular && (await _locks.InspectAsync(LockKey.ForOpenFile(inode.Id), ct).ConfigureAwait(false)).Holders.Count > 0;
 
     /// <summary>Deletes an inode with no names: data blocks and their index, attributes, then the inode row last (so a crash leaves an orphan fsck sees).</summary>
     internal async Task PurgeAsync(Inode inode, CancellationToken ct)

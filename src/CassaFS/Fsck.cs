@@ -97,9 +97,9 @@ public static class Fsck
             if (inode.Id != Inode.RootId && links.Count == 0)
             {
                 // A file unlinked while a client has it open is no orphan: that client's last close purges it.
-                if (inode.Type == FileType.Regular && (await fs.Options.Locks.InspectAsync(LockKey.ForOpenFile(inode.Id), ct).ConfigureAwait(false)).Holders.Count > 0) continue;
-                Found("orphan-inode", $"{inode.Type} {inode.Id} has no name (nlink {inode.Nlink})", repair);
-                if (repair) await fs.PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
+                // One look at the open holds either way: repairing purges unless held, checking only asks.
+                var orphan = repair ? await fs.PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false) : !await fs.IsHeldOpenAsync(inode, ct).ConfigureAwait(false);
+                if (orphan) Found("orphan-inode", $"{inode.Type} {inode.Id} has no name (nlink {inode.Nlink})", repair);
                 continue;
             }
             if (inode.IsDirectory && inode.Id != Inode.RootId && links[0].Dir != inode.Parent)
