@@ -68,7 +68,7 @@ public sealed partial class CassaFileSystem
     {
         while (true)
         {
-            var file = _open.GetOrAdd(id, i => new OpenFile(i, BlockSize));
+            var file = _open.GetOrAdd(id, i => new OpenFile(i, BlockSize, _store, _options));
             lock (file)
             {
                 if (file.Handles < 0) continue; // being retired by the last release: take a fresh one
@@ -131,38 +131,22 @@ public sealed partial class CassaFileSystem
         if (!handle.CanRead || handle.Released) throw new FileSystemException(Errno.EBADF, handle.Inode.ToString(), "not open for reading");
         if (offset < 0) throw new FileSystemException(Errno.EINVAL, handle.Inode.ToString(), "negative offset");
         var file = handle.File;
-        if (file.WriterLock is null && !file.MetadataDirty && file.Dirty.Count == 0)
+        if (file.WriterLock is null && !file.MetadataDirty && !file.HasBuffered)
         {
             // Nothing of this client's is buffered: read what is stored without the gate, so that the kernel's
-            // parallel read-ahead requests overlap instead of queueing behind each other.
+            // parallel read-ahead requests overlap instead of queueing behind each other. The inode is loaded on
+            // every read (its size may have moved in another client); the blocks are fetched meanwhile.
             var generation = file.CacheGeneration;
-            // The inode is loaded on every read (its size may have moved in another client); the blocks the last
-            // size seen says this read wants are fetched meanwhile, so that the two round trips overlap.
-            var sizeSeen = file.SizeSeenByReads;
-            if (sizeSeen > offset) StartFetches(file, WindowOf(file, offset, (int)Math.Min(buffer.Length, sizeSeen - offset), sizeSeen), generation, buffered: false);
+            file.PrefetchStored(offset, buffer.Length, generation);
             var inode = await LoadForReadAsync(handle, ct).ConfigureAwait(false);
-            // Another client wrote since the blocks were fetched (NFS's rule: a changed size or mtime makes the cached
-            // data stale), so `tail -f` and Get-Content -Wait see what it appended.
-            var change = (inode.Mtime, inode.Ctime);
-            if (file.ChangeSeenByReads is { } seen && (seen != change || inode.Size != sizeSeen))
-            {
-                file.DropReadCache();
-                generation = file.CacheGeneration;
-            }
-            file.ChangeSeenByReads = change;
-            file.SizeSeenByReads = inode.Size;
-            return await CopyOutAsync(file, offset, buffer, inode.Size, generation, buffered: false, ct).ConfigureAwait(false);
+            generation = file.NoteStoredInode(inode, generation);
+            return await file.CopyOutAsync(offset, buffer, inode.Size, generation, buffered: false, ct).ConfigureAwait(false);
         }
-        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        return await file.GatedAsync(async () =>
         {
             var size = file.WriterLock is not null || file.MetadataDirty ? file.Size : (await LoadForReadAsync(handle, ct).ConfigureAwait(false)).Size;
-            return await CopyOutAsync(file, offset, buffer, size, file.CacheGeneration, buffered: true, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            file.Gate.Release();
-        }
+            return await file.CopyOutAsync(offset, buffer, size, file.CacheGeneration, buffered: true, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 
     private async Task<Inode> LoadForReadAsync(FileHandle handle, CancellationToken ct)
@@ -176,80 +160,6 @@ public sealed partial class CassaFileSystem
         }
         return inode;
     }
-
-    /// <summary>The blocks a read wants, and those it reads ahead when it continues the file's sequential reading.</summary>
-    private readonly record struct ReadWindow(long First, long Last, long LastWanted, bool Sequential);
-
-    /// <summary>
-    /// A read counts as sequential when it starts at most <see cref="MountOptions.ReadAheadBlocks"/> blocks
-    /// behind, or right after, where the reading got to: the kernel sends its read-ahead requests in parallel and
-    /// they may be served out of order; one that looks random would waste the read-ahead already under way.
-    /// </summary>
-    private ReadWindow WindowOf(OpenFile file, long offset, int count, long size)
-    {
-        var first = offset / BlockSize;
-        var last = (offset + count - 1) / BlockSize;
-        var reached = file.LastReadBlock;
-        var sequential = first <= reached + 1 && first >= reached - _options.ReadAheadBlocks;
-        var lastWanted = sequential ? Math.Min(Math.Max(last, reached) + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
-        return new ReadWindow(first, last, lastWanted, sequential);
-    }
-
-    private Task<ReadOnlyMemory<byte>?>?[] StartFetches(OpenFile file, ReadWindow window, long generation, bool buffered)
-    {
-        var fetches = new Task<ReadOnlyMemory<byte>?>?[window.Last - window.First + 1];
-        for (var index = window.First; index <= window.LastWanted; index++)
-        {
-            if (buffered && file.Dirty.ContainsKey(index)) continue;
-            var fetch = FetchBlock(file, index, generation);
-            if (index <= window.Last) fetches[index - window.First] = fetch;
-        }
-        return fetches;
-    }
-
-    /// <summary>Copies the file's bytes into <paramref name="buffer"/>: this client's buffered blocks when <paramref name="buffered"/>, else stored ones, fetched in parallel with read-ahead when reading sequentially.</summary>
-    private async ValueTask<int> CopyOutAsync(OpenFile file, long offset, Memory<byte> buffer, long size, long generation, bool buffered, CancellationToken ct)
-    {
-        if (offset >= size || buffer.Length == 0) return 0;
-        var count = (int)Math.Min(buffer.Length, size - offset);
-        var window = WindowOf(file, offset, count, size);
-        var (first, last) = (window.First, window.Last);
-        // A full block leaves the buffer as soon as its write starts: until that write lands, storage still holds
-        // the old bytes, so this client's reads wait for its writes in flight (read-your-writes).
-        if (buffered)
-            while (file.InFlight.Count > 0) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
-        var fetches = StartFetches(file, window, generation, buffered);
-        for (var index = first; index <= last; index++)
-        {
-            var blockStart = index * BlockSize;
-            var from = (int)Math.Max(0, offset - blockStart);
-            var to = (int)Math.Min(BlockSize, offset + count - blockStart);
-            var destination = buffer.Slice((int)(blockStart + from - offset), to - from);
-            ReadOnlyMemory<byte> data;
-            if (buffered && file.Dirty.TryGetValue(index, out var dirty)) data = dirty.Buffer.AsMemory(0, dirty.Length);
-            else data = await fetches[index - first]!.WaitAsync(ct).ConfigureAwait(false) ?? ReadOnlyMemory<byte>.Empty;
-            var available = Math.Max(0, Math.Min(to, data.Length) - from);
-            if (available > 0) data.Span.Slice(from, available).CopyTo(destination.Span);
-            destination.Span[available..].Clear();
-        }
-        var reached = window.Sequential ? Math.Max(file.LastReadBlock, last) : last;
-        file.LastReadBlock = reached;
-        var keep = _options.ReadAheadBlocks;
-        if (file.ReadCache.Count > (keep * 2) + 2)
-            foreach (var stale in file.ReadCache.Keys.Where(k => k < reached - keep || k > reached + keep)) file.ReadCache.TryRemove(stale, out _);
-        return count;
-    }
-
-    /// <summary>
-    /// The block's fetch of this cache generation, started now if there is none or the last one failed (fetches are
-    /// shared by concurrent readers, so they outlive any one reader's cancellation).
-    /// </summary>
-    private Task<ReadOnlyMemory<byte>?> FetchBlock(OpenFile file, long index, long generation) =>
-        file.ReadCache.AddOrUpdate(index,
-            i => (generation, _store.ReadBlockAsync(file.Id, i, CancellationToken.None)),
-            (i, cached) => cached.Generation == generation && !cached.Fetch.IsFaulted
-                ? cached
-                : (generation, _store.ReadBlockAsync(file.Id, i, CancellationToken.None))).Fetch;
 
     /// <summary>relatime, Linux's default: a read moves atime only when it is not newer than mtime/ctime or is a day old.</summary>
     private async Task UpdateAtimeAsync(Inode inode, CancellationToken ct)
@@ -273,61 +183,18 @@ public sealed partial class CassaFileSystem
         ThrowIfReadOnly(handle.Inode.ToString());
         if (offset < 0) throw new FileSystemException(Errno.EINVAL, handle.Inode.ToString(), "negative offset");
         var file = handle.File;
-        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        return await file.GatedAsync(async () =>
         {
-            ThrowWriteBackError(file);
+            file.ThrowWriteBackError();
             await EnsureWriterAsync(file, ct).ConfigureAwait(false);
             if (handle.Flags.HasFlag(OpenFlags.Append)) offset = file.Size;
-            var end = offset + data.Length;
-            if (end > MaxFileSize) throw new FileSystemException(Errno.EFBIG, file.Id.ToString(), $"files are at most {MaxFileSize} bytes");
+            if (offset + data.Length > MaxFileSize) throw new FileSystemException(Errno.EFBIG, file.Id.ToString(), $"files are at most {MaxFileSize} bytes");
             if (data.IsEmpty) return 0;
-            file.DropReadCache();
-            var committedSize = file.Inode!.Size;
-            long? stamp = null; // one for every block this call stores: each is stored at most once per call
-            for (var index = offset / BlockSize; index * BlockSize < end; index++)
-            {
-                var blockStart = index * BlockSize;
-                var from = (int)Math.Max(0, offset - blockStart);
-                var to = (int)Math.Min(BlockSize, end - blockStart);
-                if (!file.Dirty.TryGetValue(index, out var block))
-                {
-                    block = new DirtyBlock(BlockSize);
-                    file.Dirty[index] = block;
-                    // A partial write inside stored data must keep the bytes around it: read the block once.
-                    var coversStored = from == 0 && to >= Math.Min(BlockSize, committedSize - blockStart);
-                    if (!coversStored && blockStart < committedSize && file.Allocated!.Contains(index))
-                    {
-                        // A full block leaves the buffer as soon as its write starts; until that write lands, storage
-                        // still holds the older bytes, and a read-modify-write on them would undo it.
-                        while (file.InFlight.Any(w => w.Index == index)) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
-                        var stored = await _store.ReadBlockAsync(file.Id, index, ct).ConfigureAwait(false);
-                        if (stored is { } bytes)
-                        {
-                            bytes.Span.CopyTo(block.Buffer);
-                            block.Length = bytes.Length;
-                        }
-                    }
-                }
-                if (from > block.Length) block.Buffer.AsSpan(block.Length, from - block.Length).Clear();
-                data.Span.Slice((int)(blockStart + from - offset), to - from).CopyTo(block.Buffer.AsSpan(from));
-                block.Length = Math.Max(block.Length, to);
-                if (block.Length == BlockSize) await StartBlockWriteAsync(file, index, stamp ??= file.Stamps!.Next(), ct).ConfigureAwait(false);
-            }
+            await file.BufferWriteAsync(offset, data, ct).ConfigureAwait(false);
             var now = Timespec.Now;
-            file.Size = Math.Max(file.Size, end);
-            file.Inode = file.Inode with { Mtime = now, Ctime = now, Mode = Permissions.ModeAfterWrite(file.Inode, handle.Caller) };
-            file.MetadataDirty = true;
-            file.LastWrite = DateTime.UtcNow;
-            if (file.Dirty.Count > _options.WriteBackBlocks)
-                foreach (var index in file.Dirty.Keys.Order().Take(file.Dirty.Count - _options.WriteBackBlocks).ToList())
-                    await StartBlockWriteAsync(file, index, stamp ??= file.Stamps!.Next(), ct).ConfigureAwait(false);
+            file.Inode = file.Inode! with { Mtime = now, Ctime = now, Mode = Permissions.ModeAfterWrite(file.Inode, handle.Caller) };
             return data.Length;
-        }
-        finally
-        {
-            file.Gate.Release();
-        }
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -340,14 +207,14 @@ public sealed partial class CassaFileSystem
         {
             if (file.Stamps!.Left > BlockStamps.PerOperation) return;
             await FlushFileAsync(file, ct).ConfigureAwait(false);
-            await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            await file.ReleaseWriterLockAsync().ConfigureAwait(false);
         }
         else if (file.WriterLock is not null)
         {
             // The lock went (suspended or lost) with changes pending: they cannot be committed safely.
-            var hadChanges = file.MetadataDirty || file.Dirty.Count > 0;
-            await ReleaseWriterLockAsync(file).ConfigureAwait(false);
-            DropBuffers(file);
+            var hadChanges = file.MetadataDirty || file.HasBuffered;
+            await file.ReleaseWriterLockAsync().ConfigureAwait(false);
+            file.DropBuffers();
             if (hadChanges) throw new FileSystemException(Errno.EIO, file.Id.ToString(), "the file's lock was lost with writes not yet stored; they are discarded");
         }
         file.WriterLock = await LockAsync(new[] { (LockKey.ForInode(file.Id), LockMode.Write) }, $"write {file.Id}", ct).ConfigureAwait(false);
@@ -372,66 +239,15 @@ public sealed partial class CassaFileSystem
         }
     }
 
-    /// <summary>Starts storing one buffered block (its index row first, so every stored block is indexed), waiting if too many are in flight.</summary>
-    private async Task StartBlockWriteAsync(OpenFile file, long index, long stamp, CancellationToken ct)
-    {
-        if (!file.Dirty.Remove(index, out var block)) return;
-        file.WriterLock!.ThrowIfLost(file.Id.ToString());
-        var isNew = file.Allocated!.Add(index);
-        var write = WriteBlockAsync(file.Id, index, block, isNew, stamp, ct);
-        file.InFlight.Add((index, write));
-        while (file.InFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
-    }
-
-    private async Task WriteBlockAsync(Guid id, long index, DirtyBlock block, bool isNew, long stamp, CancellationToken ct)
-    {
-        try
-        {
-            if (isNew) await _store.AddBlockIndexAsync(id, index, stamp, ct).ConfigureAwait(false);
-            await _store.WriteBlockAsync(id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            block.Dispose();
-        }
-    }
-
-    private static async Task AwaitOldestWriteAsync(OpenFile file)
-    {
-        var (_, write) = file.InFlight[0];
-        file.InFlight.RemoveAt(0);
-        try
-        {
-            await write.ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            file.WriteBackError ??= e;
-        }
-    }
-
-    private static void ThrowWriteBackError(OpenFile file)
-    {
-        if (file.WriteBackError is not { } error) return;
-        file.WriteBackError = null;
-        throw error as FileSystemException ?? new FileSystemException(Errno.EIO, file.Id.ToString(), "storing written data failed: " + error.Message, error);
-    }
-
     /// <summary>Stores every buffered block, waits for those in flight, then commits size, block count and times (fenced).</summary>
     private async Task FlushFileAsync(OpenFile file, CancellationToken ct)
     {
         if (file.WriterLock is null)
         {
-            ThrowWriteBackError(file);
+            file.ThrowWriteBackError();
             return;
         }
-        if (file.Dirty.Count > 0)
-        {
-            var stamp = file.Stamps!.Next();
-            foreach (var index in file.Dirty.Keys.Order().ToList()) await StartBlockWriteAsync(file, index, stamp, ct).ConfigureAwait(false);
-        }
-        while (file.InFlight.Count > 0) await AwaitOldestWriteAsync(file).ConfigureAwait(false);
-        ThrowWriteBackError(file);
+        await file.StoreBufferedAsync(ct).ConfigureAwait(false);
         if (!file.MetadataDirty) return;
         var pending = file.Inode!;
         var size = file.Size;
@@ -451,8 +267,8 @@ public sealed partial class CassaFileSystem
         catch (FileSystemException e) when (e.Errno == Errno.ESTALE)
         {
             // A later holder has committed: this holding is over, and what it buffered cannot be stored.
-            DropBuffers(file);
-            await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+            file.DropBuffers();
+            await file.ReleaseWriterLockAsync().ConfigureAwait(false);
             throw;
         }
         await _store.AddUsageAsync(blocks - file.Inode!.Blocks, 0, ct).ConfigureAwait(false);
@@ -460,26 +276,8 @@ public sealed partial class CassaFileSystem
         file.MetadataDirty = false;
     }
 
-    private static async Task ReleaseWriterLockAsync(OpenFile file)
-    {
-        var held = file.WriterLock;
-        file.WriterLock = null;
-        file.Stamps = null;
-        file.Allocated = null;
-        if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private static void DropBuffers(OpenFile file)
-    {
-        foreach (var block in file.Dirty.Values) block.Dispose();
-        file.Dirty.Clear();
-        file.InFlight.Clear();
-        file.MetadataDirty = false;
-        file.DropReadCache();
-    }
-
     /// <summary>flush (close of one descriptor): stores what this client buffered and commits the metadata.</summary>
-    public Task FlushAsync(FileHandle handle, CancellationToken ct = default) => WithGateAsync(handle.File, f => FlushFileAsync(f, ct), ct);
+    public Task FlushAsync(FileHandle handle, CancellationToken ct = default) => handle.File.GatedAsync(() => FlushFileAsync(handle.File, ct), ct);
 
     /// <summary>fsync(2): after it returns, the data written so far survives this client's crash.</summary>
     public Task FsyncAsync(FileHandle handle, CancellationToken ct = default) => FlushAsync(handle, ct);
@@ -490,8 +288,7 @@ public sealed partial class CassaFileSystem
         if (handle.Released) return;
         handle.Released = true;
         var file = handle.File;
-        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        await file.GatedAsync(async () =>
         {
             try
             {
@@ -508,7 +305,7 @@ public sealed partial class CassaFileSystem
                 }
                 if (last)
                 {
-                    await ReleaseWriterLockAsync(file).ConfigureAwait(false);
+                    await file.ReleaseWriterLockAsync().ConfigureAwait(false);
                     _open.TryRemove(new KeyValuePair<Guid, OpenFile>(file.Id, file));
                     // Its last name may have gone (here or on another client) while it was open: the last holder purges it.
                     await ReleaseHoldAsync(file).ConfigureAwait(false);
@@ -516,11 +313,7 @@ public sealed partial class CassaFileSystem
                         await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
                 }
             }
-        }
-        finally
-        {
-            file.Gate.Release();
-        }
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -541,26 +334,26 @@ public sealed partial class CassaFileSystem
         var file = (handle ?? temporary)!.File;
         try
         {
-            await WithGateAsync(file, async f =>
+            await file.GatedAsync(async () =>
             {
-                await EnsureWriterAsync(f, ct).ConfigureAwait(false);
-                await FlushFileAsync(f, ct).ConfigureAwait(false);
-                var old = f.Inode!;
+                await EnsureWriterAsync(file, ct).ConfigureAwait(false);
+                await FlushFileAsync(file, ct).ConfigureAwait(false);
+                var old = file.Inode!;
                 var keepBlocks = (size + BlockSize - 1) / BlockSize;
                 var boundary = size / BlockSize;
                 var cut = (int)(size % BlockSize);
-                var stamp = f.Stamps!.Next();
-                if (size < old.Size && cut != 0 && f.Allocated!.Contains(boundary))
+                var stamp = file.Stamps!.Next();
+                if (size < old.Size && cut != 0 && file.Allocated!.Contains(boundary))
                 {
-                    var stored = await _store.ReadBlockAsync(f.Id, boundary, ct).ConfigureAwait(false);
+                    var stored = await _store.ReadBlockAsync(file.Id, boundary, ct).ConfigureAwait(false);
                     if (stored is { } bytes && bytes.Length > cut)
-                        await _store.WriteBlockAsync(f.Id, boundary, bytes[..cut], stamp, ct).ConfigureAwait(false);
+                        await _store.WriteBlockAsync(file.Id, boundary, bytes[..cut], stamp, ct).ConfigureAwait(false);
                 }
-                var allocated = f.Allocated!;
+                var allocated = file.Allocated!;
                 var doomed = allocated.Where(i => i >= keepBlocks).Order().ToList();
                 var now = Timespec.Now;
                 var blocksLeft = allocated.Count - doomed.Count;
-                f.Inode = await CommitAsync(f.WriterLock!, f.Id, f.Id.ToString(), stored => stored with
+                file.Inode = await CommitAsync(file.WriterLock!, file.Id, file.Id.ToString(), stored => stored with
                 {
                     Size = size,
                     Blocks = blocksLeft,
@@ -568,33 +361,20 @@ public sealed partial class CassaFileSystem
                     Ctime = size != old.Size || handle is not null ? now : stored.Ctime,
                     Mode = Permissions.ModeAfterWrite(stored, caller),
                 }, ct).ConfigureAwait(false);
-                f.Size = size;
+                file.Size = size;
                 foreach (var chunk in doomed.Chunk(_options.BlocksInFlight))
                 {
-                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(f.Id, i, stamp, ct))).ConfigureAwait(false);
-                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockIndexAsync(f.Id, i, stamp, ct))).ConfigureAwait(false);
+                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(file.Id, i, stamp, ct))).ConfigureAwait(false);
+                    await Task.WhenAll(chunk.Select(i => _store.DeleteBlockIndexAsync(file.Id, i, stamp, ct))).ConfigureAwait(false);
                 }
                 allocated.ExceptWith(doomed);
-                f.DropReadCache();
+                file.DropReadCache();
                 if (doomed.Count > 0) await _store.AddUsageAsync(-doomed.Count, 0, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
         }
         finally
         {
             if (temporary is not null) await ReleaseAsync(temporary, ct).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task WithGateAsync(OpenFile file, Func<OpenFile, Task> action, CancellationToken ct)
-    {
-        await file.Gate.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            await action(file).ConfigureAwait(false);
-        }
-        finally
-        {
-            file.Gate.Release();
         }
     }
 
@@ -607,25 +387,20 @@ public sealed partial class CassaFileSystem
         {
             foreach (var file in _open.Values)
             {
-                if (file.WriterLock is null || DateTime.UtcNow - file.LastWrite < _options.WriterLockIdle) continue;
-                if (!await file.Gate.WaitAsync(0).ConfigureAwait(false)) continue;
-                try
+                if (!file.IsIdleWriter) continue;
+                await file.TryGatedAsync(async () =>
                 {
-                    if (file.WriterLock is null || DateTime.UtcNow - file.LastWrite < _options.WriterLockIdle) continue;
+                    if (!file.IsIdleWriter) return;
                     try
                     {
                         await FlushFileAsync(file, _closing.Token).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
-                        file.WriteBackError ??= e;
+                        file.NoteWriteBackError(e);
                     }
-                    await ReleaseWriterLockAsync(file).ConfigureAwait(false);
-                }
-                finally
-                {
-                    file.Gate.Release();
-                }
+                    await file.ReleaseWriterLockAsync().ConfigureAwait(false);
+                }).ConfigureAwait(false);
             }
         }
     }

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
-using CassaFS.Cql;
 using CassaFS.Locks;
 
 namespace CassaFS;
@@ -76,7 +75,7 @@ public sealed partial class CassaFileSystem
             Parent = isDirectory ? parent : Guid.Empty,
         };
         await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
-        var existing = await InsertEntrySettledAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
+        var existing = await _store.InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
         if (existing is not null)
         {
             await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
@@ -88,35 +87,6 @@ public sealed partial class CassaFileSystem
             await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
         await _store.AddUsageAsync(0, 1, ct).ConfigureAwait(false);
         return inode;
-    }
-
-    /// <summary>
-    /// Inserts a name by LWT; returns null when it is created, else the entry in the way. A timed-out LWT (Paxos
-    /// contention, a lost reply) may still land, even while we retry, so after an unknown outcome finding the name
-    /// pointing at our inode means our write happened. So does it for an inode this operation has just made
-    /// (<paramref name="freshInode"/>): nobody else can know its id. Otherwise (link) it is someone else's name: EEXIST.
-    /// </summary>
-    private async Task<DirectoryEntry?> InsertEntrySettledAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
-    {
-        var uncertain = false;
-        for (var attempt = 0; ; attempt++)
-        {
-            DirectoryEntry? existing;
-            try
-            {
-                existing = await _store.InsertEntryAsync(dir, entry, ct).ConfigureAwait(false);
-            }
-            catch (CqlException e) when (OutcomeUnknown(e) && attempt < 4)
-            {
-                uncertain = true;
-                existing = await _store.GetEntrySettledAsync(dir, entry.Name, ct).ConfigureAwait(false);
-                ReportUncertain($"create of name {entry.Name} in {dir}", e,
-                    existing is null ? "not there: trying again" : existing.Inode == entry.Inode ? "it was applied" : $"the name points at {existing.Inode}");
-                if (existing is null) continue;
-            }
-            var ours = existing is not null && existing.Inode == entry.Inode && (freshInode || uncertain);
-            return existing is null || ours ? null : existing;
-        }
     }
 
     /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
@@ -133,7 +103,7 @@ public sealed partial class CassaFileSystem
             Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
             var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
-            if (!await DeleteEntrySettledAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
+            if (!await _store.DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
             var now = Timespec.Now;
             await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
@@ -149,23 +119,6 @@ public sealed partial class CassaFileSystem
 
     private static FileSystemException NameKeptChanging(string operation, string name) =>
         new(Errno.EAGAIN, name, $"the name kept changing under other clients during the {operation}; retry");
-
-    private async Task<bool> DeleteEntrySettledAsync(Guid dir, string name, Guid expected, CancellationToken ct)
-    {
-        try
-        {
-            return await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
-        }
-        catch (CqlException e) when (OutcomeUnknown(e))
-        {
-            var now = await _store.GetEntrySettledAsync(dir, name, ct).ConfigureAwait(false);
-            ReportUncertain($"removal of name {name} in {dir}", e,
-                now is null ? "it was applied" : now.Inode != expected ? $"the name now points at {now.Inode}" : "not applied: removing again");
-            if (now is null) return true;
-            if (now.Inode != expected) return false;
-            return await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
-        }
-    }
 
     /// <summary>rmdir(2): only an empty directory; its creators hold a shared lock on it, so the emptiness check cannot race a create.</summary>
     public async Task RmdirAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
@@ -185,7 +138,7 @@ public sealed partial class CassaFileSystem
                 Permissions.DemandStickyOwnership(dir, victim, caller, name);
                 if (await _store.HasEntriesAsync(victim.Id, ct).ConfigureAwait(false)) throw new FileSystemException(Errno.ENOTEMPTY, name);
             }
-            if (!await DeleteEntrySettledAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
+            if (!await _store.DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
             var now = Timespec.Now;
             await CommitAsync(locks, parent, name, d => d with { Nlink = Math.Max(2, d.Nlink - 1), Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             if (victim is not null)
@@ -214,7 +167,7 @@ public sealed partial class CassaFileSystem
         // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
         // lowers it), never a name the count does not cover (which would let unlink free a file still named).
         var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
-        if (await InsertEntrySettledAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
+        if (await _store.InsertEntryAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
         {
             await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, newName);
@@ -329,9 +282,9 @@ public sealed partial class CassaFileSystem
         var moving = new DirectoryEntry(newName, source.Inode, source.Type);
         if (target is null)
         {
-            if (await InsertEntrySettledAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
+            if (await _store.InsertEntryAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
         }
-        else if (!await ReplaceEntrySettledAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
+        else if (!await _store.ReplaceEntryAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
         {
             return false;
         }
@@ -370,7 +323,7 @@ public sealed partial class CassaFileSystem
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            if (await DeleteEntrySettledAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
+            if (await _store.DeleteEntryAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
             var now = await _store.GetEntrySettledAsync(oldParent, source.Name, ct).ConfigureAwait(false);
             if (now is null || now.Inode != source.Inode) return;
         }
@@ -380,11 +333,11 @@ public sealed partial class CassaFileSystem
     private async Task<bool> ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
     {
         var now = Timespec.Now;
-        if (!await ReplaceEntrySettledAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
-        if (!await ReplaceEntrySettledAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
+        if (!await _store.ReplaceEntryAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
+        if (!await _store.ReplaceEntryAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
         {
             // Undo the first half; the old name still points where it did.
-            await ReplaceEntrySettledAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
+            await _store.ReplaceEntryAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
             return false;
         }
         if (oldParent != newParent)
@@ -400,23 +353,6 @@ public sealed partial class CassaFileSystem
             await TouchDirectoryAsync(oldParent, ct).ConfigureAwait(false);
         }
         return true;
-    }
-
-    private async Task<bool> ReplaceEntrySettledAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
-    {
-        try
-        {
-            return await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
-        }
-        catch (CqlException e) when (OutcomeUnknown(e))
-        {
-            var now = await _store.GetEntrySettledAsync(dir, replacement.Name, ct).ConfigureAwait(false);
-            ReportUncertain($"replacement of name {replacement.Name} in {dir}", e,
-                now is not null && now.Inode == replacement.Inode ? "it was applied" : now is null || now.Inode != expected ? "the name changed meanwhile" : "not applied: replacing again");
-            if (now is not null && now.Inode == replacement.Inode) return true;
-            if (now is null || now.Inode != expected) return false;
-            return await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
-        }
     }
 
     /// <summary>An inode lost its last name: purge it now, or at the last close of whichever client still has it open.</summary>

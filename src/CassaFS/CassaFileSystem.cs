@@ -28,7 +28,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
 
     private const int FencedRetries = 8;
 
-    private readonly CassandraStore _store;
+    private readonly IFileSystemStore _store;
     private readonly MountOptions _options;
     private readonly ILockProvider _locks;
     private readonly ConcurrentDictionary<Guid, OpenFile> _open = new();
@@ -36,7 +36,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private readonly Task _idleReleaser;
     private long _nextHandle;
 
-    private CassaFileSystem(CassandraStore store, MountOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
+    private CassaFileSystem(IFileSystemStore store, MountOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
     {
         _store = store;
         _options = options;
@@ -54,20 +54,28 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
 
     public MountOptions Options => _options;
 
-    internal CassandraStore Store => _store;
+    internal IFileSystemStore Store => _store;
 
     /// <summary>Mounts the filesystem in <see cref="MountOptions.Keyspace"/>; fails clearly when it is missing or of another schema version.</summary>
     public static async Task<CassaFileSystem> MountAsync(CqlSession session, MountOptions options, CancellationToken ct = default)
     {
-        var meta = await Schema.ReadMetaAsync(session, options.Keyspace, ct).ConfigureAwait(false)
+        var meta = await Schema.ReadMetaAsync(session, options.Keyspace, options.Consistency, ct).ConfigureAwait(false)
                    ?? throw new FileSystemException(Errno.ENOENT, options.Keyspace, "no CassaFS filesystem in this keyspace; create one with 'cassafs format'");
         if (meta["schema_version"] != Schema.Version.ToString(CultureInfo.InvariantCulture))
             throw new FileSystemException(Errno.EINVAL, options.Keyspace,
                 $"the filesystem has schema version {meta["schema_version"]} but this CassaFS reads version {Schema.Version}; use a matching CassaFS");
         var blockSize = int.Parse(meta["block_size"], CultureInfo.InvariantCulture);
-        var store = await CassandraStore.PrepareAsync(session, options.Keyspace, options.Consistency, options.SerialConsistency, ct).ConfigureAwait(false);
+        var store = await CassandraStore.PrepareAsync(session, options.Keyspace, options.Consistency, options.SerialConsistency, options.OnUncertainWrite, ct).ConfigureAwait(false);
         return new CassaFileSystem(store, options, blockSize, meta);
     }
+
+    /// <summary>A filesystem over another implementation of the storage contract (the contract tests' in-memory store).</summary>
+    internal static CassaFileSystem Open(IFileSystemStore store, MountOptions options, int blockSize) =>
+        new(store, options, blockSize, new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["block_size"] = blockSize.ToString(CultureInfo.InvariantCulture),
+            ["schema_version"] = Schema.Version.ToString(CultureInfo.InvariantCulture),
+        });
 
     // ------------------------------------------------------------------ attributes
 
@@ -283,17 +291,12 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         foreach (var file in _open.Values)
         {
             if (file.WriterLock is null || !keys.Contains(LockKey.ForInode(file.Id))) continue;
-            await file.Gate.WaitAsync(ct).ConfigureAwait(false);
-            try
+            await file.GatedAsync(async () =>
             {
-                if (file.WriterLock is null) continue;
+                if (file.WriterLock is null) return;
                 await FlushFileAsync(file, ct).ConfigureAwait(false);
-                await ReleaseWriterLockAsync(file).ConfigureAwait(false);
-            }
-            finally
-            {
-                file.Gate.Release();
-            }
+                await file.ReleaseWriterLockAsync().ConfigureAwait(false);
+            }, ct).ConfigureAwait(false);
         }
     }
 
@@ -313,40 +316,16 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             var before = await LoadAsync(id, subject, ct).ConfigureAwait(false);
             if (before.Fence > token) throw StaleHolder(subject);
             var after = change(before) with { Fence = token };
-            var outcome = await CommitSettledAsync(after, before.Fence, ct).ConfigureAwait(false);
-            if (outcome is null) return after;
-            if (outcome == long.MinValue) throw new FileSystemException(Errno.ENOENT, subject);
-            if (outcome > token) throw StaleHolder(subject);
+            var outcome = await _store.CommitInodeAsync(after, before.Fence, ct).ConfigureAwait(false);
+            if (outcome.Result == FencedCommitResult.Applied) return after;
+            if (outcome.Result == FencedCommitResult.Gone) throw new FileSystemException(Errno.ENOENT, subject);
+            if (outcome.StoredFence > token) throw StaleHolder(subject);
         }
         throw new FileSystemException(Errno.EAGAIN, subject, "the inode kept changing under a held lock; retry");
     }
 
     private static FileSystemException StaleHolder(string subject) =>
         new(Errno.ESTALE, subject, "another client took the lock on this inode after ours was lost; the change was not made");
-
-    /// <summary>A compare-and-set whose answer was lost is settled by reading the row back through Paxos.</summary>
-    private async Task<long?> CommitSettledAsync(Inode after, long expectedFence, CancellationToken ct)
-    {
-        try
-        {
-            return await _store.CommitInodeAsync(after, expectedFence, ct).ConfigureAwait(false);
-        }
-        catch (CqlException e) when (OutcomeUnknown(e))
-        {
-            var now = await _store.GetInodeSettledAsync(after.Id, ct).ConfigureAwait(false);
-            ReportUncertain($"update of inode {after.Id}", e, now is null ? "the inode is gone" : now == after ? "it was applied" : "it was not applied");
-            if (now is null) return long.MinValue;
-            return now == after ? null : now.Fence;
-        }
-    }
-
-    /// <summary>Tells <see cref="MountOptions.OnUncertainWrite"/> how a write with an unknown outcome was settled.</summary>
-    internal void ReportUncertain(string write, CqlException cause, string settled) =>
-        _options.OnUncertainWrite?.Invoke($"{write}: outcome unknown ({cause.GetType().Name}: {cause.Message}); {settled}");
-
-    /// <summary>Errors after which a write may or may not have been applied.</summary>
-    internal static bool OutcomeUnknown(CqlException e) =>
-        e is CqlWriteTimeoutException or CqlClientTimeoutException or CqlConnectionException { MayHaveBeenApplied: true };
 
     /// <summary>Sets atime/mtime/ctime (plain writes: the last writer wins, which is right for times).</summary>
     internal Task TouchAsync(Inode inode, CancellationToken ct) => _store.TouchAsync(inode, ct);
@@ -377,20 +356,21 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         Exception? first = null;
         foreach (var file in _open.Values)
         {
-            await file.Gate.WaitAsync().ConfigureAwait(false);
-            try
+            await file.GatedAsync(async () =>
             {
-                await FlushFileAsync(file, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                first ??= e;
-            }
-            finally
-            {
-                await ReleaseWriterLockAsync(file).ConfigureAwait(false);
-                file.Gate.Release();
-            }
+                try
+                {
+                    await FlushFileAsync(file, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    first ??= e;
+                }
+                finally
+                {
+                    await file.ReleaseWriterLockAsync().ConfigureAwait(false);
+                }
+            }, CancellationToken.None).ConfigureAwait(false);
         }
         await _store.FlushUsageAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await _closing.CancelAsync().ConfigureAwait(false);

@@ -22,6 +22,8 @@ public sealed record FormatOptions
     public int RootMode { get; init; } = 0x1ED; // 0755
     /// <summary>Format over an existing filesystem, destroying it.</summary>
     public bool Force { get; init; }
+    /// <summary>Consistency of the root directory and settings written, and of the check for an existing filesystem (QUORUM by default).</summary>
+    public Consistency Consistency { get; init; } = Consistency.Quorum;
 
     public const int DefaultBlockSize = 1024 * 1024;
 }

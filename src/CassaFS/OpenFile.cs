@@ -36,22 +36,90 @@ public sealed class FileHandle
 }
 
 /// <summary>
-/// One open inode in this client, shared by all its handles: the write-back buffer (blocks written but not yet
-/// stored), the block writes in flight, and the inode lock a writer keeps across a burst of writes (taking the
-/// lock per block would cost a lock round trip per block). Everything here is guarded by <see cref="Gate"/>.
+/// One open inode in this client, shared by all its handles. It owns the file's data path: the write-back buffer
+/// (blocks written but not yet stored), the block writes in flight, the fetched blocks and read-ahead, and the inode
+/// lock a writer keeps across a burst of writes (taking the lock per block would cost a lock round trip per block).
+/// <see cref="CassaFileSystem"/> keeps the POSIX checks and the fenced commit of the inode.
+/// <para>Concurrency. Everything is guarded by the gate (<see cref="GatedAsync"/>), except what the ungated read path
+/// touches: the read cache and its generation (concurrent and atomic), and the read-ahead hints
+/// (<see cref="LastReadBlock"/>, <see cref="SizeSeenByReads"/>, <see cref="ChangeSeenByReads"/>), where a lost update
+/// costs at most a fetch. That path also looks at <see cref="WriterLock"/>, <see cref="MetadataDirty"/> and
+/// <see cref="HasBuffered"/> to choose it: a writer's first write sets them under the gate before it stores anything,
+/// and drops the read cache, so a read that raced it reads what was stored before the write, as it may.</para>
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The gate is a SemaphoreSlim whose wait handle is never asked for: it holds no handle to dispose.")]
 internal sealed class OpenFile
 {
-    public OpenFile(Guid id, int blockSize)
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly IFileSystemStore _store;
+    private readonly MountOptions _options;
+    private readonly Dictionary<long, DirtyBlock> _dirty = new();
+    private readonly List<(long Index, Task Write)> _inFlight = new();
+    private Exception? _writeBackError;
+
+    public OpenFile(Guid id, int blockSize, IFileSystemStore store, MountOptions options)
     {
         Id = id;
         BlockSize = blockSize;
+        _store = store;
+        _options = options;
     }
 
     public Guid Id { get; }
     public int BlockSize { get; }
-    public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    /// <summary>Handles open on it here; -1 once the last release retires it.</summary>
     public int Handles { get; set; }
+
+    /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>
+    public Task<CassaFS.Locks.ILockHandle>? Hold { get; set; }
+
+    // ------------------------------------------------------------------ the gate
+
+    /// <summary>Runs <paramref name="action"/> alone among this file's gated work.</summary>
+    public async Task GatedAsync(Func<Task> action, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc cref="GatedAsync(Func{Task}, CancellationToken)"/>
+    public async ValueTask<T> GatedAsync<T>(Func<ValueTask<T>> action, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> under the gate if nobody holds it now; false when busy.</summary>
+    public async Task<bool> TryGatedAsync(Func<Task> action)
+    {
+        if (!await _gate.WaitAsync(0).ConfigureAwait(false)) return false;
+        try
+        {
+            await action().ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    // ------------------------------------------------------------------ the writer's holding
 
     /// <summary>The inode as this writer last committed or loaded it under its lock.</summary>
     public Inode? Inode { get; set; }
@@ -73,42 +141,277 @@ internal sealed class OpenFile
 
     public DateTime LastWrite { get; set; }
 
-    /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>
-    public Task<CassaFS.Locks.ILockHandle>? Hold { get; set; }
+    /// <summary>Whether this file's writer has held its lock without writing for <see cref="MountOptions.WriterLockIdle"/>.</summary>
+    public bool IsIdleWriter => WriterLock is not null && DateTime.UtcNow - LastWrite >= _options.WriterLockIdle;
 
-    public Dictionary<long, DirtyBlock> Dirty { get; } = new();
+    /// <summary>Lets go of the writer's lock and what it loaded with it.</summary>
+    public async Task ReleaseWriterLockAsync()
+    {
+        var held = WriterLock;
+        WriterLock = null;
+        Stamps = null;
+        Allocated = null;
+        if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
+    }
 
-    public List<(long Index, Task Write)> InFlight { get; } = new();
+    // ------------------------------------------------------------------ write-back
 
-    /// <summary>The first error of a write-back that failed, reported at the next write, flush or fsync (as POSIX does).</summary>
-    public Exception? WriteBackError { get; set; }
+    /// <summary>Whether blocks wait in the buffer (not those in flight).</summary>
+    public bool HasBuffered => _dirty.Count > 0;
+
+    /// <summary>
+    /// Puts <paramref name="data"/> at <paramref name="offset"/> into the buffer and starts storing every block it
+    /// fills, and the oldest beyond <see cref="MountOptions.WriteBackBlocks"/>. Needs the writer's holding.
+    /// </summary>
+    public async Task BufferWriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        DropReadCache();
+        var end = offset + data.Length;
+        var committedSize = Inode!.Size;
+        long? stamp = null; // one for every block this call stores: each is stored at most once per call
+        for (var index = offset / BlockSize; index * BlockSize < end; index++)
+        {
+            var blockStart = index * BlockSize;
+            var from = (int)Math.Max(0, offset - blockStart);
+            var to = (int)Math.Min(BlockSize, end - blockStart);
+            if (!_dirty.TryGetValue(index, out var block))
+            {
+                block = new DirtyBlock(BlockSize);
+                _dirty[index] = block;
+                // A partial write inside stored data must keep the bytes around it: read the block once.
+                var coversStored = from == 0 && to >= Math.Min(BlockSize, committedSize - blockStart);
+                if (!coversStored && blockStart < committedSize && Allocated!.Contains(index))
+                {
+                    // A full block leaves the buffer as soon as its write starts; until that write lands, storage
+                    // still holds the older bytes, and a read-modify-write on them would undo it.
+                    while (_inFlight.Exists(w => w.Index == index)) await AwaitOldestWriteAsync().ConfigureAwait(false);
+                    var stored = await _store.ReadBlockAsync(Id, index, ct).ConfigureAwait(false);
+                    if (stored is { } bytes)
+                    {
+                        bytes.Span.CopyTo(block.Buffer);
+                        block.Length = bytes.Length;
+                    }
+                }
+            }
+            if (from > block.Length) block.Buffer.AsSpan(block.Length, from - block.Length).Clear();
+            data.Span.Slice((int)(blockStart + from - offset), to - from).CopyTo(block.Buffer.AsSpan(from));
+            block.Length = Math.Max(block.Length, to);
+            if (block.Length == BlockSize) await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
+        }
+        Size = Math.Max(Size, end);
+        MetadataDirty = true;
+        LastWrite = DateTime.UtcNow;
+        if (_dirty.Count > _options.WriteBackBlocks)
+            foreach (var index in _dirty.Keys.Order().Take(_dirty.Count - _options.WriteBackBlocks).ToList())
+                await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts storing every buffered block and waits for all in flight; throws the first error any of them met.</summary>
+    public async Task StoreBufferedAsync(CancellationToken ct)
+    {
+        if (_dirty.Count > 0)
+        {
+            var stamp = Stamps!.Next();
+            foreach (var index in _dirty.Keys.Order().ToList()) await StartBlockWriteAsync(index, stamp, ct).ConfigureAwait(false);
+        }
+        while (_inFlight.Count > 0) await AwaitOldestWriteAsync().ConfigureAwait(false);
+        ThrowWriteBackError();
+    }
+
+    /// <summary>Starts storing one buffered block (its index row first, so every stored block is indexed), waiting if too many are in flight.</summary>
+    private async Task StartBlockWriteAsync(long index, long stamp, CancellationToken ct)
+    {
+        if (!_dirty.Remove(index, out var block)) return;
+        WriterLock!.ThrowIfLost(Id.ToString());
+        var isNew = Allocated!.Add(index);
+        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, stamp, ct)));
+        while (_inFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync().ConfigureAwait(false);
+    }
+
+    private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, long stamp, CancellationToken ct)
+    {
+        try
+        {
+            if (isNew) await _store.AddBlockIndexAsync(Id, index, stamp, ct).ConfigureAwait(false);
+            await _store.WriteBlockAsync(Id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            block.Dispose();
+        }
+    }
+
+    private async Task AwaitOldestWriteAsync()
+    {
+        var (_, write) = _inFlight[0];
+        _inFlight.RemoveAt(0);
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _writeBackError ??= e;
+        }
+    }
+
+    /// <summary>Keeps the first error of a write-back for the next write, flush or fsync to report (as POSIX does).</summary>
+    public void NoteWriteBackError(Exception e) => _writeBackError ??= e;
+
+    /// <summary>Reports (once) the first error of a write-back that failed.</summary>
+    public void ThrowWriteBackError()
+    {
+        if (_writeBackError is not { } error) return;
+        _writeBackError = null;
+        throw error as FileSystemException ?? new FileSystemException(Errno.EIO, Id.ToString(), "storing written data failed: " + error.Message, error);
+    }
+
+    /// <summary>Forgets what was written and not stored (the lock that covered it went).</summary>
+    public void DropBuffers()
+    {
+        foreach (var block in _dirty.Values) block.Dispose();
+        _dirty.Clear();
+        _inFlight.Clear();
+        MetadataDirty = false;
+        DropReadCache();
+    }
+
+    // ------------------------------------------------------------------ reading
 
     /// <summary>
     /// Block fetches done or in flight (read-ahead), shared by concurrent readers. Each is tagged with the cache
     /// generation it was started in; a write moves the generation on, so a fetch that raced a write is never served
     /// after it.
     /// </summary>
-    public ConcurrentDictionary<long, (long Generation, Task<ReadOnlyMemory<byte>?> Fetch)> ReadCache { get; } = new();
+    private readonly ConcurrentDictionary<long, (long Generation, Task<ReadOnlyMemory<byte>?> Fetch)> _readCache = new();
+
+    /// <summary>The fetches kept now, by block index (read-only: what read-ahead has under way).</summary>
+    public IReadOnlyDictionary<long, (long Generation, Task<ReadOnlyMemory<byte>?> Fetch)> ReadCache => _readCache;
 
     private long _cacheGeneration;
 
     public long CacheGeneration => Interlocked.Read(ref _cacheGeneration);
 
-    /// <summary>Forgets every fetched block: this client is changing the file.</summary>
+    /// <summary>Forgets every fetched block: this client is changing the file, or another client did.</summary>
     public void DropReadCache()
     {
         Interlocked.Increment(ref _cacheGeneration);
-        ReadCache.Clear();
+        _readCache.Clear();
     }
 
     /// <summary>The highest block sequential reading has reached (-1 before any: a first read at 0 reads ahead).</summary>
-    public long LastReadBlock { get; set; } = -1;
+    public long LastReadBlock { get; private set; } = -1;
 
     /// <summary>The size the last read of stored data found, -1 before any.</summary>
-    public long SizeSeenByReads { get; set; } = -1;
+    public long SizeSeenByReads { get; private set; } = -1;
 
     /// <summary>The mtime and ctime the last read of stored data found: when another client changes the file, its cached blocks are stale.</summary>
-    public (Timespec Mtime, Timespec Ctime)? ChangeSeenByReads { get; set; }
+    public (Timespec Mtime, Timespec Ctime)? ChangeSeenByReads { get; private set; }
+
+    /// <summary>
+    /// Starts fetching what a read at <paramref name="offset"/> wants by the size the last read saw, before the inode
+    /// is read again, so that the two round trips overlap.
+    /// </summary>
+    public void PrefetchStored(long offset, int count, long generation)
+    {
+        var sizeSeen = SizeSeenByReads;
+        if (sizeSeen > offset) StartFetches(WindowOf(offset, (int)Math.Min(count, sizeSeen - offset), sizeSeen), generation, buffered: false);
+    }
+
+    /// <summary>
+    /// Notes the inode a read of stored data found; returns the cache generation to read in. Another client wrote
+    /// since the blocks were fetched when the size, mtime or ctime moved (NFS's rule), so `tail -f` and
+    /// Get-Content -Wait see what it appended.
+    /// </summary>
+    public long NoteStoredInode(Inode inode, long generation)
+    {
+        var change = (inode.Mtime, inode.Ctime);
+        if (ChangeSeenByReads is { } seen && (seen != change || inode.Size != SizeSeenByReads))
+        {
+            DropReadCache();
+            generation = CacheGeneration;
+        }
+        ChangeSeenByReads = change;
+        SizeSeenByReads = inode.Size;
+        return generation;
+    }
+
+    /// <summary>The blocks a read wants, and those it reads ahead when it continues the file's sequential reading.</summary>
+    private readonly record struct ReadWindow(long First, long Last, long LastWanted, bool Sequential);
+
+    /// <summary>
+    /// A read counts as sequential when it starts at most <see cref="MountOptions.ReadAheadBlocks"/> blocks
+    /// behind, or right after, where the reading got to: the kernel sends its read-ahead requests in parallel and
+    /// they may be served out of order; one that looks random would waste the read-ahead already under way.
+    /// </summary>
+    private ReadWindow WindowOf(long offset, int count, long size)
+    {
+        var first = offset / BlockSize;
+        var last = (offset + count - 1) / BlockSize;
+        var reached = LastReadBlock;
+        var sequential = first <= reached + 1 && first >= reached - _options.ReadAheadBlocks;
+        var lastWanted = sequential ? Math.Min(Math.Max(last, reached) + _options.ReadAheadBlocks, (size - 1) / BlockSize) : last;
+        return new ReadWindow(first, last, lastWanted, sequential);
+    }
+
+    private Task<ReadOnlyMemory<byte>?>?[] StartFetches(ReadWindow window, long generation, bool buffered)
+    {
+        var fetches = new Task<ReadOnlyMemory<byte>?>?[window.Last - window.First + 1];
+        for (var index = window.First; index <= window.LastWanted; index++)
+        {
+            if (buffered && _dirty.ContainsKey(index)) continue;
+            var fetch = FetchBlock(index, generation);
+            if (index <= window.Last) fetches[index - window.First] = fetch;
+        }
+        return fetches;
+    }
+
+    /// <summary>
+    /// Copies the file's bytes into <paramref name="buffer"/>: this client's buffered blocks when <paramref name="buffered"/>
+    /// (under the gate), else stored ones, fetched in parallel with read-ahead when reading sequentially.
+    /// </summary>
+    public async ValueTask<int> CopyOutAsync(long offset, Memory<byte> buffer, long size, long generation, bool buffered, CancellationToken ct)
+    {
+        if (offset >= size || buffer.Length == 0) return 0;
+        var count = (int)Math.Min(buffer.Length, size - offset);
+        var window = WindowOf(offset, count, size);
+        var (first, last) = (window.First, window.Last);
+        // A full block leaves the buffer as soon as its write starts: until that write lands, storage still holds
+        // the old bytes, so this client's reads wait for its writes in flight (read-your-writes).
+        if (buffered)
+            while (_inFlight.Count > 0) await AwaitOldestWriteAsync().ConfigureAwait(false);
+        var fetches = StartFetches(window, generation, buffered);
+        for (var index = first; index <= last; index++)
+        {
+            var blockStart = index * BlockSize;
+            var from = (int)Math.Max(0, offset - blockStart);
+            var to = (int)Math.Min(BlockSize, offset + count - blockStart);
+            var destination = buffer.Slice((int)(blockStart + from - offset), to - from);
+            ReadOnlyMemory<byte> data;
+            if (buffered && _dirty.TryGetValue(index, out var dirty)) data = dirty.Buffer.AsMemory(0, dirty.Length);
+            else data = await fetches[index - first]!.WaitAsync(ct).ConfigureAwait(false) ?? ReadOnlyMemory<byte>.Empty;
+            var available = Math.Max(0, Math.Min(to, data.Length) - from);
+            if (available > 0) data.Span.Slice(from, available).CopyTo(destination.Span);
+            destination.Span[available..].Clear();
+        }
+        var reached = window.Sequential ? Math.Max(LastReadBlock, last) : last;
+        LastReadBlock = reached;
+        var keep = _options.ReadAheadBlocks;
+        if (_readCache.Count > (keep * 2) + 2)
+            foreach (var stale in _readCache.Keys.Where(k => k < reached - keep || k > reached + keep)) _readCache.TryRemove(stale, out _);
+        return count;
+    }
+
+    /// <summary>
+    /// The block's fetch of this cache generation, started now if there is none or the last one failed (fetches are
+    /// shared by concurrent readers, so they outlive any one reader's cancellation).
+    /// </summary>
+    private Task<ReadOnlyMemory<byte>?> FetchBlock(long index, long generation) =>
+        _readCache.AddOrUpdate(index,
+            i => (generation, _store.ReadBlockAsync(Id, i, CancellationToken.None)),
+            (i, cached) => cached.Generation == generation && !cached.Fetch.IsFaulted
+                ? cached
+                : (generation, _store.ReadBlockAsync(Id, i, CancellationToken.None))).Fetch;
 }
 
 /// <summary>A block being assembled in memory: a pooled buffer of the block size and how much of it is valid.</summary>

@@ -36,7 +36,7 @@ public static class Schema
         var ks = Names.Keyspace(options.Keyspace);
         if (options.BlockSize is < 4096 or > 4 * 1024 * 1024 || (options.BlockSize & (options.BlockSize - 1)) != 0)
             throw new FileSystemException(Errno.EINVAL, options.BlockSize.ToString(CultureInfo.InvariantCulture), "the block size is a power of two from 4096 to 4194304 bytes");
-        var existing = await ReadMetaAsync(session, ks, ct).ConfigureAwait(false);
+        var existing = await ReadMetaAsync(session, ks, options.Consistency, ct).ConfigureAwait(false);
         if (existing is not null && !options.Force)
             throw new FileSystemException(Errno.EEXIST, ks, "a CassaFS filesystem is already there; formatting with force destroys it and its data");
         if (await KeyspaceExistsAsync(session, ks, ct).ConfigureAwait(false))
@@ -56,7 +56,7 @@ public static class Schema
             $"INSERT INTO {ks}.inodes (id, type, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime, generation, parent, blocks, fence) " +
             "VALUES (?, ?, ?, ?, ?, 2, 0, 0, ?, ?, ?, 0, ?, 0, 0)",
             Inode.RootId, (int)FileType.Directory, options.RootMode & ModeBits.Permissions, options.RootUid, options.RootGid, now, now, now, Inode.RootId)
-            .WithConsistency(Consistency.Quorum), ct).ConfigureAwait(false);
+            .WithConsistency(options.Consistency), ct).ConfigureAwait(false);
         // The metadata row goes last: a format interrupted before it is not a filesystem, and a rerun may redo it.
         foreach (var (key, value) in new[]
                  {
@@ -66,7 +66,7 @@ public static class Schema
                  })
         {
             await session.ExecuteAsync(new SimpleStatement($"INSERT INTO {ks}.meta (key, value) VALUES (?, ?)", key, value)
-                .WithConsistency(Consistency.Quorum), ct).ConfigureAwait(false);
+                .WithConsistency(options.Consistency), ct).ConfigureAwait(false);
         }
     }
 
@@ -78,20 +78,20 @@ public static class Schema
     {
         ArgumentNullException.ThrowIfNull(session);
         var ks = Names.Keyspace(keyspace);
-        if (await ReadMetaAsync(session, ks, ct).ConfigureAwait(false) is null)
+        if (await ReadMetaAsync(session, ks, Consistency.Quorum, ct).ConfigureAwait(false) is null)
             throw new FileSystemException(Errno.ENOENT, ks, "holds no CassaFS filesystem; nothing was removed");
         await DdlAsync(session, $"DROP KEYSPACE IF EXISTS {ks}", ct).ConfigureAwait(false);
         await session.WaitForSchemaAgreementAsync(ct: ct).ConfigureAwait(false);
     }
 
-    /// <summary>The filesystem's settings, or null when the keyspace holds no (complete) CassaFS filesystem.</summary>
-    public static async Task<IReadOnlyDictionary<string, string>?> ReadMetaAsync(CqlSession session, string keyspace, CancellationToken ct = default)
+    /// <summary>The filesystem's settings read at <paramref name="consistency"/>, or null when the keyspace holds no (complete) CassaFS filesystem.</summary>
+    public static async Task<IReadOnlyDictionary<string, string>?> ReadMetaAsync(CqlSession session, string keyspace, Consistency consistency, CancellationToken ct = default)
     {
         var ks = Names.Keyspace(keyspace);
         var tables = await session.ExecuteAsync(new SimpleStatement(
             "SELECT columnfamily_name FROM system.schema_columnfamilies WHERE keyspace_name = ? AND columnfamily_name = ?", ks.ToLowerInvariant(), "meta"), ct).ConfigureAwait(false);
         if (tables.Count == 0) return null;
-        var rows = await session.ExecuteAsync(new SimpleStatement($"SELECT key, value FROM {ks}.meta").WithConsistency(Consistency.Quorum), ct).ConfigureAwait(false);
+        var rows = await session.ExecuteAsync(new SimpleStatement($"SELECT key, value FROM {ks}.meta").WithConsistency(consistency), ct).ConfigureAwait(false);
         var meta = rows.ToDictionary(r => r.Get<string>("key"), r => r.Get<string>("value"), StringComparer.Ordinal);
         return meta.ContainsKey("schema_version") ? meta : null;
     }
@@ -109,7 +109,7 @@ public static class Schema
                 await session.ExecuteAsync(new SimpleStatement(ddl).AsIdempotent(), ct).ConfigureAwait(false);
                 return;
             }
-            catch (CqlException e) when (attempt < 4 && CassaFileSystem.OutcomeUnknown(e))
+            catch (CqlException e) when (attempt < 4 && CassandraStore.OutcomeUnknown(e))
             {
                 await session.WaitForSchemaAgreementAsync(ct: ct).ConfigureAwait(false);
             }

@@ -1,0 +1,547 @@
+using System.Runtime.CompilerServices;
+using CassaFS.Cql;
+
+namespace CassaFS;
+
+/// <summary>
+/// Every CQL statement the filesystem runs, prepared once per mount, values always bound. The POSIX rules live in
+/// <see cref="CassaFileSystem"/>; this class only reads and writes rows.
+/// <para>Which writes are lightweight transactions, and why: directory entries are only ever written by LWT
+/// (insert IF NOT EXISTS, update/delete IF inode = ?), so racing clients see one linear history per name and
+/// never mix Paxos and plain timestamps on one cell. An inode's structural fields (nlink, size, mode, owner,
+/// parent) are written by compare-and-set on its <c>fence</c> column, which doubles as the fencing check: a
+/// holder whose lock was lost cannot commit over a newer holder. Data blocks and the time columns are plain,
+/// idempotent writes made under the inode lock; block writes carry the lock's fencing token in their timestamp
+/// (<see cref="BlockStamps"/>), so a late one of an earlier holder never overwrites a later holder's.</para>
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The usage writer's semaphore and cancellation source hold no handles or timers; FlushUsageAsync ends the writer.")]
+internal sealed class CassandraStore : IFileSystemStore
+{
+    private const string InodeColumns = "id, type, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime, target, generation, parent, blocks, fence";
+
+    private readonly CqlSession _session;
+    private readonly Consistency _consistency;
+    private readonly Consistency _serial;
+    private readonly Statements _cql;
+    private readonly Action<string>? _onUncertainWrite;
+
+    private CassandraStore(CqlSession session, Consistency consistency, Consistency serial, Statements cql, Action<string>? onUncertainWrite)
+    {
+        _session = session;
+        _consistency = consistency;
+        _serial = serial;
+        _cql = cql;
+        _onUncertainWrite = onUncertainWrite;
+    }
+
+    /// <summary>
+    /// Prepares every statement on <paramref name="session"/>. <paramref name="onUncertainWrite"/> is told, in a sentence,
+    /// of each conditional write whose reply was lost and how it was settled.
+    /// </summary>
+    public static async Task<CassandraStore> PrepareAsync(CqlSession session, string keyspace, Consistency consistency, Consistency serial,
+        Action<string>? onUncertainWrite, CancellationToken ct)
+    {
+        var statements = await Statements.PrepareAsync(session, Names.Keyspace(keyspace), ct).ConfigureAwait(false);
+        return new CassandraStore(session, consistency, serial, statements, onUncertainWrite);
+    }
+
+    /// <summary>Every statement the store runs, by name.</summary>
+    private sealed class Statements
+    {
+        public required PreparedStatement GetInode { get; init; }
+        public required PreparedStatement InsertInode { get; init; }
+        public required PreparedStatement CommitInode { get; init; }
+        public required PreparedStatement TouchInode { get; init; }
+        public required PreparedStatement DeleteInode { get; init; }
+        public required PreparedStatement AllInodes { get; init; }
+        public required PreparedStatement GetEntry { get; init; }
+        public required PreparedStatement InsertEntry { get; init; }
+        public required PreparedStatement ReplaceEntry { get; init; }
+        public required PreparedStatement DeleteEntry { get; init; }
+        public required PreparedStatement ReviveEntry { get; init; }
+        public required PreparedStatement ListEntries { get; init; }
+        public required PreparedStatement ListEntriesAfter { get; init; }
+        public required PreparedStatement AnyEntry { get; init; }
+        public required PreparedStatement AllEntries { get; init; }
+        public required PreparedStatement ReadBlock { get; init; }
+        public required PreparedStatement WriteBlock { get; init; }
+        public required PreparedStatement DeleteBlock { get; init; }
+        public required PreparedStatement AddIndex { get; init; }
+        public required PreparedStatement DeleteIndex { get; init; }
+        public required PreparedStatement IndexesFrom { get; init; }
+        public required PreparedStatement DeleteIndexes { get; init; }
+        public required PreparedStatement GetXattr { get; init; }
+        public required PreparedStatement SetXattr { get; init; }
+        public required PreparedStatement ListXattrs { get; init; }
+        public required PreparedStatement RemoveXattr { get; init; }
+        public required PreparedStatement RemoveXattrs { get; init; }
+        public required PreparedStatement AddUsage { get; init; }
+        public required PreparedStatement Usage { get; init; }
+        public required PreparedStatement IndexedInodes { get; init; }
+        public required PreparedStatement AttributedInodes { get; init; }
+
+        public static async Task<Statements> PrepareAsync(CqlSession session, string ks, CancellationToken ct)
+        {
+            async Task<PreparedStatement> P(string cql) => await session.PrepareAsync(cql, ct).ConfigureAwait(false);
+            return new Statements
+            {
+                GetInode = await P($"SELECT {InodeColumns} FROM {ks}.inodes WHERE id = ?").ConfigureAwait(false),
+                InsertInode = await P($"INSERT INTO {ks}.inodes ({InodeColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").ConfigureAwait(false),
+                CommitInode = await P($"UPDATE {ks}.inodes SET type = ?, mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, rdev = ?, atime = ?, mtime = ?, ctime = ?, " +
+                    "target = ?, generation = ?, parent = ?, blocks = ?, fence = ? WHERE id = ? IF fence = ?").ConfigureAwait(false),
+                TouchInode = await P($"UPDATE {ks}.inodes SET atime = ?, mtime = ?, ctime = ? WHERE id = ?").ConfigureAwait(false),
+                DeleteInode = await P($"DELETE FROM {ks}.inodes WHERE id = ?").ConfigureAwait(false),
+                AllInodes = await P($"SELECT {InodeColumns} FROM {ks}.inodes").ConfigureAwait(false),
+                // Single entries and attributes are read as a one-name slice [name, name], never with "name = ?". On Cassandra
+                // 2.1 a read by full primary key takes the by-name path, which under flush load was seen to return a row
+                // deleted by a committed DELETE ... IF (a listing, and every LWT, no longer saw it): git then found its
+                // index.lock still there after renaming it away. A slice takes the same path as listings and LWT reads.
+                GetEntry = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name >= ? AND name <= ?").ConfigureAwait(false),
+                InsertEntry = await P($"INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?) IF NOT EXISTS").ConfigureAwait(false),
+                ReplaceEntry = await P($"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = ?").ConfigureAwait(false),
+                // A name goes with a tombstone on its cells as well as on its row, in one Paxos round: a read that misses
+                // the row tombstone (see above) still finds no inode, and the name counts as absent.
+                DeleteEntry = await P($"BEGIN BATCH DELETE inode, type FROM {ks}.entries WHERE dir = ? AND name = ? IF inode = ? " +
+                    $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? APPLY BATCH").ConfigureAwait(false),
+                // A row left without an inode (only such a read can show one) is a free name: creating takes it over.
+                ReviveEntry = await P($"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = null").ConfigureAwait(false),
+                ListEntries = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
+                ListEntriesAfter = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?").ConfigureAwait(false),
+                AnyEntry = await P($"SELECT inode FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
+                AllEntries = await P($"SELECT dir, name, inode, type FROM {ks}.entries").ConfigureAwait(false),
+                ReadBlock = await P($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                WriteBlock = await P($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)").ConfigureAwait(false),
+                DeleteBlock = await P($"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                AddIndex = await P($"INSERT INTO {ks}.block_index (inode, idx) VALUES (?, ?)").ConfigureAwait(false),
+                DeleteIndex = await P($"DELETE FROM {ks}.block_index WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                IndexesFrom = await P($"SELECT idx FROM {ks}.block_index WHERE inode = ? AND idx >= ?").ConfigureAwait(false),
+                DeleteIndexes = await P($"DELETE FROM {ks}.block_index WHERE inode = ?").ConfigureAwait(false),
+                GetXattr = await P($"SELECT value FROM {ks}.xattrs WHERE inode = ? AND name >= ? AND name <= ?").ConfigureAwait(false),
+                SetXattr = await P($"INSERT INTO {ks}.xattrs (inode, name, value) VALUES (?, ?, ?)").ConfigureAwait(false),
+                ListXattrs = await P($"SELECT name FROM {ks}.xattrs WHERE inode = ?").ConfigureAwait(false),
+                RemoveXattr = await P($"DELETE FROM {ks}.xattrs WHERE inode = ? AND name = ?").ConfigureAwait(false),
+                RemoveXattrs = await P($"DELETE FROM {ks}.xattrs WHERE inode = ?").ConfigureAwait(false),
+                AddUsage = await P($"UPDATE {ks}.usage SET blocks = blocks + ?, inodes = inodes + ? WHERE fs = 'fs'").ConfigureAwait(false),
+                Usage = await P($"SELECT blocks, inodes FROM {ks}.usage WHERE fs = 'fs'").ConfigureAwait(false),
+                IndexedInodes = await P($"SELECT DISTINCT inode FROM {ks}.block_index").ConfigureAwait(false),
+                AttributedInodes = await P($"SELECT DISTINCT inode FROM {ks}.xattrs").ConfigureAwait(false),
+            };
+        }
+    }
+
+    // ------------------------------------------------------------------ inodes
+
+    public async Task<Inode?> GetInodeAsync(Guid id, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.GetInode.Bind(id), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("type") ? null : ReadInode(rows[0]);
+    }
+
+    public Task InsertInodeAsync(Inode n, CancellationToken ct) =>
+        RunAsync(_cql.InsertInode.Bind(n.Id, (int)n.Type, n.Mode, n.Uid, n.Gid, n.Nlink, n.Size, n.Rdev, n.Atime.TotalNanoseconds,
+            n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Target, n.Generation, n.Parent, n.Blocks, n.Fence), idempotent: true, ct);
+
+    /// <summary>
+    /// The compare-and-set on the fence column. A reply that was lost is settled by reading the row back through Paxos
+    /// (SERIAL), which first completes a transaction the lost request left in progress.
+    /// </summary>
+    public async Task<FencedCommit> CommitInodeAsync(Inode n, long expectedFence, CancellationToken ct)
+    {
+        var statement = _cql.CommitInode.Bind((int)n.Type, n.Mode, n.Uid, n.Gid, n.Nlink, n.Size, n.Rdev, n.Atime.TotalNanoseconds,
+                n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Target, n.Generation, n.Parent, n.Blocks, n.Fence, n.Id, expectedFence)
+            .WithConsistency(_consistency).WithSerialConsistency(_serial);
+        LwtResult result;
+        try
+        {
+            result = await _session.ExecuteConditionalAsync(statement, ct).ConfigureAwait(false);
+        }
+        catch (CqlException e) when (OutcomeUnknown(e))
+        {
+            var now = await GetInodeSettledAsync(n.Id, ct).ConfigureAwait(false);
+            ReportUncertain($"update of inode {n.Id}", e, now is null ? "the inode is gone" : now == n ? "it was applied" : "it was not applied");
+            return now is null ? FencedCommit.Gone : now == n ? FencedCommit.Applied : FencedCommit.Moved(now.Fence);
+        }
+        if (result.Applied) return FencedCommit.Applied;
+        var current = result.Current;
+        return current is null || !current.Columns.Contains("fence") || current.IsNull("fence") ? FencedCommit.Gone : FencedCommit.Moved(current.Get<long>("fence"));
+    }
+
+    /// <summary>Sets time columns (last writer wins, which is what times want); null keeps the stored value.</summary>
+    public async Task TouchAsync(Inode n, CancellationToken ct) =>
+        await RunAsync(_cql.TouchInode.Bind(n.Atime.TotalNanoseconds, n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Id), idempotent: true, ct).ConfigureAwait(false);
+
+    public Task DeleteInodeAsync(Guid id, CancellationToken ct) => RunAsync(_cql.DeleteInode.Bind(id), idempotent: true, ct);
+
+    public async IAsyncEnumerable<Inode> AllInodesAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_cql.AllInodes.Bind().WithConsistency(_consistency), 500, ct).ConfigureAwait(false))
+            if (!row.IsNull("type")) yield return ReadInode(row);
+    }
+
+    private static Inode ReadInode(Row r) => new()
+    {
+        Id = r.Get<Guid>(0),
+        Type = (FileType)r.Get<int>(1),
+        Mode = r.Get<int>(2),
+        Uid = r.Get<int>(3),
+        Gid = r.Get<int>(4),
+        Nlink = r.Get<long>(5),
+        Size = r.Get<long>(6),
+        Rdev = r.Get<long?>(7) ?? 0,
+        Atime = new Timespec(r.Get<long>(8)),
+        Mtime = new Timespec(r.Get<long>(9)),
+        Ctime = new Timespec(r.Get<long>(10)),
+        Target = r.Get<string?>(11),
+        Generation = r.Get<long?>(12) ?? 0,
+        Parent = r.Get<Guid?>(13) ?? Guid.Empty,
+        Blocks = r.Get<long?>(14) ?? 0,
+        Fence = r.Get<long?>(15) ?? 0,
+    };
+
+    // ------------------------------------------------------------------ directory entries
+
+    public async Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.GetEntry.Bind(dir, name, name), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
+    }
+
+    /// <summary>
+    /// The entry read through Paxos (SERIAL): a transaction left in progress by a timed-out request is completed
+    /// first, so the answer says for certain whether that request's write happened.
+    /// </summary>
+    public async Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct)
+    {
+        var rows = await _session.ExecuteAsync(_cql.GetEntry.Bind(dir, name, name).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
+    }
+
+    /// <summary>The inode read through Paxos (SERIAL), for settling a compare-and-set whose answer was lost.</summary>
+    private async Task<Inode?> GetInodeSettledAsync(Guid id, CancellationToken ct)
+    {
+        var rows = await _session.ExecuteAsync(_cql.GetInode.Bind(id).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull("type") ? null : ReadInode(rows[0]);
+    }
+
+    /// <summary>
+    /// A timed-out LWT (Paxos contention, a lost reply) may still land, even while we retry, so after an unknown outcome
+    /// finding the name pointing at our inode means our write happened.
+    /// </summary>
+    public async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
+    {
+        var uncertain = false;
+        for (var attempt = 0; ; attempt++)
+        {
+            DirectoryEntry? existing;
+            try
+            {
+                existing = await InsertEntryOnceAsync(dir, entry, ct).ConfigureAwait(false);
+            }
+            catch (CqlException e) when (OutcomeUnknown(e) && attempt < 4)
+            {
+                uncertain = true;
+                existing = await GetEntrySettledAsync(dir, entry.Name, ct).ConfigureAwait(false);
+                ReportUncertain($"create of name {entry.Name} in {dir}", e,
+                    existing is null ? "not there: trying again" : existing.Inode == entry.Inode ? "it was applied" : $"the name points at {existing.Inode}");
+                if (existing is null) continue;
+            }
+            var ours = existing is not null && existing.Inode == entry.Inode && (freshInode || uncertain);
+            return existing is null || ours ? null : existing;
+        }
+    }
+
+    /// <summary>Creates the name if it does not exist; returns null when created, else the entry that is there.</summary>
+    private async Task<DirectoryEntry?> InsertEntryOnceAsync(Guid dir, DirectoryEntry e, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            var inserted = await _session.ExecuteConditionalAsync(
+                _cql.InsertEntry.Bind(dir, e.Name, e.Inode, (int)e.Type).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+            if (inserted.Applied) return null;
+            if (EntryIn(e.Name, inserted.Current) is { } existing) return existing;
+            // The row is there without an inode: a removed name. Take it over unless someone else did first.
+            var revived = await _session.ExecuteConditionalAsync(
+                _cql.ReviveEntry.Bind(e.Inode, (int)e.Type, dir, e.Name).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+            if (revived.Applied) return null;
+            if (EntryIn(e.Name, revived.Current) is { } taken) return taken;
+            // The row vanished between the two (its row tombstone became visible): insert again.
+        }
+        throw new FileSystemException(Errno.EAGAIN, e.Name, "the name kept appearing and vanishing during the create; retry");
+    }
+
+    /// <summary>The entry a conditional write found in its way, or null for no row or a row without an inode.</summary>
+    private static DirectoryEntry? EntryIn(string name, Row? current) =>
+        current is null || !current.Columns.Contains("inode") || current.IsNull("inode") ? null
+            : new DirectoryEntry(name, current.Get<Guid>("inode"), (FileType)current.Get<int>("type"));
+
+    public async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    {
+        try
+        {
+            return await ReplaceEntryOnceAsync(dir, replacement, expected, ct).ConfigureAwait(false);
+        }
+        catch (CqlException e) when (OutcomeUnknown(e))
+        {
+            var now = await GetEntrySettledAsync(dir, replacement.Name, ct).ConfigureAwait(false);
+            ReportUncertain($"replacement of name {replacement.Name} in {dir}", e,
+                now is not null && now.Inode == replacement.Inode ? "it was applied" : now is null || now.Inode != expected ? "the name changed meanwhile" : "not applied: replacing again");
+            if (now is not null && now.Inode == replacement.Inode) return true;
+            if (now is null || now.Inode != expected) return false;
+            return await ReplaceEntryOnceAsync(dir, replacement, expected, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> ReplaceEntryOnceAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    {
+        var result = await _session.ExecuteConditionalAsync(
+            _cql.ReplaceEntry.Bind(replacement.Inode, (int)replacement.Type, dir, replacement.Name, expected)
+                .WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+        return result.Applied;
+    }
+
+    public async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    {
+        try
+        {
+            return await DeleteEntryOnceAsync(dir, name, expected, ct).ConfigureAwait(false);
+        }
+        catch (CqlException e) when (OutcomeUnknown(e))
+        {
+            var now = await GetEntrySettledAsync(dir, name, ct).ConfigureAwait(false);
+            ReportUncertain($"removal of name {name} in {dir}", e,
+                now is null ? "it was applied" : now.Inode != expected ? $"the name now points at {now.Inode}" : "not applied: removing again");
+            if (now is null) return true;
+            if (now.Inode != expected) return false;
+            return await DeleteEntryOnceAsync(dir, name, expected, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> DeleteEntryOnceAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    {
+        var result = await _session.ExecuteConditionalAsync(
+            _cql.DeleteEntry.Bind(dir, name, expected, dir, name).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
+        return result.Applied;
+    }
+
+    /// <summary>Tells the mount's log how a write with an unknown outcome was settled.</summary>
+    private void ReportUncertain(string write, CqlException cause, string settled) =>
+        _onUncertainWrite?.Invoke($"{write}: outcome unknown ({cause.GetType().Name}: {cause.Message}); {settled}");
+
+    /// <summary>Errors after which a write may or may not have been applied.</summary>
+    internal static bool OutcomeUnknown(CqlException e) =>
+        e is CqlWriteTimeoutException or CqlClientTimeoutException or CqlConnectionException { MayHaveBeenApplied: true };
+
+    /// <summary>A directory's entries in name order, after <paramref name="after"/> when given, paged from the server.</summary>
+    public async IAsyncEnumerable<DirectoryEntry> ListEntriesAsync(Guid dir, string? after, int pageSize, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var statement = (after is null ? _cql.ListEntries.Bind(dir) : _cql.ListEntriesAfter.Bind(dir, after)).WithConsistency(_consistency);
+        await foreach (var row in _session.QueryAsync(statement, pageSize, ct).ConfigureAwait(false))
+            if (!row.IsNull("inode")) yield return ReadEntry(row);
+    }
+
+    /// <summary>True when the directory holds a name (rows without an inode are removed names, and do not count).</summary>
+    public async Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_cql.AnyEntry.Bind(dir).WithConsistency(_consistency), 16, ct).ConfigureAwait(false))
+            if (!row.IsNull("inode")) return true;
+        return false;
+    }
+
+    public async IAsyncEnumerable<(Guid Dir, DirectoryEntry Entry)> AllEntriesAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_cql.AllEntries.Bind().WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            if (!row.IsNull("inode")) yield return (row.Get<Guid>("dir"), new DirectoryEntry(row.Get<string>("name"), row.Get<Guid>("inode"), (FileType)row.Get<int>("type")));
+    }
+
+    private static DirectoryEntry ReadEntry(Row r) => new(r.Get<string>(0), r.Get<Guid>(1), (FileType)r.Get<int>(2));
+
+    // ------------------------------------------------------------------ blocks
+
+    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    public async Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 || rows[0].IsNull(0) ? (ReadOnlyMemory<byte>?)null : rows[0].Get<ReadOnlyMemory<byte>>(0);
+    }
+
+    // Every write of the blocks and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
+
+    public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.WriteBlock.Bind(inode, index, data).WithTimestamp(stamp), idempotent: true, ct);
+
+    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+
+    public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.AddIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+
+    public Task DeleteBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.DeleteIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+
+    public Task DeleteBlockIndexesAsync(Guid inode, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.DeleteIndexes.Bind(inode).WithTimestamp(stamp), idempotent: true, ct);
+
+    /// <summary>Indexes of the blocks a file has stored, from <paramref name="from"/> on, ascending.</summary>
+    public async IAsyncEnumerable<long> BlockIndexesAsync(Guid inode, long from, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(_cql.IndexesFrom.Bind(inode, from).WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            yield return row.Get<long>(0);
+    }
+
+    // ------------------------------------------------------------------ extended attributes
+
+    public async Task<ReadOnlyMemory<byte>?> GetXAttrAsync(Guid inode, string name, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.GetXattr.Bind(inode, name, name), idempotent: true, ct).ConfigureAwait(false);
+        return rows.Count == 0 ? (ReadOnlyMemory<byte>?)null : rows[0].IsNull(0) ? ReadOnlyMemory<byte>.Empty : rows[0].Get<ReadOnlyMemory<byte>>(0);
+    }
+
+    public Task SetXAttrAsync(Guid inode, string name, ReadOnlyMemory<byte> value, CancellationToken ct) =>
+        RunAsync(_cql.SetXattr.Bind(inode, name, value), idempotent: true, ct);
+
+    public async Task<IReadOnlyList<string>> ListXAttrsAsync(Guid inode, CancellationToken ct)
+    {
+        var names = new List<string>();
+        await foreach (var row in _session.QueryAsync(_cql.ListXattrs.Bind(inode).WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            names.Add(row.Get<string>(0));
+        return names;
+    }
+
+    public Task RemoveXAttrAsync(Guid inode, string name, CancellationToken ct) => RunAsync(_cql.RemoveXattr.Bind(inode, name), idempotent: true, ct);
+
+    public Task RemoveXAttrsAsync(Guid inode, CancellationToken ct) => RunAsync(_cql.RemoveXattrs.Bind(inode), idempotent: true, ct);
+
+    // ------------------------------------------------------------------ usage (statfs estimates)
+
+    // Counter writes go to one replica, the counter leader the coordinator picks, and Cassandra keeps picking a dead node
+    // until gossip convicts it (tens of seconds): each such write then waits the whole write timeout. So no file operation
+    // waits for one. Deltas add up here and one background writer stores them (one UPDATE at a time, the sum of all
+    // since the last); statfs adds what is still pending, so this client sees its own changes at once.
+    private long _pendingBlocks, _pendingInodes;
+    // Deltas taken by the writer whose UPDATE has not answered yet; statfs waits briefly for that answer instead
+    // (a read between the two would miss them), and counts them itself when the write is slow.
+    private long _storingBlocks, _storingInodes;
+    private readonly SemaphoreSlim _storing = new(1, 1);
+    private readonly SemaphoreSlim _usageWanted = new(0, 1);
+    private Task? _usageWriter;
+    private readonly CancellationTokenSource _closing = new();
+
+    /// <summary>Counts blocks and inodes used (statfs); returns at once, stored in the background.</summary>
+    public Task AddUsageAsync(long blocks, long inodes, CancellationToken ct)
+    {
+        Interlocked.Add(ref _pendingBlocks, blocks);
+        Interlocked.Add(ref _pendingInodes, inodes);
+        lock (_usageWanted)
+        {
+            if (_closing.IsCancellationRequested) return Task.CompletedTask; // closing: FlushUsageAsync stores the rest
+            _usageWriter ??= Task.Run(WriteUsageAsync, CancellationToken.None);
+            if (_usageWanted.CurrentCount == 0) _usageWanted.Release();
+        }
+        return Task.CompletedTask;
+    }
+
+    private async Task WriteUsageAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await _usageWanted.WaitAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            // Not cancelled by closing: an UPDATE already sent may be applied, and its deltas put back for the
+            // closing flush would then count twice. FlushUsageAsync waits for it instead.
+            await StorePendingUsageAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stores the deltas pending now. Counters are not idempotent, so a timed-out update is not retried (its outcome is
+    /// unknown): statfs figures are estimates, which fsck --repair recounts.
+    /// </summary>
+    private async Task StorePendingUsageAsync(CancellationToken ct)
+    {
+        await _storing.WaitAsync(ct).ConfigureAwait(false);
+        var blocks = Interlocked.Exchange(ref _pendingBlocks, 0);
+        var inodes = Interlocked.Exchange(ref _pendingInodes, 0);
+        Interlocked.Exchange(ref _storingBlocks, blocks);
+        Interlocked.Exchange(ref _storingInodes, inodes);
+        try
+        {
+            if (blocks == 0 && inodes == 0) return;
+            await RunAsync(_cql.AddUsage.Bind(blocks, inodes), idempotent: false, ct).ConfigureAwait(false);
+        }
+        catch (CqlException)
+        {
+            // Advisory: losing one update must not fail anything.
+        }
+        catch (OperationCanceledException)
+        {
+            // The closing flush ran out of time before sending them: they stay pending, counted by this client's
+            // statfs, never stored (fsck --repair recounts).
+            Interlocked.Add(ref _pendingBlocks, blocks);
+            Interlocked.Add(ref _pendingInodes, inodes);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _storingBlocks, 0);
+            Interlocked.Exchange(ref _storingInodes, 0);
+            _storing.Release();
+        }
+    }
+
+    /// <summary>Stops the background writer and stores what is left (waiting at most <paramref name="wait"/>).</summary>
+    public async Task FlushUsageAsync(TimeSpan wait)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        await _closing.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            if (_usageWriter is { } writer) await writer.WaitAsync(wait).ConfigureAwait(false);
+            using var bounded = new CancellationTokenSource(wait - waited.Elapsed > TimeSpan.Zero ? wait - waited.Elapsed : TimeSpan.Zero);
+            await StorePendingUsageAsync(bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+            // Estimates: what did not get stored in time is recounted by fsck --repair.
+        }
+    }
+
+    /// <summary>The stored counters plus this client's deltas not yet stored.</summary>
+    public async Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct)
+    {
+        var alone = await _storing.WaitAsync(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+        try
+        {
+            var rows = await RunAsync(_cql.Usage.Bind(), idempotent: true, ct).ConfigureAwait(false);
+            var (blocks, inodes) = rows.Count == 0 ? (0L, 0L) : (rows[0].Get<long?>(0) ?? 0, rows[0].Get<long?>(1) ?? 0);
+            blocks += Interlocked.Read(ref _pendingBlocks);
+            inodes += Interlocked.Read(ref _pendingInodes);
+            // An UPDATE still unanswered after a second: count its deltas (they may show twice if it lands meanwhile).
+            if (!alone) (blocks, inodes) = (blocks + Interlocked.Read(ref _storingBlocks), inodes + Interlocked.Read(ref _storingInodes));
+            return (blocks, inodes);
+        }
+        finally
+        {
+            if (alone) _storing.Release();
+        }
+    }
+
+    /// <summary>Inodes that have stored blocks (fsck looks for those whose inode is gone).</summary>
+    public IAsyncEnumerable<Guid> InodesWithBlocksAsync(CancellationToken ct) => DistinctInodesAsync(_cql.IndexedInodes, ct);
+
+    /// <summary>Inodes that have extended attributes.</summary>
+    public IAsyncEnumerable<Guid> InodesWithXAttrsAsync(CancellationToken ct) => DistinctInodesAsync(_cql.AttributedInodes, ct);
+
+    private async IAsyncEnumerable<Guid> DistinctInodesAsync(PreparedStatement query, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var row in _session.QueryAsync(query.Bind().WithConsistency(_consistency), 1000, ct).ConfigureAwait(false))
+            yield return row.Get<Guid>(0);
+    }
+
+    private Task<RowSet> RunAsync(BoundStatement statement, bool idempotent, CancellationToken ct) =>
+        _session.ExecuteAsync(statement.WithConsistency(_consistency).AsIdempotent(idempotent), ct);
+}

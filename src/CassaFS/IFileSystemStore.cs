@@ -1,0 +1,127 @@
+namespace CassaFS;
+
+/// <summary>
+/// The rows a filesystem is made of, and the few conditional writes its rules rest on. <see cref="CassaFileSystem"/>
+/// holds the POSIX rules and calls only these primitives (as JuiceFS's base layer calls an engine's <c>doMknod</c>);
+/// an implementation only reads and writes, and never decides EEXIST, ENOTEMPTY or permissions.
+/// <para>What every implementation promises (tests/CassaFS.Tests/StoreContract.cs checks each on every one):</para>
+/// <list type="bullet">
+/// <item>Conditional writes (<see cref="InsertEntryAsync"/>, <see cref="ReplaceEntryAsync"/>,
+/// <see cref="DeleteEntryAsync"/>, <see cref="CommitInodeAsync"/>) are linearizable per row, and answer for certain: a
+/// write whose reply was lost (a timeout, a dropped connection) is settled before the method returns, so the caller is
+/// told whether it happened and never sees the store's own errors for it.</item>
+/// <item>Block and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one with the
+/// higher stamp wins whatever order they arrive in, and on equal stamps a delete wins.</item>
+/// <item>Plain writes (inodes inserted, times touched, extended attributes) are last-writer-wins and idempotent.</item>
+/// <item>Listings are in the order of the names' UTF-8 bytes.</item>
+/// </list>
+/// </summary>
+internal interface IFileSystemStore
+{
+    // ------------------------------------------------------------------ inodes
+
+    Task<Inode?> GetInodeAsync(Guid id, CancellationToken ct);
+
+    Task InsertInodeAsync(Inode inode, CancellationToken ct);
+
+    /// <summary>Writes every field of <paramref name="inode"/> if the stored fence is still <paramref name="expectedFence"/>.</summary>
+    Task<FencedCommit> CommitInodeAsync(Inode inode, long expectedFence, CancellationToken ct);
+
+    /// <summary>Sets the time columns (last writer wins, which is what times want); an inode that is gone stays gone.</summary>
+    Task TouchAsync(Inode inode, CancellationToken ct);
+
+    Task DeleteInodeAsync(Guid id, CancellationToken ct);
+
+    IAsyncEnumerable<Inode> AllInodesAsync(CancellationToken ct);
+
+    // ------------------------------------------------------------------ directory entries
+
+    Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct);
+
+    /// <summary>The entry as every conditional write before this call left it, one whose reply was lost included.</summary>
+    Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct);
+
+    /// <summary>
+    /// Creates the name unless it exists. Returns null when the name is now ours, else the entry in the way. After a
+    /// lost reply, finding the name pointing at <paramref name="entry"/>'s inode means our write happened; so does it,
+    /// always, for an inode the caller has just made (<paramref name="freshInode"/>: nobody else can know its id).
+    /// </summary>
+    Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct);
+
+    /// <summary>Points an existing name at another inode if it still points at <paramref name="expected"/>; true when it now does.</summary>
+    Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct);
+
+    /// <summary>Removes the name if it still points at <paramref name="expected"/>; true when it is gone.</summary>
+    Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct);
+
+    /// <summary>A directory's entries in name order, after <paramref name="after"/> when given, fetched <paramref name="pageSize"/> at a time.</summary>
+    IAsyncEnumerable<DirectoryEntry> ListEntriesAsync(Guid dir, string? after, int pageSize, CancellationToken ct);
+
+    Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct);
+
+    IAsyncEnumerable<(Guid Dir, DirectoryEntry Entry)> AllEntriesAsync(CancellationToken ct);
+
+    // ------------------------------------------------------------------ blocks
+
+    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct);
+
+    Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct);
+
+    Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct);
+
+    Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct);
+
+    Task DeleteBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct);
+
+    Task DeleteBlockIndexesAsync(Guid inode, long stamp, CancellationToken ct);
+
+    /// <summary>Indexes of the blocks a file has stored, from <paramref name="from"/> on, ascending.</summary>
+    IAsyncEnumerable<long> BlockIndexesAsync(Guid inode, long from, CancellationToken ct);
+
+    /// <summary>Inodes that have stored blocks (fsck looks for those whose inode is gone).</summary>
+    IAsyncEnumerable<Guid> InodesWithBlocksAsync(CancellationToken ct);
+
+    // ------------------------------------------------------------------ extended attributes
+
+    /// <summary>The value, empty for an empty value, null when the attribute is not set.</summary>
+    Task<ReadOnlyMemory<byte>?> GetXAttrAsync(Guid inode, string name, CancellationToken ct);
+
+    Task SetXAttrAsync(Guid inode, string name, ReadOnlyMemory<byte> value, CancellationToken ct);
+
+    Task<IReadOnlyList<string>> ListXAttrsAsync(Guid inode, CancellationToken ct);
+
+    Task RemoveXAttrAsync(Guid inode, string name, CancellationToken ct);
+
+    Task RemoveXAttrsAsync(Guid inode, CancellationToken ct);
+
+    IAsyncEnumerable<Guid> InodesWithXAttrsAsync(CancellationToken ct);
+
+    // ------------------------------------------------------------------ usage (statfs estimates)
+
+    /// <summary>Counts blocks and inodes used; may return before the count is stored (statfs figures are estimates).</summary>
+    Task AddUsageAsync(long blocks, long inodes, CancellationToken ct);
+
+    /// <summary>The counts, this client's not yet stored included.</summary>
+    Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct);
+
+    /// <summary>Stores what <see cref="AddUsageAsync"/> still holds, waiting at most <paramref name="wait"/>; called once, at close.</summary>
+    Task FlushUsageAsync(TimeSpan wait);
+}
+
+/// <summary>How a fenced inode commit ended: applied, not applied because the fence moved (to <see cref="StoredFence"/>), or the inode is gone.</summary>
+internal readonly record struct FencedCommit(FencedCommitResult Result, long StoredFence)
+{
+    public static FencedCommit Applied => new(FencedCommitResult.Applied, 0);
+
+    public static FencedCommit Gone => new(FencedCommitResult.Gone, 0);
+
+    public static FencedCommit Moved(long storedFence) => new(FencedCommitResult.FenceMoved, storedFence);
+}
+
+internal enum FencedCommitResult
+{
+    Applied,
+    FenceMoved,
+    Gone,
+}

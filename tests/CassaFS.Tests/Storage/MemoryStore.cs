@@ -1,0 +1,206 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace CassaFS.Tests.Storage;
+
+/// <summary>
+/// The storage contract in memory, as JuiceFS's <c>tkv_mem.go</c>: a second implementation of
+/// <see cref="IFileSystemStore"/>, checked by the same <see cref="StoreContract"/> as the Cassandra store so the contract
+/// says what the filesystem may rely on. One lock makes every operation atomic; stamped cells keep Cassandra's rule
+/// (the higher stamp wins, a delete on a tie) so the ordering the filesystem builds on block stamps holds here too.
+/// </summary>
+internal sealed class MemoryStore : IFileSystemStore
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<Guid, Inode> _inodes = new();
+    private readonly Dictionary<Guid, SortedDictionary<string, DirectoryEntry>> _entries = new();
+    private readonly Dictionary<(Guid Inode, long Index), Stamped<byte[]>> _blocks = new();
+    private readonly Dictionary<Guid, SortedDictionary<long, Stamped<bool>>> _indexes = new();
+    private readonly Dictionary<Guid, long> _indexesDeleted = new();
+    private readonly Dictionary<Guid, SortedDictionary<string, byte[]>> _xattrs = new();
+    private long _blocksUsed, _inodesUsed;
+
+    /// <summary>A cell's value (null: deleted) and the stamp of the write that put it there.</summary>
+    private readonly record struct Stamped<T>(T? Value, long Stamp);
+
+    /// <summary>Cassandra orders text by its UTF-8 bytes.</summary>
+    private sealed class Utf8Order : IComparer<string>
+    {
+        public static readonly Utf8Order Instance = new();
+
+        public int Compare(string? x, string? y) => Encoding.UTF8.GetBytes(x ?? "").AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(y ?? ""));
+    }
+
+    private T Read<T>(Func<T> read)
+    {
+        lock (_gate) return read();
+    }
+
+    private Task Write(Action write)
+    {
+        lock (_gate) write();
+        return Task.CompletedTask;
+    }
+
+    // ------------------------------------------------------------------ inodes
+
+    public Task<Inode?> GetInodeAsync(Guid id, CancellationToken ct) => Task.FromResult(Read(() => _inodes.GetValueOrDefault(id)));
+
+    public Task InsertInodeAsync(Inode inode, CancellationToken ct) => Write(() => _inodes[inode.Id] = inode);
+
+    public Task<FencedCommit> CommitInodeAsync(Inode inode, long expectedFence, CancellationToken ct) => Task.FromResult(Read(() =>
+    {
+        if (!_inodes.TryGetValue(inode.Id, out var stored)) return FencedCommit.Gone;
+        if (stored.Fence != expectedFence) return FencedCommit.Moved(stored.Fence);
+        _inodes[inode.Id] = inode;
+        return FencedCommit.Applied;
+    }));
+
+    public Task TouchAsync(Inode inode, CancellationToken ct) => Write(() =>
+    {
+        if (_inodes.TryGetValue(inode.Id, out var stored))
+            _inodes[inode.Id] = stored with { Atime = inode.Atime, Mtime = inode.Mtime, Ctime = inode.Ctime };
+    });
+
+    public Task DeleteInodeAsync(Guid id, CancellationToken ct) => Write(() => _inodes.Remove(id));
+
+    public IAsyncEnumerable<Inode> AllInodesAsync(CancellationToken ct) => Snapshot(() => _inodes.Values.ToList(), ct);
+
+    // ------------------------------------------------------------------ directory entries
+
+    private SortedDictionary<string, DirectoryEntry> Directory(Guid dir)
+    {
+        if (!_entries.TryGetValue(dir, out var names)) _entries[dir] = names = new SortedDictionary<string, DirectoryEntry>(Utf8Order.Instance);
+        return names;
+    }
+
+    public Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct) =>
+        Task.FromResult(Read(() => _entries.TryGetValue(dir, out var names) ? names.GetValueOrDefault(name) : null));
+
+    public Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct) => GetEntryAsync(dir, name, ct);
+
+    public Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct) => Task.FromResult(Read(() =>
+    {
+        var names = Directory(dir);
+        if (names.TryGetValue(entry.Name, out var existing))
+            return freshInode && existing.Inode == entry.Inode ? null : existing;
+        names[entry.Name] = entry;
+        return (DirectoryEntry?)null;
+    }));
+
+    public Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct) => Task.FromResult(Read(() =>
+    {
+        var names = Directory(dir);
+        if (!names.TryGetValue(replacement.Name, out var existing) || existing.Inode != expected) return false;
+        names[replacement.Name] = replacement;
+        return true;
+    }));
+
+    public Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct) => Task.FromResult(Read(() =>
+    {
+        var names = Directory(dir);
+        return names.TryGetValue(name, out var existing) && existing.Inode == expected && names.Remove(name);
+    }));
+
+    public IAsyncEnumerable<DirectoryEntry> ListEntriesAsync(Guid dir, string? after, int pageSize, CancellationToken ct) =>
+        Snapshot(() => _entries.TryGetValue(dir, out var names)
+            ? names.Values.Where(e => after is null || Utf8Order.Instance.Compare(e.Name, after) > 0).ToList()
+            : new List<DirectoryEntry>(), ct);
+
+    public Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct) => Task.FromResult(Read(() => _entries.TryGetValue(dir, out var names) && names.Count > 0));
+
+    public IAsyncEnumerable<(Guid Dir, DirectoryEntry Entry)> AllEntriesAsync(CancellationToken ct) =>
+        Snapshot(() => _entries.SelectMany(d => d.Value.Values.Select(e => (d.Key, e))).ToList(), ct);
+
+    // ------------------------------------------------------------------ blocks
+
+    /// <summary>Cassandra's reconciliation of two writes of one cell: the higher stamp wins, a delete wins a tie.</summary>
+    private static bool Supersedes<T>(long stamp, bool isDelete, Stamped<T> stored) => stamp > stored.Stamp || (stamp == stored.Stamp && isDelete);
+
+    private void PutBlock(Guid inode, long index, byte[]? data, long stamp)
+    {
+        if (!_blocks.TryGetValue((inode, index), out var stored) || Supersedes(stamp, data is null, stored))
+            _blocks[(inode, index)] = new Stamped<byte[]>(data, stamp);
+    }
+
+    public Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct) => Task.FromResult(Read(() =>
+        _blocks.TryGetValue((inode, index), out var stored) && stored.Value is { } data ? (ReadOnlyMemory<byte>?)data.ToArray() : null));
+
+    public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        Write(() => PutBlock(inode, index, data.ToArray(), stamp));
+
+    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => PutBlock(inode, index, null, stamp));
+
+    private void PutIndex(Guid inode, long index, bool present, long stamp)
+    {
+        if (!_indexes.TryGetValue(inode, out var cells)) _indexes[inode] = cells = new SortedDictionary<long, Stamped<bool>>();
+        if (!cells.TryGetValue(index, out var stored) || Supersedes(stamp, !present, stored)) cells[index] = new Stamped<bool>(present, stamp);
+    }
+
+    private bool IndexVisible(Guid inode, Stamped<bool> cell) =>
+        cell.Value && cell.Stamp > _indexesDeleted.GetValueOrDefault(inode, long.MinValue);
+
+    public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => PutIndex(inode, index, true, stamp));
+
+    public Task DeleteBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => PutIndex(inode, index, false, stamp));
+
+    /// <summary>A partition delete: hides every cell stamped at or below it, now and when it arrives late.</summary>
+    public Task DeleteBlockIndexesAsync(Guid inode, long stamp, CancellationToken ct) =>
+        Write(() => _indexesDeleted[inode] = Math.Max(stamp, _indexesDeleted.GetValueOrDefault(inode, long.MinValue)));
+
+    public IAsyncEnumerable<long> BlockIndexesAsync(Guid inode, long from, CancellationToken ct) =>
+        Snapshot(() => _indexes.TryGetValue(inode, out var cells)
+            ? cells.Where(c => c.Key >= from && IndexVisible(inode, c.Value)).Select(c => c.Key).ToList()
+            : new List<long>(), ct);
+
+    public IAsyncEnumerable<Guid> InodesWithBlocksAsync(CancellationToken ct) =>
+        Snapshot(() => _indexes.Where(i => i.Value.Values.Any(c => IndexVisible(i.Key, c))).Select(i => i.Key).ToList(), ct);
+
+    // ------------------------------------------------------------------ extended attributes
+
+    public Task<ReadOnlyMemory<byte>?> GetXAttrAsync(Guid inode, string name, CancellationToken ct) => Task.FromResult(Read(() =>
+        _xattrs.TryGetValue(inode, out var names) && names.TryGetValue(name, out var value) ? (ReadOnlyMemory<byte>?)value.ToArray() : null));
+
+    public Task SetXAttrAsync(Guid inode, string name, ReadOnlyMemory<byte> value, CancellationToken ct) => Write(() =>
+    {
+        if (!_xattrs.TryGetValue(inode, out var names)) _xattrs[inode] = names = new SortedDictionary<string, byte[]>(Utf8Order.Instance);
+        names[name] = value.ToArray();
+    });
+
+    public Task<IReadOnlyList<string>> ListXAttrsAsync(Guid inode, CancellationToken ct) => Task.FromResult(Read(() =>
+        (IReadOnlyList<string>)(_xattrs.TryGetValue(inode, out var names) ? names.Keys.ToList() : new List<string>())));
+
+    public Task RemoveXAttrAsync(Guid inode, string name, CancellationToken ct) => Write(() =>
+    {
+        if (_xattrs.TryGetValue(inode, out var names)) names.Remove(name);
+    });
+
+    public Task RemoveXAttrsAsync(Guid inode, CancellationToken ct) => Write(() => _xattrs.Remove(inode));
+
+    public IAsyncEnumerable<Guid> InodesWithXAttrsAsync(CancellationToken ct) =>
+        Snapshot(() => _xattrs.Where(x => x.Value.Count > 0).Select(x => x.Key).ToList(), ct);
+
+    // ------------------------------------------------------------------ usage
+
+    public Task AddUsageAsync(long blocks, long inodes, CancellationToken ct) => Write(() =>
+    {
+        _blocksUsed += blocks;
+        _inodesUsed += inodes;
+    });
+
+    public Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct) => Task.FromResult(Read(() => (_blocksUsed, _inodesUsed)));
+
+    public Task FlushUsageAsync(TimeSpan wait) => Task.CompletedTask;
+
+    /// <summary>A listing taken under the lock and handed out after it, as a paged read would see one moment.</summary>
+    private async IAsyncEnumerable<T> Snapshot<T>(Func<List<T>> take, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var items = Read(take);
+        await Task.Yield();
+        foreach (var item in items)
+        {
+            ct.ThrowIfCancellationRequested();
+            yield return item;
+        }
+    }
+}

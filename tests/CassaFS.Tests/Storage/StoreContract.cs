@@ -1,0 +1,264 @@
+using CassaFS.Cql;
+using CassaFS.Testing;
+
+namespace CassaFS.Tests.Storage;
+
+/// <summary>
+/// What <see cref="CassaFileSystem"/> relies on from its store (<see cref="IFileSystemStore"/>), checked on every
+/// implementation: the Cassandra store on the run's real Cassandra, and the in-memory store. A rule the filesystem
+/// builds on belongs here; a store that passes these can carry the filesystem.
+/// </summary>
+public abstract class StoreContract : IAsyncLifetime
+{
+    private protected IFileSystemStore Store { get; private set; } = null!;
+
+    private protected abstract Task<IFileSystemStore> CreateStoreAsync();
+
+    public async Task InitializeAsync() => Store = await CreateStoreAsync();
+
+    public Task DisposeAsync() => Store.FlushUsageAsync(TimeSpan.FromSeconds(5));
+
+    private static Inode NewInode(long fence = 0, FileType type = FileType.Regular) => new()
+    {
+        Id = Guid.NewGuid(),
+        Type = type,
+        Mode = 0x1A4,
+        Uid = 1000,
+        Gid = 50,
+        Nlink = 1,
+        Size = 12345,
+        Rdev = 7,
+        Atime = Timespec.FromParts(1_700_000_000, 1),
+        Mtime = Timespec.FromParts(1_700_000_001, 2),
+        Ctime = Timespec.FromParts(1_700_000_002, 3),
+        Target = "some/target",
+        Generation = 42,
+        Parent = Guid.NewGuid(),
+        Blocks = 3,
+        Fence = fence,
+    };
+
+    private static async Task<List<T>> AllAsync<T>(IAsyncEnumerable<T> items)
+    {
+        var list = new List<T>();
+        await foreach (var item in items) list.Add(item);
+        return list;
+    }
+
+    [Fact]
+    public async Task An_inode_reads_back_with_every_field_and_is_gone_after_its_delete()
+    {
+        var inode = NewInode();
+        await Store.InsertInodeAsync(inode, default);
+        Assert.Equal(inode, await Store.GetInodeAsync(inode.Id, default));
+        Assert.Contains(inode, await AllAsync(Store.AllInodesAsync(default)));
+        await Store.DeleteInodeAsync(inode.Id, default);
+        Assert.Null(await Store.GetInodeAsync(inode.Id, default));
+        Assert.DoesNotContain(await AllAsync(Store.AllInodesAsync(default)), i => i.Id == inode.Id);
+    }
+
+    [Fact]
+    public async Task A_fenced_commit_applies_only_while_the_fence_holds_and_otherwise_names_the_stored_fence()
+    {
+        var inode = NewInode(fence: 5);
+        await Store.InsertInodeAsync(inode, default);
+        var changed = inode with { Nlink = 2, Size = 1, Fence = 9 };
+        Assert.Equal(FencedCommit.Applied, await Store.CommitInodeAsync(changed, 5, default));
+        Assert.Equal(changed, await Store.GetInodeAsync(inode.Id, default));
+
+        var stale = inode with { Nlink = 7, Fence = 6 };
+        Assert.Equal(FencedCommit.Moved(9), await Store.CommitInodeAsync(stale, 5, default));
+        Assert.Equal(changed, await Store.GetInodeAsync(inode.Id, default));
+
+        await Store.DeleteInodeAsync(inode.Id, default);
+        Assert.Equal(FencedCommit.Gone, await Store.CommitInodeAsync(changed with { Fence = 10 }, 9, default));
+        Assert.Equal(FencedCommit.Gone, await Store.CommitInodeAsync(NewInode(), 0, default));
+    }
+
+    [Fact]
+    public async Task A_touch_sets_only_the_times_and_leaves_a_removed_inode_removed()
+    {
+        var inode = NewInode();
+        await Store.InsertInodeAsync(inode, default);
+        var touched = inode with { Size = 999, Atime = Timespec.FromParts(1, 0), Mtime = Timespec.FromParts(2, 0), Ctime = Timespec.FromParts(3, 0) };
+        await Store.TouchAsync(touched, default);
+        Assert.Equal(inode with { Atime = touched.Atime, Mtime = touched.Mtime, Ctime = touched.Ctime }, await Store.GetInodeAsync(inode.Id, default));
+
+        await Store.DeleteInodeAsync(inode.Id, default);
+        await Store.TouchAsync(touched, default);
+        Assert.Null(await Store.GetInodeAsync(inode.Id, default));
+        Assert.DoesNotContain(await AllAsync(Store.AllInodesAsync(default)), i => i.Id == inode.Id);
+    }
+
+    [Fact]
+    public async Task The_first_insert_of_a_name_wins_and_a_later_one_is_told_what_is_there()
+    {
+        var dir = Guid.NewGuid();
+        var first = new DirectoryEntry("name", Guid.NewGuid(), FileType.Regular);
+        var second = new DirectoryEntry("name", Guid.NewGuid(), FileType.Directory);
+        Assert.Null(await Store.InsertEntryAsync(dir, first, freshInode: true, default));
+        Assert.Equal(first, await Store.InsertEntryAsync(dir, second, freshInode: true, default));
+        // The same fresh inode again (a create retried after a lost reply) finds its own name: it is ours.
+        Assert.Null(await Store.InsertEntryAsync(dir, first, freshInode: true, default));
+        // A link of an inode others know finds the name taken, even by that same inode.
+        Assert.Equal(first, await Store.InsertEntryAsync(dir, first, freshInode: false, default));
+        Assert.Equal(first, await Store.GetEntryAsync(dir, "name", default));
+        Assert.Equal(first, await Store.GetEntrySettledAsync(dir, "name", default));
+        Assert.Null(await Store.GetEntryAsync(dir, "other", default));
+        Assert.Null(await Store.GetEntryAsync(Guid.NewGuid(), "name", default));
+    }
+
+    [Fact]
+    public async Task Replace_and_delete_apply_only_to_the_inode_they_expect()
+    {
+        var dir = Guid.NewGuid();
+        var entry = new DirectoryEntry("n", Guid.NewGuid(), FileType.Regular);
+        await Store.InsertEntryAsync(dir, entry, freshInode: true, default);
+        var replacement = entry with { Inode = Guid.NewGuid(), Type = FileType.Symlink };
+        Assert.False(await Store.ReplaceEntryAsync(dir, replacement, Guid.NewGuid(), default));
+        Assert.Equal(entry, await Store.GetEntryAsync(dir, "n", default));
+        Assert.True(await Store.ReplaceEntryAsync(dir, replacement, entry.Inode, default));
+        Assert.Equal(replacement, await Store.GetEntryAsync(dir, "n", default));
+        Assert.False(await Store.ReplaceEntryAsync(dir, new DirectoryEntry("absent", Guid.NewGuid(), FileType.Regular), Guid.NewGuid(), default));
+        Assert.Null(await Store.GetEntryAsync(dir, "absent", default));
+
+        Assert.False(await Store.DeleteEntryAsync(dir, "n", entry.Inode, default));
+        Assert.True(await Store.HasEntriesAsync(dir, default));
+        Assert.True(await Store.DeleteEntryAsync(dir, "n", replacement.Inode, default));
+        Assert.Null(await Store.GetEntryAsync(dir, "n", default));
+        Assert.Null(await Store.GetEntrySettledAsync(dir, "n", default));
+        Assert.False(await Store.HasEntriesAsync(dir, default));
+        // A removed name is free again.
+        Assert.Null(await Store.InsertEntryAsync(dir, entry, freshInode: false, default));
+        Assert.Equal(entry, await Store.GetEntryAsync(dir, "n", default));
+    }
+
+    [Fact]
+    public async Task A_listing_is_in_the_order_of_the_names_utf8_bytes_and_resumes_after_a_name()
+    {
+        var dir = Guid.NewGuid();
+        // UTF-16 puts the emoji (a surrogate pair, 0xD83D...) before U+FF5E; UTF-8 puts it after (F0 > EF).
+        string[] names = { "b", "a", "Z", "\uFF5E", "\U0001F600", "é", "a.txt" };
+        foreach (var name in names)
+            await Store.InsertEntryAsync(dir, new DirectoryEntry(name, Guid.NewGuid(), FileType.Regular), freshInode: true, default);
+        string[] expected = { "Z", "a", "a.txt", "b", "é", "\uFF5E", "\U0001F600" };
+        Assert.Equal(expected, (await AllAsync(Store.ListEntriesAsync(dir, null, 2, default))).Select(e => e.Name));
+        Assert.Equal(expected[3..], (await AllAsync(Store.ListEntriesAsync(dir, "a.txt", 2, default))).Select(e => e.Name));
+        Assert.Empty(await AllAsync(Store.ListEntriesAsync(dir, "\U0001F600", 2, default)));
+        var all = await AllAsync(Store.AllEntriesAsync(default));
+        Assert.Equal(expected, all.Where(e => e.Dir == dir).Select(e => e.Entry.Name).Order(Utf8.Instance));
+        Assert.Empty(await AllAsync(Store.ListEntriesAsync(Guid.NewGuid(), null, 2, default)));
+    }
+
+    private sealed class Utf8 : IComparer<string>
+    {
+        public static readonly Utf8 Instance = new();
+
+        public int Compare(string? x, string? y) =>
+            System.Text.Encoding.UTF8.GetBytes(x ?? "").AsSpan().SequenceCompareTo(System.Text.Encoding.UTF8.GetBytes(y ?? ""));
+    }
+
+    [Fact]
+    public async Task Of_two_writes_of_a_block_the_higher_stamp_wins_in_either_order_and_a_delete_wins_a_tie()
+    {
+        var inode = Guid.NewGuid();
+        Assert.Null(await Store.ReadBlockAsync(inode, 0, default));
+        await Store.WriteBlockAsync(inode, 0, "new"u8.ToArray(), 10, default);
+        await Store.WriteBlockAsync(inode, 0, "old"u8.ToArray(), 5, default); // a late write of an earlier holder
+        Assert.Equal("new"u8.ToArray(), (await Store.ReadBlockAsync(inode, 0, default))!.Value.ToArray());
+        await Store.DeleteBlockAsync(inode, 0, 5, default);
+        Assert.Equal("new"u8.ToArray(), (await Store.ReadBlockAsync(inode, 0, default))!.Value.ToArray());
+        await Store.DeleteBlockAsync(inode, 0, 10, default);
+        Assert.Null(await Store.ReadBlockAsync(inode, 0, default));
+        await Store.WriteBlockAsync(inode, 0, "later"u8.ToArray(), 11, default);
+        Assert.Equal("later"u8.ToArray(), (await Store.ReadBlockAsync(inode, 0, default))!.Value.ToArray());
+        Assert.Null(await Store.ReadBlockAsync(inode, 1, default));
+    }
+
+    [Fact]
+    public async Task The_block_index_lists_ascending_from_an_index_and_a_whole_file_delete_hides_what_is_stamped_below_it()
+    {
+        var inode = Guid.NewGuid();
+        foreach (var i in new long[] { 2, 0, 1, 7 }) await Store.AddBlockIndexAsync(inode, i, 10, default);
+        await Store.DeleteBlockIndexAsync(inode, 1, 10, default);
+        Assert.Equal(new long[] { 0, 2, 7 }, await AllAsync(Store.BlockIndexesAsync(inode, 0, default)));
+        Assert.Equal(new long[] { 2, 7 }, await AllAsync(Store.BlockIndexesAsync(inode, 1, default)));
+        Assert.Contains(inode, await AllAsync(Store.InodesWithBlocksAsync(default)));
+
+        await Store.DeleteBlockIndexesAsync(inode, 20, default);
+        Assert.Empty(await AllAsync(Store.BlockIndexesAsync(inode, 0, default)));
+        await Store.AddBlockIndexAsync(inode, 4, 15, default); // late: below the delete
+        await Store.AddBlockIndexAsync(inode, 3, 21, default);
+        Assert.Equal(new long[] { 3 }, await AllAsync(Store.BlockIndexesAsync(inode, 0, default)));
+    }
+
+    [Fact]
+    public async Task Extended_attributes_keep_empty_values_list_in_name_order_and_go_one_by_one_or_all_at_once()
+    {
+        var inode = Guid.NewGuid();
+        Assert.Null(await Store.GetXAttrAsync(inode, "user.a", default));
+        await Store.SetXAttrAsync(inode, "user.b", "two"u8.ToArray(), default);
+        await Store.SetXAttrAsync(inode, "user.a", ReadOnlyMemory<byte>.Empty, default);
+        await Store.SetXAttrAsync(inode, "user.b", "second"u8.ToArray(), default);
+        Assert.Equal(0, (await Store.GetXAttrAsync(inode, "user.a", default))!.Value.Length);
+        Assert.Equal("second"u8.ToArray(), (await Store.GetXAttrAsync(inode, "user.b", default))!.Value.ToArray());
+        Assert.Equal(new[] { "user.a", "user.b" }, await Store.ListXAttrsAsync(inode, default));
+        Assert.Contains(inode, await AllAsync(Store.InodesWithXAttrsAsync(default)));
+        await Store.RemoveXAttrAsync(inode, "user.a", default);
+        Assert.Equal(new[] { "user.b" }, await Store.ListXAttrsAsync(inode, default));
+        await Store.RemoveXAttrsAsync(inode, default);
+        Assert.Empty(await Store.ListXAttrsAsync(inode, default));
+        Assert.DoesNotContain(inode, await AllAsync(Store.InodesWithXAttrsAsync(default)));
+    }
+
+    [Fact]
+    public async Task Usage_counts_what_this_client_added_at_once_and_exactly_once_after_it_is_stored()
+    {
+        var (blocks, inodes) = await Store.UsageAsync(default);
+        await Store.AddUsageAsync(5, 2, default);
+        await Store.AddUsageAsync(-1, 1, default);
+        // Before it is stored the figure is an estimate: an update still unanswered after a second counts in it,
+        // and may count twice if it lands meanwhile. Once flushed it is exact: nothing lost, nothing counted twice.
+        var (pendingBlocks, pendingInodes) = await Store.UsageAsync(default);
+        Assert.True(pendingBlocks >= blocks + 4 && pendingInodes >= inodes + 3, $"{pendingBlocks}, {pendingInodes}");
+        await Store.FlushUsageAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal((blocks + 4, inodes + 3), await Store.UsageAsync(default));
+    }
+}
+
+/// <summary>The contract on the run's real Cassandra: a fresh keyspace formatted for it, the store the filesystem mounts.</summary>
+public sealed class CassandraStoreContract : StoreContract, IClassFixture<CassandraStoreContract.Keyspace>
+{
+    private readonly Keyspace _keyspace;
+
+    public CassandraStoreContract(Keyspace keyspace) => _keyspace = keyspace;
+
+    private protected override Task<IFileSystemStore> CreateStoreAsync() => _keyspace.NewStoreAsync();
+
+    public sealed class Keyspace : IAsyncLifetime
+    {
+        private readonly string _name = TestNames.Keyspace("store");
+        private CqlSession _session = null!;
+
+        public async Task InitializeAsync()
+        {
+            _session = await FileSystemFixture.Connect(await TestServers.CassandraAsync());
+            await Schema.FormatAsync(_session, new FormatOptions { Keyspace = _name });
+        }
+
+        internal async Task<IFileSystemStore> NewStoreAsync() =>
+            await CassandraStore.PrepareAsync(_session, _name, Consistency.Quorum, Consistency.Serial, onUncertainWrite: null, default);
+
+        public async Task DisposeAsync()
+        {
+            await Schema.DestroyAsync(_session, _name);
+            await _session.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>The same contract on the in-memory store.</summary>
+public sealed class MemoryStoreContract : StoreContract
+{
+    private protected override Task<IFileSystemStore> CreateStoreAsync() => Task.FromResult<IFileSystemStore>(new MemoryStore());
+}
