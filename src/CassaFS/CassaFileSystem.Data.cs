@@ -102,7 +102,7 @@ public sealed partial class CassaFileSystem
         }
         catch (LockTimeoutException e)
         {
-            throw new FileSystemException(Errno.EAGAIN, file.Id.ToString(), e.Message, e);
+            throw LockSet.Busy(file.Id.ToString(), e);
         }
         return first;
     }

@@ -33,7 +33,7 @@ internal sealed class LockSet : IAsyncDisposable
         catch (LockTimeoutException e)
         {
             await ReleaseAllAsync(handles).ConfigureAwait(false);
-            throw new FileSystemException(Errno.EAGAIN, purpose, e.Message, e);
+            throw Busy(purpose, e);
         }
         catch
         {
@@ -41,6 +41,9 @@ internal sealed class LockSet : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>A lock not granted in time is EAGAIN for the operation, with the holder named in the message.</summary>
+    public static FileSystemException Busy(string subject, LockTimeoutException e) => new(Errno.EAGAIN, subject, e.Message, e);
 
     /// <summary>The fencing token of the lock on <paramref name="key"/> (which this set must hold).</summary>
     public long TokenFor(LockKey key) =>

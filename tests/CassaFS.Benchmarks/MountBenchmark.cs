@@ -26,7 +26,7 @@ internal sealed class MountBenchmark : IBenchmark
         var sizeMib = BenchmarkOptions.Int(args, "--size-mib", 1024);
         var files = BenchmarkOptions.Int(args, "--files", 10_000);
         var rounds = BenchmarkOptions.Int(args, "--rounds", 3);
-        var dll = await CliAsync(ct);
+        var dll = await Daemon.CliAsync(ct);
         await Prerequisites.EnsureFuseAsync(Console.WriteLine, ct);
         await using var servers = await BenchmarkServers.StartAsync("bench-mount", ct);
         var keyspace = $"bench_mount_{Guid.NewGuid().ToString("N")[..8]}";
@@ -44,7 +44,7 @@ internal sealed class MountBenchmark : IBenchmark
             Console.WriteLine($"== sequential {sizeMib} MiB, {rounds} rounds of raw, library and mount in turn (block size {FormatOptions.DefaultBlockSize / 1024} KiB, Cassandra {servers.Cassandra}, ZooKeeper {servers.ZooKeeper})");
             Console.WriteLine("   Each phase starts on empty block tables with the machine quiet; the verdict compares medians, so that one");
             Console.WriteLine("   phase slowed by a neighbour on this shared machine does not decide it.");
-            await Shell($"head -c {(long)sizeMib * 1048576} /dev/urandom > '{source}'", ct);
+            await Daemon.Shell($"head -c {(long)sizeMib * 1048576} /dev/urandom > '{source}'", ct);
             var environment = new Dictionary<string, string>
             {
                 ["CASSAFS_CONTACT_POINTS"] = servers.Cassandra,
@@ -52,7 +52,7 @@ internal sealed class MountBenchmark : IBenchmark
                 ["CASSAFS_KEYSPACE"] = keyspace,
                 ["CASSAFS_STATE_DIR"] = mountPoint + ".state",
             };
-            using var daemon = await StartDaemonAsync(dll, mountPoint, environment, ct);
+            using var daemon = await Daemon.StartAsync(dll, mountPoint, environment, ct);
             try
             {
                 var raw = new Figures();
@@ -69,17 +69,17 @@ internal sealed class MountBenchmark : IBenchmark
                     await RawCeiling.ClearBlocksAsync(session, keyspace, ct);
                     await Quiet.SettleAsync(ct);
                     var clock = Stopwatch.StartNew();
-                    await Shell($"dd if='{source}' of='{mountPoint}/seq.bin' bs=4M status=none", ct);
+                    await Daemon.Shell($"dd if='{source}' of='{mountPoint}/seq.bin' bs=4M status=none", ct);
                     var written = sizeMib * 1.048576 / clock.Elapsed.TotalSeconds;
-                    peakRss = PeakRss(daemon.Id);
+                    peakRss = Daemon.PeakRss(daemon.Id);
                     await Quiet.SettleAsync(ct);
                     // dd's open drops the file's page cache (the mount never keeps it across opens), so this read comes from
                     // Cassandra, as the raw one does. Dropping every cache instead would also make Cassandra's sstables cold
                     // for this read only.
                     clock.Restart();
-                    await Shell($"dd if='{mountPoint}/seq.bin' of=/dev/null bs=4M status=none", ct);
+                    await Daemon.Shell($"dd if='{mountPoint}/seq.bin' of=/dev/null bs=4M status=none", ct);
                     mount.Add((written, sizeMib * 1.048576 / clock.Elapsed.TotalSeconds));
-                    await Shell($"cmp '{source}' '{mountPoint}/seq.bin' && rm '{mountPoint}/seq.bin'", ct);
+                    await Daemon.Shell($"cmp '{source}' '{mountPoint}/seq.bin' && rm '{mountPoint}/seq.bin'", ct);
                     await RawCeiling.ClearBlocksAsync(session, keyspace, ct);
                     Console.WriteLine($"round {round}: raw {raw.Last}, library {library.Last}, mount {mount.Last} (write / read MB/s); cmp: identical");
                 }
@@ -90,8 +90,8 @@ internal sealed class MountBenchmark : IBenchmark
                 Console.WriteLine($"raw CQL ceiling     write {rawWrite,8:F1} MB/s   read {rawRead,8:F1} MB/s   ({Parallelism} block statements in flight, QUORUM)");
                 Console.WriteLine($"library             write {libWrite,8:F1} MB/s   read {libRead,8:F1} MB/s   ({libWrite / rawWrite:P0} / {libRead / rawRead:P0} of raw)");
                 Console.WriteLine($"mount (dd bs=4M)    write {mountWrite,8:F1} MB/s   read {mountRead,8:F1} MB/s   ({mountWrite / rawWrite:P0} / {mountRead / rawRead:P0} of raw; target >= 80%: " +
-                                  $"{Verdict(mountWrite >= 0.8 * rawWrite)} / {Verdict(mountRead >= 0.8 * rawRead)})");
-                Console.WriteLine($"daemon peak RSS while writing {sizeMib} MiB ({rounds} times): {peakRss / 1048576.0:F0} MB (target <= 200 MB: {Verdict(peakRss <= 200L * 1048576)})");
+                                  $"{Daemon.Verdict(mountWrite >= 0.8 * rawWrite)} / {Daemon.Verdict(mountRead >= 0.8 * rawRead)})");
+                Console.WriteLine($"daemon peak RSS while writing {sizeMib} MiB ({rounds} times): {peakRss / 1048576.0:F0} MB (target <= 200 MB: {Daemon.Verdict(peakRss <= 200L * 1048576)})");
 
                 Console.WriteLine();
                 Console.WriteLine($"== metadata, {files} files, {Parallelism} at a time in {Parallelism} directories");
@@ -114,7 +114,7 @@ internal sealed class MountBenchmark : IBenchmark
             }
             finally
             {
-                await Shell($"fusermount3 -u -z '{mountPoint}' 2>/dev/null; true", CancellationToken.None);
+                await Daemon.Shell($"fusermount3 -u -z '{mountPoint}' 2>/dev/null; true", CancellationToken.None);
                 await daemon.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
             }
         }
@@ -136,22 +136,8 @@ internal sealed class MountBenchmark : IBenchmark
 
         public string Last => $"{_rounds[^1].Write:F0} / {_rounds[^1].Read:F0}";
 
-        public (double Write, double Read) Median => (MedianOf(_rounds.Select(r => r.Write)), MedianOf(_rounds.Select(r => r.Read)));
+        public (double Write, double Read) Median => (Daemon.Median(_rounds.Select(r => r.Write)), Daemon.Median(_rounds.Select(r => r.Read)));
 
-        private static double MedianOf(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToList();
-            return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-        }
-    }
-
-    private static string Verdict(bool met) => met ? "MET" : "NOT MET";
-
-    /// <summary>VmHWM: the process's peak resident set so far.</summary>
-    private static long PeakRss(int pid)
-    {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
     private static async Task<double> RateAsync(IReadOnlyList<string> items, Func<string, ValueTask> operation, CancellationToken ct)
@@ -167,44 +153,4 @@ internal sealed class MountBenchmark : IBenchmark
             operation(n);
             return ValueTask.CompletedTask;
         }, ct);
-
-    private static async Task Shell(string script, CancellationToken ct)
-    {
-        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardError = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
-        using var p = Process.Start(psi)!;
-        var err = await p.StandardError.ReadToEndAsync(ct);
-        await p.WaitForExitAsync(ct);
-        if (p.ExitCode != 0) throw new InvalidOperationException($"'{script}' failed ({p.ExitCode}): {err}");
-    }
-
-    /// <summary>The mount daemon (Release build of the CLI, built here if missing), running as its own process.</summary>
-    private static async Task<string> CliAsync(CancellationToken ct)
-    {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "CassaFS.sln"))) root = Path.GetDirectoryName(root.TrimEnd('/'))!;
-        var dll = Path.Combine(root, "src", "CassaFS.Cli", "bin", "Release", "net10.0", "cassafs-cli.dll");
-        Console.WriteLine("building the CLI (Release) for the mount daemon ...");
-        await Shell($"cd '{root}' && dotnet build src/CassaFS.Cli -c Release -v q -nologo > /dev/null", ct);
-        return dll;
-    }
-
-    private static async Task<Process> StartDaemonAsync(string dll, string mountPoint, Dictionary<string, string> environment, CancellationToken ct)
-    {
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
-        foreach (var a in new[] { dll, "mount", mountPoint }) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in environment) psi.Environment[k] = v;
-        var p = Process.Start(psi)!;
-        while (await p.StandardOutput.ReadLineAsync(ct) is { } line)
-        {
-            if (line.StartsWith("MOUNTED ", StringComparison.Ordinal))
-            {
-                _ = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
-                return p;
-            }
-        }
-        throw new InvalidOperationException("the mount daemon exited before it mounted");
-    }
-
 }
