@@ -1,3 +1,4 @@
+using CassaFS.Client;
 using CassaFS.Fuse;
 using CassaFS.Mount;
 
@@ -36,7 +37,7 @@ public sealed class CassaMount : IAsyncDisposable
 
     /// <summary>Connects, opens the filesystem and mounts it on <paramref name="mountPoint"/>.</summary>
     /// <exception cref="MountFailedException">The mount point is busy or missing, or the kernel refused the mount.</exception>
-    public static async Task<CassaMount> StartAsync(string mountPoint, ConnectionSettings settings, MountSettings mount, MountRegistry registry,
+    public static async Task<CassaMount> StartAsync(string mountPoint, ClientSettings settings, MountSettings mount, MountRegistry registry,
         Action<string>? log = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -73,9 +74,9 @@ public sealed class CassaMount : IAsyncDisposable
                 MountPoint = fuse.MountPoint,
                 Pid = Environment.ProcessId,
                 Keyspace = settings.Keyspace,
-                Cassandra = settings.CassandraHosts,
-                ZooKeeper = settings.LockMode == "zookeeper" ? settings.ZooKeeper : null,
-                LockMode = settings.LockMode,
+                Cassandra = ConnectionSettings.Hosts(settings),
+                ZooKeeper = settings.LockMode == LockMode.ZooKeeper ? settings.ZooKeeper : null,
+                LockMode = ClientSettings.Name(settings.LockMode),
                 ReadOnly = mount.ReadOnly,
             });
             return new CassaMount(fuse.MountPoint, connection, fs, adapter, fuse, registry);

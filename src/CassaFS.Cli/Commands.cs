@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
+using CassaFS.Client;
 
 namespace CassaFS.Cli;
 
@@ -17,10 +17,10 @@ internal static class FormatCommand
         {
             var settings = connection.Resolve(r);
             await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct: ct).ConfigureAwait(false);
-            Console.Error.WriteLine($"formatting keyspace {settings.Keyspace} on {settings.CassandraHosts} ...");
+            Console.Error.WriteLine($"formatting keyspace {settings.Keyspace} on {ConnectionSettings.Hosts(settings)} ...");
             try
             {
-                await Schema.FormatAsync(servers.Session, new FormatOptions
+                await servers.FormatAsync(new FormatOptions
                 {
                     Keyspace = settings.Keyspace,
                     ReplicationFactor = r.GetValue(replication),
@@ -97,7 +97,7 @@ internal static class DestroyCommand
             {
                 if (Console.IsInputRedirected)
                     throw new UsageException($"destroying {settings.Keyspace} needs confirmation: run it at a terminal, or pass --force");
-                Console.Error.Write($"This deletes filesystem {settings.Keyspace} on {settings.CassandraHosts} and every file in it. Type its name to confirm: ");
+                Console.Error.Write($"This deletes filesystem {settings.Keyspace} on {ConnectionSettings.Hosts(settings)} and every file in it. Type its name to confirm: ");
                 if (!string.Equals(Console.ReadLine()?.Trim(), settings.Keyspace, StringComparison.Ordinal))
                 {
                     Console.Error.WriteLine("not confirmed; nothing was removed");
@@ -105,7 +105,7 @@ internal static class DestroyCommand
                 }
             }
             await using var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct: ct).ConfigureAwait(false);
-            await Schema.DestroyAsync(servers.Session, settings.Keyspace, ct).ConfigureAwait(false);
+            await servers.DestroyAsync(ct).ConfigureAwait(false);
             Console.WriteLine($"destroyed {settings.Keyspace}");
             return ExitCodes.Ok;
         }));
@@ -116,8 +116,6 @@ internal static class DestroyCommand
 /// <summary>`cassafs status`.</summary>
 internal static class StatusCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
-
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "Print JSON" };
@@ -127,7 +125,7 @@ internal static class StatusCommand
             var mounts = new MountRegistry().List();
             if (r.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(mounts, Json));
+                Console.WriteLine(MountStatus.ToJson(mounts));
                 return Task.FromResult(ExitCodes.Ok);
             }
             if (mounts.Count == 0) Console.WriteLine("no CassaFS mounts");

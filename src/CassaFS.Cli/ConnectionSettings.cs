@@ -6,61 +6,29 @@ using CassaFS.Cql;
 
 namespace CassaFS.Cli;
 
-/// <summary>How to reach a filesystem's servers. Each value comes from the command line, else the environment, else the config file, else the default.</summary>
-public sealed record ConnectionSettings
+/// <summary>
+/// How the CLI comes to the one <see cref="ClientSettings"/> record every face connects with: each value from the
+/// command line, else the environment, else the config file, else the record's default; and how the CLI words it.
+/// </summary>
+public static class ConnectionSettings
 {
-    public const string DefaultKeyspace = "cassafs";
+    /// <summary>The lock modes as users type them ("zookeeper", "lwt", "bakery", "local").</summary>
+    public static readonly IReadOnlyList<string> LockModes = [.. Enum.GetValues<LockMode>().Select(ClientSettings.Name)];
 
-    /// <summary>Cassandra contact points ("host" or "host:port").</summary>
-    public IReadOnlyList<string> ContactPoints { get; init; } = ["127.0.0.1"];
-
-    /// <summary>Port for contact points that name none.</summary>
-    public int Port { get; init; } = 9042;
-
-    public string Keyspace { get; init; } = DefaultKeyspace;
-
-    /// <summary>ZooKeeper connect string, chroot allowed ("h1:2181,h2:2181/cassafs").</summary>
-    public string ZooKeeper { get; init; } = "127.0.0.1:2181";
-
-    public string? User { get; init; }
-
-    /// <summary>Never printed: <see cref="ToString"/> leaves it out.</summary>
-    public string? Password { get; init; }
-
-    public Consistency Consistency { get; init; } = Consistency.Quorum;
-
-    /// <summary>zookeeper, lwt, bakery or local.</summary>
-    public string LockMode { get; init; } = "zookeeper";
-
-    public static readonly IReadOnlyList<string> LockModes = ["zookeeper", "lwt", "bakery", "local"];
-
-    /// <summary>The Cassandra hosts as a user reads them ("127.0.0.1:9042, 10.0.0.2:9042").</summary>
-    public string CassandraHosts => string.Join(", ", ContactPoints.Select(c => c.Contains(':', StringComparison.Ordinal) ? c : $"{c}:{Port}"));
-
-    public override string ToString() =>
-        $"cassandra {CassandraHosts}, keyspace {Keyspace}, consistency {Consistency}, locks {LockMode}" +
-        (LockMode == "zookeeper" ? $" (zookeeper {ZooKeeper})" : "") + (User is null ? "" : $", user {User}");
-
-    /// <summary>Bakery lock mode: this client's participant index (CASSAFS_BAKERY_PARTICIPANT); null claims a free one.</summary>
-    public int? BakeryParticipant { get; init; }
-
-    /// <summary>Bakery lock mode: how many participants there are (CASSAFS_BAKERY_PARTICIPANTS, default 8).</summary>
-    public int BakeryParticipants { get; init; } = 8;
-
-    /// <summary>The settings every face connects with.</summary>
-    public ClientSettings ToClientSettings() => new()
+    /// <summary>The Cassandra hosts as a user reads them, each with its port ("127.0.0.1:9042, 10.0.0.2:9042").</summary>
+    public static string Hosts(ClientSettings settings)
     {
-        ContactPoints = ContactPoints,
-        Port = Port,
-        Keyspace = Keyspace,
-        ZooKeeper = ZooKeeper,
-        UserName = User,
-        Password = Password,
-        Consistency = Consistency,
-        LockMode = ClientSettings.ParseLockMode(LockMode),
-        BakeryParticipant = BakeryParticipant,
-        BakeryParticipants = BakeryParticipants,
-    };
+        ArgumentNullException.ThrowIfNull(settings);
+        return string.Join(", ", settings.ContactPoints.Select(c => c.Contains(':', StringComparison.Ordinal) ? c : $"{c}:{settings.Port}"));
+    }
+
+    /// <summary>The settings as the mount daemon logs them; never the password.</summary>
+    public static string Describe(ClientSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return $"cassandra {Hosts(settings)}, keyspace {settings.Keyspace}, consistency {settings.Consistency}, locks {ClientSettings.Name(settings.LockMode)}" +
+               (settings.LockMode == LockMode.ZooKeeper ? $" (zookeeper {settings.ZooKeeper})" : "") + (settings.UserName is null ? "" : $", user {settings.UserName}");
+    }
 
     /// <summary>
     /// Layers the sources: <paramref name="given"/> (command-line values, null where not given) over the environment
@@ -68,7 +36,7 @@ public sealed record ConnectionSettings
     /// CASSAFS_CONSISTENCY, CASSAFS_LOCK_MODE) over the JSON config file over the defaults.
     /// </summary>
     /// <exception cref="UsageException">A value is malformed or the config file cannot be read.</exception>
-    public static ConnectionSettings Resolve(ConnectionValues given, string? configFile, Func<string, string?> environment)
+    public static ClientSettings Resolve(ConnectionValues given, string? configFile, Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(given);
         ArgumentNullException.ThrowIfNull(environment);
@@ -77,28 +45,26 @@ public sealed record ConnectionSettings
         var env = ConnectionValues.Read(key => environment("CASSAFS_" + string.Concat(key.Select(c => char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()))));
         string? Pick(Func<ConnectionValues, string?> f) => new[] { given, env, file }.Select(f).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
 
-        var d = new ConnectionSettings();
+        var d = new ClientSettings();
         var contact = Pick(v => v.ContactPoints);
         var port = Pick(v => v.Port);
         var consistency = Pick(v => v.Consistency);
-        var lockMode = Pick(v => v.LockMode)?.ToLowerInvariant();
-        if (lockMode is not null && !LockModes.Contains(lockMode))
-            throw new UsageException($"lock mode '{lockMode}' is not one of {string.Join(", ", LockModes)}");
+        var lockMode = Pick(v => v.LockMode);
         var contactPoints = contact is null ? d.ContactPoints : contact.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         // "5" would parse as the address 0.0.0.5: a bare number is a port given in the wrong place.
         if (contactPoints.FirstOrDefault(c => c.All(char.IsAsciiDigit)) is { } number)
             throw new UsageException($"contact point '{number}' is a number, not a host; give host or host:port (the port alone goes in --port)");
-        return new ConnectionSettings
+        return new ClientSettings
         {
             ContactPoints = contactPoints,
             Port = port is null ? d.Port : int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536 ? p
                 : throw new UsageException($"port '{port}' is not a TCP port number"),
             Keyspace = Pick(v => v.Keyspace) ?? d.Keyspace,
             ZooKeeper = Pick(v => v.ZooKeeper) ?? d.ZooKeeper,
-            User = Pick(v => v.User),
+            UserName = Pick(v => v.User),
             Password = Pick(v => v.Password),
             Consistency = consistency is null ? d.Consistency : ParseConsistency(consistency),
-            LockMode = lockMode ?? d.LockMode,
+            LockMode = lockMode is null ? d.LockMode : ParseLockMode(lockMode),
             BakeryParticipant = Count(environment("CASSAFS_BAKERY_PARTICIPANT"), "CASSAFS_BAKERY_PARTICIPANT"),
             BakeryParticipants = Count(environment("CASSAFS_BAKERY_PARTICIPANTS"), "CASSAFS_BAKERY_PARTICIPANTS") ?? d.BakeryParticipants,
         };
@@ -109,10 +75,30 @@ public sealed record ConnectionSettings
         : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
         : throw new UsageException($"{variable} '{text}' is not a whole number");
 
-    public static Consistency ParseConsistency(string text) =>
-        Enum.TryParse<Consistency>(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var c) && Enum.IsDefined(c)
-            ? c
-            : throw new UsageException($"consistency '{text}' is not one of {string.Join(", ", Enum.GetNames<Consistency>())}");
+    /// <summary>A consistency level as users type it ("quorum", "local_quorum"); a usage error otherwise.</summary>
+    public static Consistency ParseConsistency(string text)
+    {
+        try
+        {
+            return ClientSettings.ParseConsistency(text);
+        }
+        catch (ArgumentException)
+        {
+            throw new UsageException($"consistency '{text}' is not one of {string.Join(", ", Enum.GetNames<Consistency>())}");
+        }
+    }
+
+    /// <summary>
+    /// A lock mode by one of its names, in any case; a usage error otherwise. Checked against the names first, because
+    /// parsing the enum alone would take a number ("1") as a mode.
+    /// </summary>
+    private static LockMode ParseLockMode(string text)
+    {
+        var name = text.ToLowerInvariant();
+        return LockModes.Contains(name)
+            ? ClientSettings.ParseLockMode(name)
+            : throw new UsageException($"lock mode '{name}' is not one of {string.Join(", ", LockModes)}");
+    }
 
     /// <summary>The keys a config file may hold (any case).</summary>
     public static readonly IReadOnlyList<string> ConfigKeys = ["contactPoints", "port", "keyspace", "zookeeper", "user", "password", "consistency", "lockMode"];

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using CassaFS.Client;
 using CassaFS.LocalServers;
 
 namespace CassaFS.Cli;
@@ -28,7 +29,7 @@ public sealed class Demo(TextWriter output)
         var cassandraStarting = run.StartCassandraAsync(ct: ct);
         var zooKeeper = await run.StartZooKeeperAsync(ct: ct).ConfigureAwait(false);
         var cassandra = await cassandraStarting.ConfigureAwait(false);
-        var settings = new ConnectionSettings
+        var settings = new ClientSettings
         {
             ContactPoints = [cassandra.ContactPoint],
             Keyspace = "cassafs_demo",
@@ -40,7 +41,7 @@ public sealed class Demo(TextWriter output)
         Say($"2. formatting keyspace {settings.Keyspace}  (cassafs format --contact-points {cassandra.ContactPoint} -k {settings.Keyspace})");
         await using (var servers = await ServerConnection.OpenAsync(settings, needLocks: false, ct: ct).ConfigureAwait(false))
         {
-            await Schema.FormatAsync(servers.Session, new FormatOptions { Keyspace = settings.Keyspace, Force = true }, ct).ConfigureAwait(false);
+            await servers.FormatAsync(new FormatOptions { Keyspace = settings.Keyspace, Force = true }, ct).ConfigureAwait(false);
         }
 
         var mountPoint = Directory.CreateTempSubdirectory("cassafs-demo-").FullName;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CassaFS.Client;
 
 namespace CassaFS.Cli;
 
@@ -12,7 +13,7 @@ public static class MountDaemon
     /// Mounts and serves until unmounted (cassafs umount, umount, SIGTERM or SIGINT), then flushes and returns 0.
     /// With CASSAFS_DAEMON_LOG set (a detached daemon), output goes to that file once MOUNTED is printed.
     /// </summary>
-    public static async Task<int> RunAsync(string mountPoint, ConnectionSettings settings, MountSettings mount, CancellationToken ct)
+    public static async Task<int> RunAsync(string mountPoint, ClientSettings settings, MountSettings mount, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var log = Console.Error;
@@ -27,7 +28,7 @@ public static class MountDaemon
             Console.SetError(writer);
             log = writer;
         }
-        log.WriteLine($"cassafs[{Environment.ProcessId}]: serving {running.MountPoint} ({settings}; max_write {running.Fuse.MaxWrite}, readahead {running.Fuse.ReadAheadKiB} KiB); stop with cassafs umount {running.MountPoint} or SIGTERM");
+        log.WriteLine($"cassafs[{Environment.ProcessId}]: serving {running.MountPoint} ({ConnectionSettings.Describe(settings)}; max_write {running.Fuse.MaxWrite}, readahead {running.Fuse.ReadAheadKiB} KiB); stop with cassafs umount {running.MountPoint} or SIGTERM");
         await running.Completion.ConfigureAwait(false);
         log.WriteLine($"cassafs[{Environment.ProcessId}]: unmounted {running.MountPoint}, data flushed");
         return ExitCodes.Ok;

@@ -1,27 +1,12 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CassaFS.Client;
 using CassaFS.Fuse;
 
 namespace CassaFS.Cli;
 
-/// <summary>What a mount daemon records about itself while it serves (one small JSON file per mount).</summary>
-public sealed record MountState
-{
-    public required string MountPoint { get; init; }
-    public required int Pid { get; init; }
-    public required string Keyspace { get; init; }
-    public required string Cassandra { get; init; }
-    public string? ZooKeeper { get; init; }
-    public required string LockMode { get; init; }
-    public bool ReadOnly { get; init; }
-    public DateTimeOffset Since { get; init; } = DateTimeOffset.UtcNow;
-}
-
-/// <summary>A CassaFS mount as `cassafs status` shows it: the kernel's view (/proc/mounts) joined with the daemon's state file.</summary>
-public sealed record MountStatus(string MountPoint, string Source, bool Mounted, bool DaemonAlive, MountState? State);
-
-/// <summary>The daemons' state files and the kernel's mount table, read together.</summary>
+/// <summary>The daemons' state files (<see cref="MountState"/>) and the kernel's mount table, read together.</summary>
 public sealed class MountRegistry
 {
     public MountRegistry(string? directory = null) => Directory = directory ?? DefaultDirectory();
@@ -36,8 +21,6 @@ public sealed class MountRegistry
         return Environment.UserName == "root" && System.IO.Directory.Exists("/run") ? "/run/cassafs" : $"/tmp/cassafs-{Environment.UserName}";
     }
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
-
     public string PathFor(string mountPoint)
     {
         var name = new StringBuilder();
@@ -50,7 +33,7 @@ public sealed class MountRegistry
         ArgumentNullException.ThrowIfNull(state);
         System.IO.Directory.CreateDirectory(Directory);
         var path = PathFor(state.MountPoint);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(state, Json));
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(state, MountState.Json));
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
@@ -71,7 +54,7 @@ public sealed class MountRegistry
     {
         try
         {
-            return JsonSerializer.Deserialize<MountState>(File.ReadAllText(path), Json);
+            return JsonSerializer.Deserialize<MountState>(File.ReadAllText(path), MountState.Json);
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {

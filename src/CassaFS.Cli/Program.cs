@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CassaFS.Client;
 
 namespace CassaFS.Cli;
 
@@ -66,7 +67,7 @@ internal sealed class ConnectionOptions
         foreach (var o in new Option[] { ContactPoints, Port, Keyspace, ZooKeeper, User, Password, Consistency, LockMode, Config }) command.Options.Add(o);
     }
 
-    public ConnectionSettings Resolve(ParseResult r) => ConnectionSettings.Resolve(new ConnectionValues
+    public ClientSettings Resolve(ParseResult r) => ConnectionSettings.Resolve(new ConnectionValues
     {
         ContactPoints = r.GetValue(ContactPoints),
         Port = r.GetValue(Port),

@@ -1,29 +1,25 @@
 using CassaFS.Client;
-using CassaFS.Cql;
 using CassaFS.Locks;
-using CassaFS.ZooKeeper;
 
 namespace CassaFS.Cli;
 
-/// <summary>The CLI's connection to a filesystem's servers: <see cref="FileSystemClient"/> with the CLI's wording of failures and of server events.</summary>
+/// <summary>
+/// The CLI's connection to a filesystem's servers: <see cref="FileSystemClient"/> with the CLI's wording of failures and
+/// of server events. Its commands get what they do with the servers (format, destroy, the locks, the filesystem), not
+/// the sessions themselves.
+/// </summary>
 public sealed class ServerConnection : IAsyncDisposable
 {
     private readonly FileSystemClient _client;
 
-    private ServerConnection(ConnectionSettings settings, FileSystemClient client)
-    {
-        Settings = settings;
-        _client = client;
-    }
+    private ServerConnection(FileSystemClient client) => _client = client;
 
-    public ConnectionSettings Settings { get; }
-    public CqlSession Session => _client.Session;
-    public ZooKeeperClient? ZooKeeper => _client.ZooKeeper;
+    public ClientSettings Settings => _client.Settings;
     public ILockProvider Locks => _client.Locks;
 
     /// <summary>Connects to Cassandra and, unless the lock mode needs no ZooKeeper, to ZooKeeper (creating its chroot if missing).</summary>
     /// <exception cref="ServersUnreachableException">A server did not answer; says which hosts were tried and what to check.</exception>
-    public static async Task<ServerConnection> OpenAsync(ConnectionSettings settings, bool needLocks = true, Action<string>? log = null, CancellationToken ct = default)
+    public static async Task<ServerConnection> OpenAsync(ClientSettings settings, bool needLocks = true, Action<string>? log = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var events = log is null ? null : new ClientEvents
@@ -37,7 +33,7 @@ public sealed class ServerConnection : IAsyncDisposable
         };
         try
         {
-            return new ServerConnection(settings, await FileSystemClient.OpenAsync(settings.ToClientSettings(), events, needLocks, ct).ConfigureAwait(false));
+            return new ServerConnection(await FileSystemClient.OpenAsync(settings, events, needLocks, ct).ConfigureAwait(false));
         }
         catch (ServerConnectException e) when (e.Server == ServerKind.Cassandra && !e.CredentialsRefused)
         {
@@ -61,6 +57,12 @@ public sealed class ServerConnection : IAsyncDisposable
     /// <param name="ct">Cancels the opening.</param>
     public Task<CassaFileSystem> OpenFileSystemAsync(bool readOnly = false, Action<string>? log = null, CancellationToken ct = default) =>
         _client.OpenFileSystemAsync(o => o with { ReadOnly = readOnly, OnUncertainWrite = log }, ct);
+
+    /// <summary>Creates a filesystem in <see cref="FormatOptions.Keyspace"/> (`cassafs format`, the demo).</summary>
+    public Task FormatAsync(FormatOptions options, CancellationToken ct = default) => Schema.FormatAsync(_client.Session, options, ct);
+
+    /// <summary>Drops the settings' keyspace with every file in it (`cassafs destroy`).</summary>
+    public Task DestroyAsync(CancellationToken ct = default) => Schema.DestroyAsync(_client.Session, Settings.Keyspace, ct);
 
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 }

@@ -12,58 +12,58 @@ namespace CassaFS.Fuse;
 // leaves the reply to the handler's continuation, so the libfuse worker goes straight back to /dev/fuse.
 internal sealed unsafe partial class FuseSession
 {
-    /// <summary>Members of struct fuse_lowlevel_ops in libfuse 3.14, init through lseek.</summary>
-    internal const int OperationCount = 44;
-
     private bool Overrides(string method)
     {
         var m = FileSystem.GetType().GetMethod(method, BindingFlags.Public | BindingFlags.Instance);
         return m is not null && m.DeclaringType != typeof(FuseFileSystem);
     }
 
-    private nint BuildOperations()
+    /// <summary>The callbacks this session's filesystem implements; every other member stays NULL.</summary>
+    private LowLevelOperations BuildOperations()
     {
-        var ops = (nint*)NativeMemory.AllocZeroed((nuint)(OperationCount * sizeof(nint)));
-        ops[0] = (nint)(delegate* unmanaged[Cdecl]<nint, ConnectionInfoNative*, void>)&OnInit;
-        ops[1] = (nint)(delegate* unmanaged[Cdecl]<nint, void>)&OnDestroy;
-        if (Overrides(nameof(FuseFileSystem.LookupAsync))) ops[2] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnLookup;
-        ops[3] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, ulong, void>)&OnForget;
-        if (Overrides(nameof(FuseFileSystem.GetAttributesAsync))) ops[4] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, void>)&OnGetAttr;
-        if (Overrides(nameof(FuseFileSystem.SetAttributesAsync))) ops[5] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, int, FileInfoNative*, void>)&OnSetAttr;
-        if (Overrides(nameof(FuseFileSystem.ReadLinkAsync))) ops[6] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, void>)&OnReadLink;
-        if (Overrides(nameof(FuseFileSystem.MakeNodeAsync))) ops[7] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, uint, ulong, void>)&OnMkNod;
-        if (Overrides(nameof(FuseFileSystem.MakeDirectoryAsync))) ops[8] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, uint, void>)&OnMkDir;
-        if (Overrides(nameof(FuseFileSystem.UnlinkAsync))) ops[9] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnUnlink;
-        if (Overrides(nameof(FuseFileSystem.RemoveDirectoryAsync))) ops[10] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnRmDir;
-        if (Overrides(nameof(FuseFileSystem.SymLinkAsync))) ops[11] = (nint)(delegate* unmanaged[Cdecl]<nint, byte*, ulong, byte*, void>)&OnSymLink;
-        if (Overrides(nameof(FuseFileSystem.RenameAsync))) ops[12] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, ulong, byte*, uint, void>)&OnRename;
-        if (Overrides(nameof(FuseFileSystem.LinkAsync))) ops[13] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, ulong, byte*, void>)&OnLink;
-        if (Overrides(nameof(FuseFileSystem.OpenAsync))) ops[14] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, void>)&OnOpen;
-        if (Overrides(nameof(FuseFileSystem.ReadAsync))) ops[15] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, nuint, long, FileInfoNative*, void>)&OnRead;
-        if (Overrides(nameof(FuseFileSystem.WriteAsync))) ops[16] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, nuint, long, FileInfoNative*, void>)&OnWrite;
-        if (Overrides(nameof(FuseFileSystem.FlushAsync))) ops[17] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, void>)&OnFlush;
-        ops[18] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, void>)&OnRelease;
-        if (Overrides(nameof(FuseFileSystem.SyncAsync))) ops[19] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, int, FileInfoNative*, void>)&OnFSync;
-        if (Overrides(nameof(FuseFileSystem.OpenDirectoryAsync))) ops[20] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, void>)&OnOpenDir;
-        if (Overrides(nameof(FuseFileSystem.ReadDirectoryAsync))) ops[21] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, nuint, long, FileInfoNative*, void>)&OnReadDir;
-        ops[22] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, void>)&OnReleaseDir;
-        if (Overrides(nameof(FuseFileSystem.SyncDirectoryAsync))) ops[23] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, int, FileInfoNative*, void>)&OnFSyncDir;
-        if (Overrides(nameof(FuseFileSystem.GetStatisticsAsync))) ops[24] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, void>)&OnStatFs;
-        if (Overrides(nameof(FuseFileSystem.SetExtendedAttributeAsync))) ops[25] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, byte*, nuint, int, void>)&OnSetXAttr;
-        if (Overrides(nameof(FuseFileSystem.GetExtendedAttributeAsync))) ops[26] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, nuint, void>)&OnGetXAttr;
-        if (Overrides(nameof(FuseFileSystem.ListExtendedAttributesAsync))) ops[27] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, nuint, void>)&OnListXAttr;
-        if (Overrides(nameof(FuseFileSystem.RemoveExtendedAttributeAsync))) ops[28] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnRemoveXAttr;
-        if (Overrides(nameof(FuseFileSystem.AccessAsync))) ops[29] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, int, void>)&OnAccess;
-        if (Overrides(nameof(FuseFileSystem.CreateAsync))) ops[30] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, uint, FileInfoNative*, void>)&OnCreate;
+        var ops = new LowLevelOperations
+        {
+            Init = &OnInit,
+            Destroy = &OnDestroy,
+            Forget = &OnForget,
+            Release = &OnRelease,
+            ReleaseDir = &OnReleaseDir,
+        };
+        if (Overrides(nameof(FuseFileSystem.LookupAsync))) ops.Lookup = &OnLookup;
+        if (Overrides(nameof(FuseFileSystem.GetAttributesAsync))) ops.GetAttr = &OnGetAttr;
+        if (Overrides(nameof(FuseFileSystem.SetAttributesAsync))) ops.SetAttr = &OnSetAttr;
+        if (Overrides(nameof(FuseFileSystem.ReadLinkAsync))) ops.ReadLink = &OnReadLink;
+        if (Overrides(nameof(FuseFileSystem.MakeNodeAsync))) ops.MkNod = &OnMkNod;
+        if (Overrides(nameof(FuseFileSystem.MakeDirectoryAsync))) ops.MkDir = &OnMkDir;
+        if (Overrides(nameof(FuseFileSystem.UnlinkAsync))) ops.Unlink = &OnUnlink;
+        if (Overrides(nameof(FuseFileSystem.RemoveDirectoryAsync))) ops.RmDir = &OnRmDir;
+        if (Overrides(nameof(FuseFileSystem.SymLinkAsync))) ops.SymLink = &OnSymLink;
+        if (Overrides(nameof(FuseFileSystem.RenameAsync))) ops.Rename = &OnRename;
+        if (Overrides(nameof(FuseFileSystem.LinkAsync))) ops.Link = &OnLink;
+        if (Overrides(nameof(FuseFileSystem.OpenAsync))) ops.Open = &OnOpen;
+        if (Overrides(nameof(FuseFileSystem.ReadAsync))) ops.Read = &OnRead;
+        if (Overrides(nameof(FuseFileSystem.WriteAsync))) ops.Write = &OnWrite;
+        if (Overrides(nameof(FuseFileSystem.FlushAsync))) ops.Flush = &OnFlush;
+        if (Overrides(nameof(FuseFileSystem.SyncAsync))) ops.FSync = &OnFSync;
+        if (Overrides(nameof(FuseFileSystem.OpenDirectoryAsync))) ops.OpenDir = &OnOpenDir;
+        if (Overrides(nameof(FuseFileSystem.ReadDirectoryAsync))) ops.ReadDir = &OnReadDir;
+        if (Overrides(nameof(FuseFileSystem.SyncDirectoryAsync))) ops.FSyncDir = &OnFSyncDir;
+        if (Overrides(nameof(FuseFileSystem.GetStatisticsAsync))) ops.StatFs = &OnStatFs;
+        if (Overrides(nameof(FuseFileSystem.SetExtendedAttributeAsync))) ops.SetXAttr = &OnSetXAttr;
+        if (Overrides(nameof(FuseFileSystem.GetExtendedAttributeAsync))) ops.GetXAttr = &OnGetXAttr;
+        if (Overrides(nameof(FuseFileSystem.ListExtendedAttributesAsync))) ops.ListXAttr = &OnListXAttr;
+        if (Overrides(nameof(FuseFileSystem.RemoveExtendedAttributeAsync))) ops.RemoveXAttr = &OnRemoveXAttr;
+        if (Overrides(nameof(FuseFileSystem.AccessAsync))) ops.Access = &OnAccess;
+        if (Overrides(nameof(FuseFileSystem.CreateAsync))) ops.Create = &OnCreate;
         // libfuse only announces POSIX lock support when both getlk and setlk are present.
         if (Overrides(nameof(FuseFileSystem.SetLockAsync)))
         {
-            ops[31] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, FlockNative*, void>)&OnGetLk;
-            ops[32] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, FlockNative*, int, void>)&OnSetLk;
+            ops.GetLk = &OnGetLk;
+            ops.SetLk = &OnSetLk;
         }
-        if (Overrides(nameof(FuseFileSystem.FlockAsync))) ops[39] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FileInfoNative*, int, void>)&OnFlock;
-        if (Options.ReadDirPlus && Overrides(nameof(FuseFileSystem.ReadDirectoryAsync))) ops[41] = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, nuint, long, FileInfoNative*, void>)&OnReadDirPlus;
-        return (nint)ops;
+        if (Overrides(nameof(FuseFileSystem.FlockAsync))) ops.Flock = &OnFlock;
+        if (Options.ReadDirPlus && Overrides(nameof(FuseFileSystem.ReadDirectoryAsync))) ops.ReadDirPlus = &OnReadDirPlus;
+        return ops;
     }
 
     // ---- replies -------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ internal sealed unsafe partial class FuseSession
 {
     private GCHandle _self;
     private nint _session;
-    private nint _ops;
     private FuseArgs _args;
     private nint[] _argStrings = [];
     private nint _argvBlock;
@@ -60,12 +59,12 @@ internal sealed unsafe partial class FuseSession
         _args = new FuseArgs { Argc = argv.Count, Argv = argvNative, Allocated = 0 };
         _argvBlock = (nint)argvNative;
 
-        _ops = BuildOperations();
+        var ops = BuildOperations();
         _self = GCHandle.Alloc(this);
         using var capture = LibFuseLog.Capture();
         fixed (FuseArgs* args = &_args)
         {
-            _session = LibFuse.SessionNew(args, _ops, (nuint)(OperationCount * sizeof(nint)), GCHandle.ToIntPtr(_self));
+            _session = LibFuse.SessionNew(args, &ops, (nuint)sizeof(LowLevelOperations), GCHandle.ToIntPtr(_self));
         }
         if (_session == 0)
         {
@@ -231,11 +230,6 @@ internal sealed unsafe partial class FuseSession
             Marshal.FreeCoTaskMem(s);
         }
         _argStrings = [];
-        if (_ops != 0)
-        {
-            NativeMemory.Free((void*)_ops);
-            _ops = 0;
-        }
         if (_self.IsAllocated)
         {
             _self.Free();

@@ -7,7 +7,8 @@ namespace CassaFS.PowerShell;
 
 /// <summary>
 /// What one cassa: drive holds open from New-PSDrive to Remove-PSDrive: the CQL session, the ZooKeeper session (zookeeper
-/// lock mode), the lock provider, the mounted filesystem, the drive's root directory and the caller it acts as.
+/// lock mode), the lock provider, the mounted filesystem, the drive's root directory and the caller it acts as. The
+/// sessions stay inside: the cmdlets get the filesystem, the locks, and formatting or destroying a keyspace.
 /// </summary>
 public sealed class CassaDriveSession : IAsyncDisposable
 {
@@ -26,8 +27,12 @@ public sealed class CassaDriveSession : IAsyncDisposable
     public DriveParameters Parameters { get; }
     private readonly FileSystemClient _client;
 
-    public CqlSession Session => _client.Session;
-    public ZooKeeperClient? ZooKeeper => _client.ZooKeeper;
+    /// <summary>The CQL session, for this assembly and its tests only (what it keeps as the session's default consistency, say).</summary>
+    internal CqlSession Session => _client.Session;
+
+    /// <summary>The ZooKeeper session (zookeeper lock mode), else null; for this assembly and its tests only.</summary>
+    internal ZooKeeperClient? ZooKeeper => _client.ZooKeeper;
+
     public ILockProvider Locks => _client.Locks;
 
     /// <summary>The files' advisory locks (the ones a mount's flock takes too), on <see cref="Locks"/>.</summary>
@@ -60,7 +65,7 @@ public sealed class CassaDriveSession : IAsyncDisposable
         FileSystemClient client;
         try
         {
-            client = await FileSystemClient.OpenAsync(parameters.ToClientSettings(), ct: ct).ConfigureAwait(false);
+            client = await FileSystemClient.OpenAsync(parameters.Servers, ct: ct).ConfigureAwait(false);
         }
         catch (ServerConnectException e)
         {
@@ -87,10 +92,10 @@ public sealed class CassaDriveSession : IAsyncDisposable
                         ClientName = $"{Environment.MachineName}/{Environment.ProcessId} (PowerShell)",
                     }, ct).ConfigureAwait(false);
                 }
-                catch (FileSystemException e) when (e.Errno is Errno.ENOENT or Errno.EINVAL && e.Subject == parameters.Keyspace)
+                catch (FileSystemException e) when (e.Errno is Errno.ENOENT or Errno.EINVAL && e.Subject == parameters.Servers.Keyspace)
                 {
-                    throw new CassaConnectionException(parameters.Keyspace,
-                        $"Keyspace '{parameters.Keyspace}' on Cassandra {client.Settings.CassandraHosts} holds no usable CassaFS filesystem: {e.Message} Check -Keyspace, or create one with Initialize-CassaFileSystem.", e);
+                    throw new CassaConnectionException(parameters.Servers.Keyspace,
+                        $"Keyspace '{parameters.Servers.Keyspace}' on Cassandra {client.Settings.CassandraHosts} holds no usable CassaFS filesystem: {e.Message} Check -Keyspace, or create one with Initialize-CassaFileSystem.", e);
                 }
                 var rootInode = await fs.ResolveAsync(normalizedRoot, who, true, ct).ConfigureAwait(false);
                 if (!rootInode.IsDirectory)
@@ -119,11 +124,17 @@ public sealed class CassaDriveSession : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(other);
         if (ReferenceEquals(this, other)) return true;
-        var a = Parameters;
-        var b = other.Parameters;
+        var a = Parameters.Servers;
+        var b = other.Parameters.Servers;
         return a.Keyspace == b.Keyspace && a.Port == b.Port &&
             a.ContactPoints.Order(StringComparer.OrdinalIgnoreCase).SequenceEqual(b.ContactPoints.Order(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
     }
+
+    /// <summary>Creates a filesystem in <see cref="FormatOptions.Keyspace"/> (Initialize-CassaFileSystem).</summary>
+    internal Task FormatAsync(FormatOptions options, CancellationToken ct) => Schema.FormatAsync(_client.Session, options, ct);
+
+    /// <summary>Drops the drive's keyspace with every file in it (Remove-CassaFileSystem).</summary>
+    internal Task DestroyAsync(CancellationToken ct) => Schema.DestroyAsync(_client.Session, Parameters.Servers.Keyspace, ct);
 
     /// <summary>A drive-relative or absolute path as an absolute filesystem path under this drive's root.</summary>
     public string Resolve(string path) => ProviderPath.Combine(Root, path);

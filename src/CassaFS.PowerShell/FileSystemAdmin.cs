@@ -1,3 +1,5 @@
+using CassaFS.Client;
+
 namespace CassaFS.PowerShell;
 
 /// <summary>Get-CassaFileSystem's answer: statfs figures and the filesystem's stored settings.</summary>
@@ -14,14 +16,14 @@ public sealed record FileSystemView(string Keyspace, string Cassandra, string Lo
 public static class FileSystemAdmin
 {
     /// <summary>Formats a keyspace: refuses an existing filesystem or foreign keyspace unless <see cref="FormatOptions.Force"/>.</summary>
-    public static async Task FormatAsync(DriveParameters parameters, FormatOptions options, CancellationToken ct = default)
+    public static async Task FormatAsync(ClientSettings servers, FormatOptions options, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(servers);
         ArgumentNullException.ThrowIfNull(options);
-        await using var servers = await CassaDriveSession.OpenAsync(parameters with { LockMode = "local" }, "/", mount: false, ct: ct).ConfigureAwait(false);
+        await using var session = await OpenUnlockedAsync(servers, ct).ConfigureAwait(false);
         try
         {
-            await Schema.FormatAsync(servers.Session, options, ct).ConfigureAwait(false);
+            await session.FormatAsync(options, ct).ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST)
         {
@@ -30,12 +32,16 @@ public static class FileSystemAdmin
     }
 
     /// <summary>Removes a filesystem (drops its keyspace); refuses a keyspace that holds none.</summary>
-    public static async Task DestroyAsync(DriveParameters parameters, CancellationToken ct = default)
+    public static async Task DestroyAsync(ClientSettings servers, CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
-        await using var servers = await CassaDriveSession.OpenAsync(parameters with { LockMode = "local" }, "/", mount: false, ct: ct).ConfigureAwait(false);
-        await Schema.DestroyAsync(servers.Session, parameters.Keyspace, ct).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(servers);
+        await using var session = await OpenUnlockedAsync(servers, ct).ConfigureAwait(false);
+        await session.DestroyAsync(ct).ConfigureAwait(false);
     }
+
+    // Formatting and destroying take no filesystem locks: a session without a lock service (and without a mount) will do.
+    private static Task<CassaDriveSession> OpenUnlockedAsync(ClientSettings servers, CancellationToken ct) =>
+        CassaDriveSession.OpenAsync(new DriveParameters { Servers = servers with { LockMode = LockMode.Local } }, "/", mount: false, ct: ct);
 
     /// <summary>Runs fsck on the drive's filesystem (dry run unless <paramref name="repair"/>), reporting progress lines.</summary>
     public static Task<FsckReport> CheckAsync(CassaDriveSession drive, bool repair, Action<string>? progress = null, TimeSpan? grace = null, CancellationToken ct = default)
@@ -49,6 +55,7 @@ public static class FileSystemAdmin
     {
         ArgumentNullException.ThrowIfNull(drive);
         var stats = await drive.FileSystem.StatFsAsync(ct).ConfigureAwait(false);
-        return new FileSystemView(drive.Parameters.Keyspace, string.Join(",", drive.Parameters.ContactPoints), drive.Parameters.LockMode, stats, drive.FileSystem.Settings);
+        var servers = drive.Parameters.Servers;
+        return new FileSystemView(servers.Keyspace, string.Join(",", servers.ContactPoints), ClientSettings.Name(servers.LockMode), stats, drive.FileSystem.Settings);
     }
 }

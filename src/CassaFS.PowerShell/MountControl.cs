@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
+using CassaFS.Client;
 
 namespace CassaFS.PowerShell;
 
@@ -23,14 +23,32 @@ public sealed record CliCommand(string FileName, IReadOnlyList<string> PrefixArg
 public sealed record MountRequest
 {
     public required string MountPoint { get; init; }
-    public required DriveParameters Servers { get; init; }
+    public required ClientSettings Servers { get; init; }
     /// <summary>-o options as the CLI takes them ("ro", "attr_timeout=1").</summary>
     public IReadOnlyList<string> Options { get; init; } = [];
 }
 
-/// <summary>A CassaFS mount on this machine, as Get-CassaMount shows it (from `cassafs status --json`).</summary>
-public sealed record MountView(string MountPoint, bool Mounted, bool DaemonAlive, int? ProcessId, string? Keyspace, string? Cassandra, string? ZooKeeper, string? LockMode, bool ReadOnly, DateTimeOffset? Since)
+/// <summary>A CassaFS mount on this machine, as Get-CassaMount shows it: the CLI's <see cref="MountStatus"/> under the names PowerShell users read.</summary>
+public sealed record MountView
 {
+    private readonly MountStatus _mount;
+
+    public MountView(MountStatus mount) => _mount = mount ?? throw new ArgumentNullException(nameof(mount));
+
+    public string MountPoint => _mount.MountPoint;
+    public bool Mounted => _mount.Mounted;
+    public bool DaemonAlive => _mount.DaemonAlive;
+
+    /// <summary>The daemon's pid; null when there is no state file, or its pid is not known.</summary>
+    public int? ProcessId => _mount.State is { Pid: > 0 } state ? state.Pid : null;
+
+    public string? Keyspace => _mount.State?.Keyspace;
+    public string? Cassandra => _mount.State?.Cassandra;
+    public string? ZooKeeper => _mount.State?.ZooKeeper;
+    public string? LockMode => _mount.State?.LockMode;
+    public bool ReadOnly => _mount.State?.ReadOnly ?? false;
+    public DateTimeOffset? Since => _mount.State?.Since;
+
     /// <summary>"mounted", "mounted, daemon not found", or "stale".</summary>
     public string Status => !Mounted ? "stale" : DaemonAlive ? "mounted" : "mounted, daemon not found";
 }
@@ -98,7 +116,7 @@ public sealed class MountControl
             "--keyspace", s.Keyspace,
             "--zookeeper", s.ZooKeeper,
             "--consistency", s.Consistency.ToString().ToLowerInvariant(),
-            "--lock-mode", s.LockMode,
+            "--lock-mode", ClientSettings.Name(s.LockMode),
         };
         if (s.UserName is not null) args.AddRange(["--user", s.UserName]);
         foreach (var o in request.Options) args.AddRange(["-o", o]);
@@ -151,8 +169,18 @@ public sealed class MountControl
         }
         progress?.Invoke($"Mounted {mountPoint}", clock.Elapsed);
         var status = await StatusAsync(ct).ConfigureAwait(false);
+        // Status names the mount by the kernel's path, which can differ from the one given (a symbolic link on the
+        // way): then the view says what was asked for, with the daemon's pid unknown.
         return status.FirstOrDefault(m => m.MountPoint == mountPoint)
-               ?? new MountView(mountPoint, true, true, null, request.Servers.Keyspace, string.Join(",", request.Servers.ContactPoints), request.Servers.ZooKeeper, request.Servers.LockMode, false, DateTimeOffset.UtcNow);
+               ?? new MountView(new MountStatus(mountPoint, "", true, true, new MountState
+               {
+                   MountPoint = mountPoint,
+                   Pid = 0,
+                   Keyspace = request.Servers.Keyspace,
+                   Cassandra = string.Join(",", request.Servers.ContactPoints),
+                   ZooKeeper = request.Servers.ZooKeeper,
+                   LockMode = ClientSettings.Name(request.Servers.LockMode),
+               }));
     }
 
     /// <summary>`cassafs umount`: unmounts and waits for the daemon to flush and exit.</summary>
@@ -173,39 +201,12 @@ public sealed class MountControl
         return ParseStatus(output);
     }
 
-    /// <summary>Parses `cassafs status --json` (an array of {mountPoint, source, mounted, daemonAlive, state{pid, keyspace, ...}}).</summary>
+    /// <summary>Parses `cassafs status --json`: the CLI's <see cref="MountStatus"/> list, read with the record it was written from.</summary>
     public static IReadOnlyList<MountView> ParseStatus(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        using var doc = JsonDocument.Parse(json);
-        var result = new List<MountView>();
-        foreach (var m in doc.RootElement.EnumerateArray())
-        {
-            var state = Property(m, "state");
-            var hasState = state is { ValueKind: JsonValueKind.Object };
-            result.Add(new MountView(
-                Text(Property(m, "mountPoint")) ?? "",
-                Property(m, "mounted") is { ValueKind: JsonValueKind.True },
-                Property(m, "daemonAlive") is { ValueKind: JsonValueKind.True },
-                hasState && Property(state!.Value, "pid") is { ValueKind: JsonValueKind.Number } pid ? pid.GetInt32() : null,
-                hasState ? Text(Property(state!.Value, "keyspace")) : null,
-                hasState ? Text(Property(state!.Value, "cassandra")) : null,
-                hasState ? Text(Property(state!.Value, "zooKeeper")) : null,
-                hasState ? Text(Property(state!.Value, "lockMode")) : null,
-                hasState && Property(state!.Value, "readOnly") is { ValueKind: JsonValueKind.True },
-                hasState && Text(Property(state!.Value, "since")) is { } since ? DateTimeOffset.Parse(since, CultureInfo.InvariantCulture) : null));
-        }
-        return result;
+        return [.. MountStatus.ParseList(json).Select(m => new MountView(m))];
     }
-
-    private static JsonElement? Property(JsonElement element, string name)
-    {
-        foreach (var p in element.EnumerateObject())
-            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) return p.Value;
-        return null;
-    }
-
-    private static string? Text(JsonElement? e) => e is { ValueKind: JsonValueKind.String } s ? s.GetString() : null;
 
     private Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {

@@ -111,7 +111,7 @@ public sealed class ChildItemTests(DriveFixture fixture)
     public async Task A_drive_rooted_at_a_subdirectory_lists_that_subdirectory_and_stops_dotdot_at_its_root()
     {
         var dir = await TreeAsync();
-        await using var sub = await CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, $"{dir}/sub");
+        await using var sub = await CassaDriveSession.OpenAsync(fixture.WithLocalLocks(), $"{dir}/sub");
         Assert.Equal(["c.txt", "deeper"], await NamesAsync(new ChildItemQuery(), "cassa:/", sub));
         Assert.Equal(["c.txt", "deeper"], await NamesAsync(new ChildItemQuery(), @"cassa:\deeper\..\..\..", sub));
         Assert.Equal(["d.txt"], await NamesAsync(new ChildItemQuery(), @"cassa:\deeper", sub));
@@ -132,7 +132,7 @@ public sealed class ChildItemTests(DriveFixture fixture)
     public async Task Drive_qualified_provider_paths_list_below_the_drive_root()
     {
         var dir = await TreeAsync();
-        await using var sub = await CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, $"{dir}/sub");
+        await using var sub = await CassaDriveSession.OpenAsync(fixture.WithLocalLocks(), $"{dir}/sub");
         var items = new List<ItemView>();
         await foreach (var item in new ChildItemQuery().RunAsync(sub, "subdrive:/deeper")) items.Add(item);
         Assert.Equal($"{dir}/sub/deeper/d.txt", Assert.Single(items).FileSystemPath);

@@ -1,3 +1,4 @@
+using CassaFS.Client;
 using CassaFS.Testing;
 
 namespace CassaFS.PowerShell.Tests;
@@ -22,18 +23,27 @@ public sealed class DriveFixture : IAsyncLifetime
         var colon = Cassandra.LastIndexOf(':');
         Parameters = new DriveParameters
         {
-            ContactPoints = [Cassandra[..colon]],
-            Port = int.Parse(Cassandra[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-            Keyspace = TestNames.Keyspace("ps"),
-            ZooKeeper = ZooKeeperServer + TestNames.Chroot("ps"),
-            Consistency = Cql.Consistency.One,
-            LockMode = "zookeeper",
+            Servers = new ClientSettings
+            {
+                ContactPoints = [Cassandra[..colon]],
+                Port = int.Parse(Cassandra[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
+                Keyspace = TestNames.Keyspace("ps"),
+                ZooKeeper = ZooKeeperServer + TestNames.Chroot("ps"),
+                Consistency = Cql.Consistency.One,
+                LockMode = LockMode.ZooKeeper,
+            },
             LockTimeout = TimeSpan.FromSeconds(10),
         };
-        await FileSystemAdmin.FormatAsync(Parameters, new FormatOptions { Keyspace = Parameters.Keyspace, RootMode = 0x1FF });
+        await FileSystemAdmin.FormatAsync(Parameters.Servers, new FormatOptions { Keyspace = Parameters.Servers.Keyspace, RootMode = 0x1FF });
         Drive = await CassaDriveSession.OpenAsync(Parameters);
         Other = await CassaDriveSession.OpenAsync(Parameters);
     }
+
+    /// <summary>The fixture's parameters with other server settings.</summary>
+    public DriveParameters With(Func<ClientSettings, ClientSettings> change) => Parameters with { Servers = change(Parameters.Servers) };
+
+    /// <summary>The fixture's parameters with in-process locks (a drive that needs no ZooKeeper session of its own).</summary>
+    public DriveParameters WithLocalLocks() => With(s => s with { LockMode = LockMode.Local });
 
     /// <summary>A fresh directory for one test ("/t-xxxxxxxx").</summary>
     public async Task<string> NewDirectoryAsync()

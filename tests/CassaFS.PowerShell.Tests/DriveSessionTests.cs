@@ -11,13 +11,12 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     {
         foreach (var mode in new[] { "lwt", "local" })
         {
-            await using var drive = await CassaDriveSession.OpenAsync(fixture.Parameters with
+            await using var drive = await CassaDriveSession.OpenAsync(fixture.With(s => s with
             {
-                LockMode = mode,
+                LockMode = Client.ClientSettings.ParseLockMode(mode),
                 Consistency = Cql.Consistency.Quorum,
                 ConnectTimeout = TimeSpan.FromSeconds(3),
-                LockTimeout = TimeSpan.FromSeconds(2),
-            });
+            }) with { LockTimeout = TimeSpan.FromSeconds(2) });
             Assert.Equal(mode, drive.Locks.Name);
             Assert.Null(drive.ZooKeeper);
             Assert.Equal(Cql.Consistency.Quorum, drive.Session.Options.DefaultConsistency);
@@ -33,12 +32,12 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     [Fact]
     public async Task An_unreachable_Cassandra_is_named_with_what_to_check()
     {
-        var e = await Assert.ThrowsAsync<CassaConnectionException>(() => CassaDriveSession.OpenAsync(fixture.Parameters with
+        var e = await Assert.ThrowsAsync<CassaConnectionException>(() => CassaDriveSession.OpenAsync(fixture.With(s => s with
         {
             ContactPoints = ["127.0.0.1"],
             Port = 1,
             ConnectTimeout = TimeSpan.FromSeconds(2),
-        }));
+        })));
         Assert.Contains("127.0.0.1 (port 1)", e.Message, StringComparison.Ordinal);
         Assert.Contains("-ContactPoints", e.Message, StringComparison.Ordinal);
         Assert.Equal("ConnectionError", Failure.Of(e).Category);
@@ -47,11 +46,11 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     [Fact]
     public async Task An_unreachable_ZooKeeper_is_named_and_lwt_is_suggested()
     {
-        var e = await Assert.ThrowsAsync<CassaConnectionException>(() => CassaDriveSession.OpenAsync(fixture.Parameters with
+        var e = await Assert.ThrowsAsync<CassaConnectionException>(() => CassaDriveSession.OpenAsync(fixture.With(s => s with
         {
             ZooKeeper = "127.0.0.1:1",
             ConnectTimeout = TimeSpan.FromSeconds(2),
-        }));
+        })));
         Assert.Equal("127.0.0.1:1", e.Server);
         Assert.Contains("ZooKeeper is unreachable at 127.0.0.1:1", e.Message, StringComparison.Ordinal);
         Assert.Contains("-LockMode lwt", e.Message, StringComparison.Ordinal);
@@ -60,11 +59,11 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     [Fact]
     public async Task A_keyspace_without_a_filesystem_says_to_initialize_one()
     {
-        var e = await Assert.ThrowsAsync<CassaConnectionException>(() => CassaDriveSession.OpenAsync(fixture.Parameters with
+        var e = await Assert.ThrowsAsync<CassaConnectionException>(() => CassaDriveSession.OpenAsync(fixture.With(s => s with
         {
             Keyspace = TestNames.Keyspace("nofs"),
-            LockMode = "local",
-        }));
+            LockMode = Client.LockMode.Local,
+        })));
         Assert.Contains("Initialize-CassaFileSystem", e.Message, StringComparison.Ordinal);
     }
 
@@ -73,9 +72,9 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     {
         var dir = await fixture.NewDirectoryAsync();
         await new ItemOperations(fixture.Drive).NewAsync($"{dir}/file", ItemKind.File, "x");
-        var notDir = await Assert.ThrowsAsync<FileSystemException>(() => CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, $"{dir}/file"));
+        var notDir = await Assert.ThrowsAsync<FileSystemException>(() => CassaDriveSession.OpenAsync(fixture.WithLocalLocks(), $"{dir}/file"));
         Assert.Equal(Errno.ENOTDIR, notDir.Errno);
-        var missing = await Assert.ThrowsAsync<FileSystemException>(() => CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, $"{dir}/nowhere"));
+        var missing = await Assert.ThrowsAsync<FileSystemException>(() => CassaDriveSession.OpenAsync(fixture.WithLocalLocks(), $"{dir}/nowhere"));
         Assert.Equal(Errno.ENOENT, missing.Errno);
     }
 
@@ -83,9 +82,9 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     public async Task Drives_share_a_filesystem_only_on_the_same_keyspace_and_cluster()
     {
         Assert.True(fixture.Drive.SharesFileSystemWith(fixture.Other));
-        await using var elsewhere = await CassaDriveSession.OpenAsync(fixture.Parameters with { Keyspace = fixture.Parameters.Keyspace + "_other", LockMode = "local" }, mount: false);
+        await using var elsewhere = await CassaDriveSession.OpenAsync(fixture.With(s => s with { Keyspace = s.Keyspace + "_other", LockMode = Client.LockMode.Local }), mount: false);
         Assert.False(fixture.Drive.SharesFileSystemWith(elsewhere));
-        await using var sameByOtherName = await CassaDriveSession.OpenAsync(fixture.Parameters with { ContactPoints = [.. fixture.Parameters.ContactPoints.Select(c => c.ToUpperInvariant())], LockMode = "local" }, mount: false);
+        await using var sameByOtherName = await CassaDriveSession.OpenAsync(fixture.With(s => s with { ContactPoints = [.. s.ContactPoints.Select(c => c.ToUpperInvariant())], LockMode = Client.LockMode.Local }), mount: false);
         Assert.True(fixture.Drive.SharesFileSystemWith(sameByOtherName));
     }
 
@@ -104,10 +103,10 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     [Fact]
     public async Task Format_refuses_an_existing_filesystem_unless_forced_and_describe_reports_statfs()
     {
-        var e = await Assert.ThrowsAsync<FileSystemException>(() => FileSystemAdmin.FormatAsync(fixture.Parameters, new FormatOptions { Keyspace = fixture.Parameters.Keyspace }));
+        var e = await Assert.ThrowsAsync<FileSystemException>(() => FileSystemAdmin.FormatAsync(fixture.Parameters.Servers, new FormatOptions { Keyspace = fixture.Parameters.Servers.Keyspace }));
         Assert.Equal("ResourceExists", Failure.Of(e).Category);
         var view = await FileSystemAdmin.DescribeAsync(fixture.Drive);
-        Assert.Equal(fixture.Parameters.Keyspace, view.Keyspace);
+        Assert.Equal(fixture.Parameters.Servers.Keyspace, view.Keyspace);
         Assert.Equal(FormatOptions.DefaultBlockSize, view.BlockSize);
         Assert.True(view.Files >= 1);
         Assert.True(view.Settings.ContainsKey("schema_version"));

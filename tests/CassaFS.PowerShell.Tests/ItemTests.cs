@@ -156,7 +156,7 @@ public sealed class ItemTests(DriveFixture fixture)
     {
         var dir = await fixture.NewDirectoryAsync();
         await Items.NewAsync($"{dir}/private", ItemKind.Directory, mode: 0x1C0);
-        await using var stranger = await CassaDriveSession.OpenAsync(fixture.Parameters with { LockMode = "local" }, "/", caller: new Caller(4242, 4242, []));
+        await using var stranger = await CassaDriveSession.OpenAsync(fixture.WithLocalLocks(), "/", caller: new Caller(4242, 4242, []));
         var e = await Assert.ThrowsAsync<FileSystemException>(() => new ItemOperations(stranger).NewAsync($"{dir}/private/x", ItemKind.File, "no"));
         Assert.Equal("PermissionDenied", Failure.Of(e).Category);
     }

@@ -29,14 +29,14 @@ public sealed class MountTests(DriveFixture fixture) : IDisposable
         var args = MountControl.MountArguments(new MountRequest
         {
             MountPoint = "/mnt/x",
-            Servers = new DriveParameters
+            Servers = new Client.ClientSettings
             {
                 ContactPoints = ["10.0.0.1", "10.0.0.2:9043"],
                 Port = 9142,
                 Keyspace = "myfs",
                 ZooKeeper = "zk1:2181/cassafs",
                 Consistency = Cql.Consistency.LocalQuorum,
-                LockMode = "lwt",
+                LockMode = Client.LockMode.Lwt,
                 UserName = "alice",
                 Password = "s3cret",
             },
@@ -81,12 +81,12 @@ public sealed class MountTests(DriveFixture fixture) : IDisposable
         var mountPoint = Directory.CreateTempSubdirectory("cassafs-ps-mnt-").FullName;
         var control = Control();
         var progress = new List<string>();
-        var mount = await control.StartAsync(new MountRequest { MountPoint = mountPoint, Servers = fixture.Parameters }, TimeSpan.FromSeconds(60), (s, _) => progress.Add(s));
+        var mount = await control.StartAsync(new MountRequest { MountPoint = mountPoint, Servers = fixture.Parameters.Servers }, TimeSpan.FromSeconds(60), (s, _) => progress.Add(s));
         try
         {
             Assert.Equal(mountPoint, mount.MountPoint);
             Assert.True(mount.Mounted);
-            Assert.Equal(fixture.Parameters.Keyspace, mount.Keyspace);
+            Assert.Equal(fixture.Parameters.Servers.Keyspace, mount.Keyspace);
             Assert.Equal("zookeeper", mount.LockMode);
             Assert.NotNull(mount.ProcessId);
             Assert.Contains(progress, p => p.StartsWith("Mounted", StringComparison.Ordinal));
@@ -116,7 +116,7 @@ public sealed class MountTests(DriveFixture fixture) : IDisposable
         var control = Control();
         var missing = Path.Combine(Path.GetTempPath(), "cassafs-no-such-dir-" + Guid.NewGuid().ToString("N"));
         var e = await Assert.ThrowsAsync<MountException>(() =>
-            control.StartAsync(new MountRequest { MountPoint = missing, Servers = fixture.Parameters }, TimeSpan.FromSeconds(60)));
+            control.StartAsync(new MountRequest { MountPoint = missing, Servers = fixture.Parameters.Servers }, TimeSpan.FromSeconds(60)));
         Assert.Contains("exit code", e.Message, StringComparison.Ordinal);
         Assert.Equal(missing, e.MountPoint);
         var stop = await Assert.ThrowsAsync<MountException>(() => control.StopAsync(missing));
@@ -133,9 +133,26 @@ public sealed class MountTests(DriveFixture fixture) : IDisposable
             """;
         var mounts = MountControl.ParseStatus(json);
         Assert.Equal(2, mounts.Count);
-        Assert.Equal(new MountView("/mnt/a", true, true, 42, "fs1", "h:9042", "z:2181", "zookeeper", true, DateTimeOffset.Parse("2026-01-02T03:04:05+00:00", System.Globalization.CultureInfo.InvariantCulture)), mounts[0]);
+        var a = mounts[0];
+        Assert.Equal(
+            ("/mnt/a", true, true, (int?)42, "fs1", "h:9042", "z:2181", "zookeeper", true, (DateTimeOffset?)DateTimeOffset.Parse("2026-01-02T03:04:05+00:00", System.Globalization.CultureInfo.InvariantCulture)),
+            (a.MountPoint, a.Mounted, a.DaemonAlive, a.ProcessId, a.Keyspace, a.Cassandra, a.ZooKeeper, a.LockMode, a.ReadOnly, a.Since));
         Assert.Equal("stale", mounts[1].Status);
         Assert.Null(mounts[1].ProcessId);
+    }
+
+    [Fact]
+    public void What_the_CLI_records_of_a_mount_is_what_Get_CassaMount_reads_back()
+    {
+        // One record on both sides: the daemon's MountState, printed by `cassafs status --json`, parsed by the module.
+        var since = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var state = new Client.MountState { MountPoint = "/mnt/c", Pid = 7, Keyspace = "fs2", Cassandra = "h:9042, h2:9042", LockMode = "lwt", ReadOnly = true, Since = since };
+        var json = Client.MountStatus.ToJson([new Client.MountStatus("/mnt/c", "cassafs:fs2", true, false, state), new Client.MountStatus("/mnt/d", "", false, false, null)]);
+        var mounts = MountControl.ParseStatus(json);
+        var c = mounts[0];
+        Assert.Equal(("/mnt/c", true, false, (int?)7, "fs2", "h:9042, h2:9042", (string?)null, "lwt", true, (DateTimeOffset?)since, "mounted, daemon not found"),
+            (c.MountPoint, c.Mounted, c.DaemonAlive, c.ProcessId, c.Keyspace, c.Cassandra, c.ZooKeeper, c.LockMode, c.ReadOnly, c.Since, c.Status));
+        Assert.Equal(("stale", (string?)null), (mounts[1].Status, mounts[1].Keyspace));
     }
 
     private static async Task<int> FlockAsync(string file)

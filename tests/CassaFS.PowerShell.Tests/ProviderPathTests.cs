@@ -205,9 +205,10 @@ public sealed class ProviderPathTests
     [Fact]
     public void Lock_modes_and_consistency_parse_in_any_case_and_refuse_unknown_values()
     {
-        Assert.Equal("lwt", DriveParameters.ParseLockMode("LWT"));
-        Assert.Equal(Cql.Consistency.LocalQuorum, DriveParameters.ParseConsistency("LOCAL_QUORUM"));
-        Assert.Contains("zookeeper", Assert.Throws<ArgumentException>(() => DriveParameters.ParseLockMode("redis")).Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentException>(() => DriveParameters.ParseConsistency("most"));
+        // New-PSDrive's -LockMode and -Consistency become the drive's ClientSettings through these.
+        Assert.Equal("lwt", Client.ClientSettings.Name(Client.ClientSettings.ParseLockMode("LWT")));
+        Assert.Equal(Cql.Consistency.LocalQuorum, Client.ClientSettings.ParseConsistency("LOCAL_QUORUM"));
+        Assert.Contains("zookeeper", Assert.Throws<ArgumentException>(() => Client.ClientSettings.ParseLockMode("redis")).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Client.ClientSettings.ParseConsistency("most"));
     }
 }

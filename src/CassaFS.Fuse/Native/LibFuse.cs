@@ -9,7 +9,7 @@ internal static unsafe partial class LibFuse
     private const string Library = "libfuse3.so.3";
 
     [LibraryImport(Library, EntryPoint = "fuse_session_new")]
-    internal static partial nint SessionNew(FuseArgs* args, nint ops, nuint opsSize, nint userdata);
+    internal static partial nint SessionNew(FuseArgs* args, LowLevelOperations* ops, nuint opsSize, nint userdata);
 
     [LibraryImport(Library, EntryPoint = "fuse_session_mount")]
     internal static partial int SessionMount(nint session, byte* mountpoint);

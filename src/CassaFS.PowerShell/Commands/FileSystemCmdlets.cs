@@ -57,7 +57,7 @@ public sealed class RemoveCassaFileSystemCommand : ServerCmdlet
             var servers = Servers();
             var target = $"filesystem {servers.Keyspace} on {string.Join(",", servers.ContactPoints)} (every file in it)";
             var inUse = SessionState.Drive.GetAllForProvider("CassaFS").OfType<CassaDriveInfo>()
-                .Where(d => string.Equals(d.Session.Parameters.Keyspace, servers.Keyspace, StringComparison.OrdinalIgnoreCase)).Select(d => d.Name + ":").ToList();
+                .Where(d => string.Equals(d.Keyspace, servers.Keyspace, StringComparison.OrdinalIgnoreCase)).Select(d => d.Name + ":").ToList();
             if (inUse.Count > 0)
                 throw new ArgumentException($"{servers.Keyspace} is in use by drive {string.Join(", ", inUse)}; Remove-PSDrive it first.");
             var confirmed = Force && !MyInvocation.BoundParameters.ContainsKey("WhatIf") ? true : ShouldProcess(target, "Remove (its data is lost)");
@@ -93,7 +93,7 @@ public sealed class RepairCassaFileSystemCommand : CassaCmdlet
     protected override void ProcessRecord()
     {
         var drive = DriveNamed(Drive);
-        if (ShouldProcess($"keyspace {drive.Parameters.Keyspace}", "Repair")) FsckRunner.Run(this, drive, repair: true, StopToken);
+        if (ShouldProcess($"keyspace {drive.Parameters.Servers.Keyspace}", "Repair")) FsckRunner.Run(this, drive, repair: true, StopToken);
     }
 }
 
@@ -115,7 +115,7 @@ internal static class FsckRunner
         }
         catch (Exception e) when (e is not PipelineStoppedException)
         {
-            cmdlet.WriteError(Errors.Record(e, drive.Parameters.Keyspace));
+            cmdlet.WriteError(Errors.Record(e, drive.Parameters.Servers.Keyspace));
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using CassaFS.Client;
 using CassaFS.PowerShell.Provider;
 
 namespace CassaFS.PowerShell.Commands;
@@ -35,16 +36,8 @@ public abstract class ServerCmdlet : CassaCmdlet
     public string LockMode { get; set; } = "zookeeper";
 
     /// <summary>The servers as given, or the drive's.</summary>
-    protected DriveParameters Servers() =>
+    protected ClientSettings Servers() =>
         ParameterSetName == "Servers"
-            ? new CassaDriveParameters
-            {
-                ContactPoints = ContactPoints,
-                Port = Port,
-                Keyspace = Keyspace,
-                ZooKeeper = ZooKeeper,
-                Consistency = Consistency,
-                LockMode = LockMode,
-            }.ToDriveParameters(Credential)
-            : DriveNamed(Drive).Parameters;
+            ? CassaDriveParameters.ServerSettings(ContactPoints, Port, Keyspace, ZooKeeper, Consistency, LockMode, Credential)
+            : DriveNamed(Drive).Parameters.Servers;
 }

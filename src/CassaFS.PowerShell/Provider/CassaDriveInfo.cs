@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using CassaFS.Client;
 
 namespace CassaFS.PowerShell.Provider;
 
@@ -10,8 +11,10 @@ public sealed class CassaDriveInfo : PSDriveInfo
     /// <summary>The open connection (closed by Remove-PSDrive).</summary>
     public CassaDriveSession Session { get; }
 
-    public string Keyspace => Session.Parameters.Keyspace;
-    public string LockMode => Session.Parameters.LockMode;
+    public string Keyspace => Session.Parameters.Servers.Keyspace;
+
+    /// <summary>The lock mode as users type it ("zookeeper").</summary>
+    public string LockMode => ClientSettings.Name(Session.Parameters.Servers.LockMode);
 
     /// <summary>This drive's bakery participant index (bakery lock mode), else null.</summary>
     public int? BakeryParticipant => Session.BakeryParticipant;
@@ -115,19 +118,34 @@ public sealed class CassaDriveParameters
     /// <summary>The drive parameters, with credentials from New-PSDrive -Credential.</summary>
     public DriveParameters ToDriveParameters(PSCredential? credential) => new()
     {
-        ContactPoints = ContactPoints,
-        Port = Port,
-        Keyspace = Keyspace,
-        ZooKeeper = ZooKeeper,
-        Consistency = DriveParameters.ParseConsistency(Consistency),
-        LockMode = DriveParameters.ParseLockMode(LockMode),
+        Servers = ServerSettings(ContactPoints, Port, Keyspace, ZooKeeper, Consistency, LockMode, credential) with
+        {
+            BakeryParticipant = BakeryParticipant,
+            BakeryParticipants = BakeryParticipants,
+            ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeoutSeconds),
+        },
         LockTimeout = TimeSpan.FromSeconds(LockTimeoutSeconds),
-        BakeryParticipant = BakeryParticipant,
-        BakeryParticipants = BakeryParticipants,
-        ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeoutSeconds),
-        UserName = credential is null || credential == PSCredential.Empty ? null : credential.UserName,
-        Password = credential is null || credential == PSCredential.Empty ? null : credential.GetNetworkCredential().Password,
     };
+
+    /// <summary>
+    /// The settings from the server parameters New-PSDrive and the -ContactPoints cmdlets share, as PowerShell binds
+    /// them (consistency and lock mode as text, the credential as New-PSDrive -Credential gives it).
+    /// </summary>
+    internal static ClientSettings ServerSettings(string[] contactPoints, int port, string keyspace, string zooKeeper, string consistency, string lockMode, PSCredential? credential)
+    {
+        var given = credential is not null && credential != PSCredential.Empty;
+        return new ClientSettings
+        {
+            ContactPoints = contactPoints,
+            Port = port,
+            Keyspace = keyspace,
+            ZooKeeper = zooKeeper,
+            Consistency = ClientSettings.ParseConsistency(consistency),
+            LockMode = ClientSettings.ParseLockMode(lockMode),
+            UserName = given ? credential!.UserName : null,
+            Password = given ? credential!.GetNetworkCredential().Password : null,
+        };
+    }
 }
 
 /// <summary>Get-Content's parameters on a cassa: drive.</summary>

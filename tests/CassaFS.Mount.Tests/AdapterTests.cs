@@ -2,7 +2,7 @@ using CassaFS.Fuse;
 using CassaFS.Locks;
 using CassaFS.Mount;
 
-namespace CassaFS.Cli.Tests;
+namespace CassaFS.Mount.Tests;
 
 using Errno = CassaFS.Errno;
 
