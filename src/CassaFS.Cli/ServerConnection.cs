@@ -59,10 +59,10 @@ public sealed class ServerConnection : IAsyncDisposable
         _client.OpenFileSystemAsync(o => o with { ReadOnly = readOnly, OnUncertainWrite = log }, ct);
 
     /// <summary>Creates a filesystem in <see cref="FormatOptions.Keyspace"/> (`cassafs format`, the demo).</summary>
-    public Task FormatAsync(FormatOptions options, CancellationToken ct = default) => Schema.FormatAsync(_client.Session, options, ct);
+    public Task FormatAsync(FormatOptions options, CancellationToken ct = default) => _client.FormatAsync(options, ct);
 
     /// <summary>Drops the settings' keyspace with every file in it (`cassafs destroy`).</summary>
-    public Task DestroyAsync(CancellationToken ct = default) => Schema.DestroyAsync(_client.Session, Settings.Keyspace, ct);
+    public Task DestroyAsync(CancellationToken ct = default) => _client.DestroyAsync(ct);
 
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 }

@@ -144,11 +144,21 @@ public sealed class FileSystemClient : IAsyncDisposable
     }
 
     /// <summary>Opens the keyspace's filesystem with this client's locks and the settings' consistency; <paramref name="configure"/> sets the rest (read-only, timeouts, logging).</summary>
-    public Task<CassaFileSystem> OpenFileSystemAsync(Func<MountOptions, MountOptions>? configure = null, CancellationToken ct = default)
+    public Task<CassaFileSystem> OpenFileSystemAsync(Func<FileSystemOptions, FileSystemOptions>? configure = null, CancellationToken ct = default)
     {
-        var options = new MountOptions { Keyspace = Settings.Keyspace, Locks = Locks, Consistency = Settings.Consistency };
-        return CassaFileSystem.MountAsync(Session, configure is null ? options : configure(options), ct);
+        var options = new FileSystemOptions { Keyspace = Settings.Keyspace, Locks = Locks, Consistency = Settings.Consistency };
+        return CassaFileSystem.OpenAsync(Session, configure is null ? options : configure(options), ct);
     }
+
+    /// <summary>Makes a new filesystem (cassafs format), written at the settings' consistency.</summary>
+    public Task FormatAsync(FormatOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Schema.FormatAsync(Session, options with { Consistency = Settings.Consistency }, ct);
+    }
+
+    /// <summary>Drops the settings' keyspace, refusing one that holds no CassaFS filesystem (cassafs destroy).</summary>
+    public Task DestroyAsync(CancellationToken ct = default) => Schema.DestroyAsync(Session, Settings.Keyspace, Settings.Consistency, ct);
 
     public async ValueTask DisposeAsync()
     {

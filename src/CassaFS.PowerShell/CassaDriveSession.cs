@@ -39,7 +39,7 @@ public sealed class CassaDriveSession : IAsyncDisposable
     public FileLocks FileLocks { get; }
 
     /// <summary>The mounted filesystem (throws for a session opened only to format).</summary>
-    public CassaFileSystem FileSystem => _fileSystem ?? throw new InvalidOperationException("This session was opened without a filesystem (to format); open it with mount: true.");
+    public CassaFileSystem FileSystem => _fileSystem ?? throw new InvalidOperationException("This session was opened without a filesystem (to format); open it with openFileSystem: true.");
 
     /// <summary>The PowerShell drive this session serves ("cassa"), which items name in their FullName.</summary>
     public string DriveName { get; internal set; } = "cassa";
@@ -55,11 +55,11 @@ public sealed class CassaDriveSession : IAsyncDisposable
 
     /// <summary>
     /// Connects to Cassandra and (zookeeper lock mode) ZooKeeper, then mounts the keyspace's filesystem and checks that
-    /// <paramref name="root"/> is a directory. Pass mount: false to only connect (Initialize-CassaFileSystem).
+    /// <paramref name="root"/> is a directory. Pass openFileSystem: false to only connect (Initialize-CassaFileSystem).
     /// </summary>
     /// <exception cref="CassaConnectionException">A server did not answer, refused the credentials, or the keyspace holds no filesystem; names which and what to check.</exception>
     /// <exception cref="FileSystemException">The root is missing or not a directory.</exception>
-    public static async Task<CassaDriveSession> OpenAsync(DriveParameters parameters, string root = "/", bool mount = true, Caller? caller = null, CancellationToken ct = default)
+    public static async Task<CassaDriveSession> OpenAsync(DriveParameters parameters, string root = "/", bool openFileSystem = true, Caller? caller = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         FileSystemClient client;
@@ -82,7 +82,7 @@ public sealed class CassaDriveSession : IAsyncDisposable
             CassaFileSystem? fs = null;
             var normalizedRoot = ProviderPath.Normalize(root);
             var who = caller ?? ProcessIdentity.Current();
-            if (mount)
+            if (openFileSystem)
             {
                 try
                 {
@@ -131,10 +131,10 @@ public sealed class CassaDriveSession : IAsyncDisposable
     }
 
     /// <summary>Creates a filesystem in <see cref="FormatOptions.Keyspace"/> (Initialize-CassaFileSystem).</summary>
-    internal Task FormatAsync(FormatOptions options, CancellationToken ct) => Schema.FormatAsync(_client.Session, options, ct);
+    internal Task FormatAsync(FormatOptions options, CancellationToken ct) => _client.FormatAsync(options, ct);
 
     /// <summary>Drops the drive's keyspace with every file in it (Remove-CassaFileSystem).</summary>
-    internal Task DestroyAsync(CancellationToken ct) => Schema.DestroyAsync(_client.Session, Parameters.Servers.Keyspace, ct);
+    internal Task DestroyAsync(CancellationToken ct) => _client.DestroyAsync(ct);
 
     /// <summary>A drive-relative or absolute path as an absolute filesystem path under this drive's root.</summary>
     public string Resolve(string path) => ProviderPath.Combine(Root, path);

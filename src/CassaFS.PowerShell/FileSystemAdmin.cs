@@ -41,7 +41,7 @@ public static class FileSystemAdmin
 
     // Formatting and destroying take no filesystem locks: a session without a lock service (and without a mount) will do.
     private static Task<CassaDriveSession> OpenUnlockedAsync(ClientSettings servers, CancellationToken ct) =>
-        CassaDriveSession.OpenAsync(new DriveParameters { Servers = servers with { LockMode = LockMode.Local } }, "/", mount: false, ct: ct);
+        CassaDriveSession.OpenAsync(new DriveParameters { Servers = servers with { LockMode = LockMode.Local } }, "/", openFileSystem: false, ct: ct);
 
     /// <summary>Runs fsck on the drive's filesystem (dry run unless <paramref name="repair"/>), reporting progress lines.</summary>
     public static Task<FsckReport> CheckAsync(CassaDriveSession drive, bool repair, Action<string>? progress = null, TimeSpan? grace = null, CancellationToken ct = default)

@@ -8,10 +8,10 @@ using CassaFS.Locks;
 namespace CassaFS;
 
 /// <summary>
-/// A CassaFS filesystem mounted by one client: the POSIX operations every face (FUSE, PowerShell, CLI) calls, by
+/// A CassaFS filesystem opened by one client: the POSIX operations every face (FUSE, PowerShell, CLI) calls, by
 /// inode id. The rules (EEXIST, ENOTEMPTY, nlink, sticky bit, permissions, times) live here and nowhere else.
 /// <para>Concurrency: names are created and removed by lightweight transactions, so racing clients see one
-/// winner. Operations touching several rows take locks from <see cref="MountOptions.Locks"/> in one global order.
+/// winner. Operations touching several rows take locks from <see cref="FileSystemOptions.Locks"/> in one global order.
 /// Inode changes are compare-and-set on a fence column carrying the lock's fencing token, so a client whose lock
 /// was lost cannot overwrite a newer holder's change.</para>
 /// <para>Crash safety: every operation orders its writes so that a client dying between any two leaves at worst
@@ -29,14 +29,14 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private const int FencedRetries = 8;
 
     private readonly IFileSystemStore _store;
-    private readonly MountOptions _options;
+    private readonly FileSystemOptions _options;
     private readonly ILockProvider _locks;
     private readonly ConcurrentDictionary<Guid, OpenFile> _open = new();
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _idleReleaser;
     private long _nextHandle;
 
-    private CassaFileSystem(IFileSystemStore store, MountOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
+    private CassaFileSystem(IFileSystemStore store, FileSystemOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
     {
         _store = store;
         _options = options;
@@ -52,12 +52,15 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     /// <summary>The filesystem's stored settings (schema version, block size, creation time).</summary>
     public IReadOnlyDictionary<string, string> Settings { get; }
 
-    public MountOptions Options => _options;
+    public FileSystemOptions Options => _options;
 
     internal IFileSystemStore Store => _store;
 
-    /// <summary>Mounts the filesystem in <see cref="MountOptions.Keyspace"/>; fails clearly when it is missing or of another schema version.</summary>
-    public static async Task<CassaFileSystem> MountAsync(CqlSession session, MountOptions options, CancellationToken ct = default)
+    /// <summary>
+    /// Opens the filesystem in <see cref="FileSystemOptions.Keyspace"/> for this client (a FUSE mount, a PowerShell drive
+    /// and the CLI's admin commands each open one); fails clearly when it is missing or of another schema version.
+    /// </summary>
+    public static async Task<CassaFileSystem> OpenAsync(CqlSession session, FileSystemOptions options, CancellationToken ct = default)
     {
         var meta = await Schema.ReadMetaAsync(session, options.Keyspace, options.Consistency, ct).ConfigureAwait(false)
                    ?? throw new FileSystemException(Errno.ENOENT, options.Keyspace, "no CassaFS filesystem in this keyspace; create one with 'cassafs format'");
@@ -70,7 +73,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     }
 
     /// <summary>A filesystem over another implementation of the storage contract (the contract tests' in-memory store).</summary>
-    internal static CassaFileSystem Open(IFileSystemStore store, MountOptions options, int blockSize) =>
+    internal static CassaFileSystem Open(IFileSystemStore store, FileSystemOptions options, int blockSize) =>
         new(store, options, blockSize, new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["block_size"] = blockSize.ToString(CultureInfo.InvariantCulture),

@@ -28,8 +28,8 @@ public sealed record FormatOptions
     public const int DefaultBlockSize = 1024 * 1024;
 }
 
-/// <summary>How one client mounts a filesystem.</summary>
-public sealed record MountOptions
+/// <summary>How one client opens a filesystem (<see cref="CassaFileSystem.OpenAsync(CassaFS.Cql.CqlSession, FileSystemOptions, CancellationToken)"/>).</summary>
+public sealed record FileSystemOptions
 {
     public required string Keyspace { get; init; }
     /// <summary>The lock implementation every multi-row operation uses (ZooKeeper for several clients; local for one).</summary>

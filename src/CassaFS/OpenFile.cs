@@ -52,12 +52,12 @@ internal sealed class OpenFile
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly IFileSystemStore _store;
-    private readonly MountOptions _options;
+    private readonly FileSystemOptions _options;
     private readonly Dictionary<long, DirtyBlock> _dirty = new();
     private readonly List<(long Index, Task Write)> _inFlight = new();
     private Exception? _writeBackError;
 
-    public OpenFile(Guid id, int blockSize, IFileSystemStore store, MountOptions options)
+    public OpenFile(Guid id, int blockSize, IFileSystemStore store, FileSystemOptions options)
     {
         Id = id;
         BlockSize = blockSize;
@@ -141,7 +141,7 @@ internal sealed class OpenFile
 
     public DateTime LastWrite { get; set; }
 
-    /// <summary>Whether this file's writer has held its lock without writing for <see cref="MountOptions.WriterLockIdle"/>.</summary>
+    /// <summary>Whether this file's writer has held its lock without writing for <see cref="FileSystemOptions.WriterLockIdle"/>.</summary>
     public bool IsIdleWriter => WriterLock is not null && DateTime.UtcNow - LastWrite >= _options.WriterLockIdle;
 
     /// <summary>Lets go of the writer's lock and what it loaded with it.</summary>
@@ -161,7 +161,7 @@ internal sealed class OpenFile
 
     /// <summary>
     /// Puts <paramref name="data"/> at <paramref name="offset"/> into the buffer and starts storing every block it
-    /// fills, and the oldest beyond <see cref="MountOptions.WriteBackBlocks"/>. Needs the writer's holding.
+    /// fills, and the oldest beyond <see cref="FileSystemOptions.WriteBackBlocks"/>. Needs the writer's holding.
     /// </summary>
     public async Task BufferWriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
     {
@@ -340,7 +340,7 @@ internal sealed class OpenFile
     private readonly record struct ReadWindow(long First, long Last, long LastWanted, bool Sequential);
 
     /// <summary>
-    /// A read counts as sequential when it starts at most <see cref="MountOptions.ReadAheadBlocks"/> blocks
+    /// A read counts as sequential when it starts at most <see cref="FileSystemOptions.ReadAheadBlocks"/> blocks
     /// behind, or right after, where the reading got to: the kernel sends its read-ahead requests in parallel and
     /// they may be served out of order; one that looks random would waste the read-ahead already under way.
     /// </summary>

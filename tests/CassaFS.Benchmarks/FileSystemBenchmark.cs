@@ -172,7 +172,7 @@ internal sealed class FileSystemBenchmark : IBenchmark
         {
             var keyspace = $"bench_fs_{Guid.NewGuid().ToString("N")[..8]}";
             await Schema.FormatAsync(session, new FormatOptions { Keyspace = keyspace, BlockSize = blockSize }, ct);
-            var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk, $"/bench-locks-{keyspace}") }, ct);
+            var fs = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk, $"/bench-locks-{keyspace}") }, ct);
             return new Bed(session, keyspace, fs);
         }
 

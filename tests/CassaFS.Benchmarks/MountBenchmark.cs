@@ -64,7 +64,7 @@ internal sealed class MountBenchmark : IBenchmark
                     await Quiet.SettleAsync(ct);
                     raw.Add(await RawCeiling.BlocksAsync(session, keyspace, FormatOptions.DefaultBlockSize, sizeMib, ct, Quiet.SettleAsync));
                     await Quiet.SettleAsync(ct);
-                    await using (var client = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct))
+                    await using (var client = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct))
                         library.Add(await LibrarySequential.MeasureAsync(client, sizeMib, 4 * 1048576, Quiet.SettleAsync, ct));
                     await RawCeiling.ClearBlocksAsync(session, keyspace, ct);
                     await Quiet.SettleAsync(ct);
@@ -104,7 +104,7 @@ internal sealed class MountBenchmark : IBenchmark
                 var stat = await RateAsync(names, n => _ = new FileInfo(n).Length, ct);
                 var remove = await RateAsync(names, File.Delete, ct);
                 Console.WriteLine($"mount    create {create,8:F0}/s   stat {stat,8:F0}/s   remove {remove,8:F0}/s");
-                await using var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct);
+                await using var fs = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) }, ct);
                 var libDir = await fs.MkdirAsync(Inode.RootId, "md-lib", 0x1ED, Caller.Root, ct);
                 var libNames = Enumerable.Range(0, files).Select(i => $"f{i}").ToArray();
                 var libCreate = await RateAsync(libNames, async n => await fs.ReleaseAsync((await fs.CreateAsync(libDir.Id, n, 0x1A4, OpenFlags.WriteOnly, Caller.Root, ct)).Handle, ct), ct);

@@ -6,7 +6,7 @@ namespace CassaFS.Benchmarks;
 /// <summary>What Cassandra itself does with a filesystem's blocks, the ceiling the fs and mount suites compare with.</summary>
 internal static class RawCeiling
 {
-    /// <summary>Blocks in flight, the same as the filesystem's default <see cref="MountOptions.BlocksInFlight"/>.</summary>
+    /// <summary>Blocks in flight, the same as the filesystem's default <see cref="FileSystemOptions.BlocksInFlight"/>.</summary>
     public const int BlocksInFlight = 8;
 
     /// <summary>MB/s inserting then selecting <paramref name="sizeMib"/> MiB of blocks straight into the filesystem's blocks table, at QUORUM; <paramref name="settle"/> runs between the two; the blocks are cleared after.</summary>

@@ -18,7 +18,7 @@ await using var session = await CqlSession.ConnectAsync(sessionOptions);
 // 10 s: short enough that a killed worker's locks expire within the crash test's wait, long enough that a
 // machine running the whole suite on two cores does not suspend sessions between pings.
 await using var zk = await ZooKeeperClient.ConnectAsync(zkConnect, new ZooKeeperClientOptions { SessionTimeout = TimeSpan.FromSeconds(10) });
-await using var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) });
+await using var fs = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) });
 var root = Caller.Root;
 Console.WriteLine("READY");
 

@@ -82,9 +82,9 @@ public sealed class DriveSessionTests(DriveFixture fixture)
     public async Task Drives_share_a_filesystem_only_on_the_same_keyspace_and_cluster()
     {
         Assert.True(fixture.Drive.SharesFileSystemWith(fixture.Other));
-        await using var elsewhere = await CassaDriveSession.OpenAsync(fixture.With(s => s with { Keyspace = s.Keyspace + "_other", LockMode = Client.LockMode.Local }), mount: false);
+        await using var elsewhere = await CassaDriveSession.OpenAsync(fixture.With(s => s with { Keyspace = s.Keyspace + "_other", LockMode = Client.LockMode.Local }), openFileSystem: false);
         Assert.False(fixture.Drive.SharesFileSystemWith(elsewhere));
-        await using var sameByOtherName = await CassaDriveSession.OpenAsync(fixture.With(s => s with { ContactPoints = [.. s.ContactPoints.Select(c => c.ToUpperInvariant())], LockMode = Client.LockMode.Local }), mount: false);
+        await using var sameByOtherName = await CassaDriveSession.OpenAsync(fixture.With(s => s with { ContactPoints = [.. s.ContactPoints.Select(c => c.ToUpperInvariant())], LockMode = Client.LockMode.Local }), openFileSystem: false);
         Assert.True(fixture.Drive.SharesFileSystemWith(sameByOtherName));
     }
 

@@ -25,7 +25,7 @@ public sealed class FileSystemFixture : IAsyncLifetime
         ZooKeeperConnect = zk + Chroot;
         Session = await Connect(ContactPoint);
         await Schema.FormatAsync(Session, new FormatOptions { Keyspace = Keyspace, BlockSize = 64 * 1024 });
-        Fs = await MountAsync();
+        Fs = await OpenAsync();
     }
 
     public static async Task<CqlSession> Connect(string contactPoint)
@@ -41,14 +41,14 @@ public sealed class FileSystemFixture : IAsyncLifetime
         var session = await Connect(ContactPoint);
         var zk = await ZooKeeperClient.ConnectAsync(ZooKeeperConnect);
         ILockProvider provider = new ZooKeeperLockProvider(zk);
-        var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = Keyspace, Locks = locks?.Invoke(provider) ?? provider });
+        var fs = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = Keyspace, Locks = locks?.Invoke(provider) ?? provider });
         return new Client(session, zk, fs);
     }
 
-    private async Task<CassaFileSystem> MountAsync()
+    private async Task<CassaFileSystem> OpenAsync()
     {
         ZooKeeper = await ZooKeeperClient.ConnectAsync(ZooKeeperConnect);
-        return await CassaFileSystem.MountAsync(Session, new MountOptions { Keyspace = Keyspace, Locks = new ZooKeeperLockProvider(ZooKeeper) });
+        return await CassaFileSystem.OpenAsync(Session, new FileSystemOptions { Keyspace = Keyspace, Locks = new ZooKeeperLockProvider(ZooKeeper) });
     }
 
     public async Task DisposeAsync()
@@ -58,7 +58,7 @@ public sealed class FileSystemFixture : IAsyncLifetime
         await Session.DisposeAsync();
     }
 
-    /// <summary>A second mount of the same filesystem, as another machine would have.</summary>
+    /// <summary>A second client of the same filesystem, as another machine would have.</summary>
     public sealed record Client(CqlSession Session, ZooKeeperClient ZooKeeper, CassaFileSystem Fs) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()

@@ -45,7 +45,7 @@ public sealed class RingFixture : IAsyncLifetime
         var session = await CqlSession.ConnectAsync(options);
         await Schema.FormatAsync(session, new FormatOptions { Keyspace = keyspace, ReplicationFactor = 3, BlockSize = 64 * 1024 });
         var zk = await ZooKeeperClient.ConnectAsync(ZooKeeper);
-        var fs = await CassaFileSystem.MountAsync(session, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) });
+        var fs = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk) });
         return (session, zk, fs);
     }
 }
@@ -186,7 +186,7 @@ public sealed class RingFailureTests(RingFixture ring, Xunit.Abstractions.ITestO
         foreach (var node in ring.Nodes) options.ContactPoints.Add(node.ContactPoint);
         await using var reader = await CqlSession.ConnectAsync(options);
         await using var zk2 = await ZooKeeperClient.ConnectAsync(ring.ZooKeeper);
-        await using var check = await CassaFileSystem.MountAsync(reader, new MountOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk2) });
+        await using var check = await CassaFileSystem.OpenAsync(reader, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk2) });
         int missing = 0, wrong = 0;
         foreach (var (name, data) in acknowledged)
         {

@@ -72,13 +72,13 @@ public static class Schema
 
     /// <summary>
     /// Removes a filesystem: drops its keyspace, with every inode, entry and block. Refuses a keyspace that holds no
-    /// CassaFS filesystem (ENOENT), so a typo cannot drop someone else's data.
+    /// CassaFS filesystem (ENOENT), so a typo cannot drop someone else's data; <paramref name="consistency"/> is that check's.
     /// </summary>
-    public static async Task DestroyAsync(CqlSession session, string keyspace, CancellationToken ct = default)
+    public static async Task DestroyAsync(CqlSession session, string keyspace, Consistency consistency, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(session);
         var ks = Names.Keyspace(keyspace);
-        if (await ReadMetaAsync(session, ks, Consistency.Quorum, ct).ConfigureAwait(false) is null)
+        if (await ReadMetaAsync(session, ks, consistency, ct).ConfigureAwait(false) is null)
             throw new FileSystemException(Errno.ENOENT, ks, "holds no CassaFS filesystem; nothing was removed");
         await DdlAsync(session, $"DROP KEYSPACE IF EXISTS {ks}", ct).ConfigureAwait(false);
         await session.WaitForSchemaAgreementAsync(ct: ct).ConfigureAwait(false);

@@ -106,6 +106,6 @@ public sealed class RulesOnMemory : RulesOnEveryStore
             Id = Inode.RootId, Type = FileType.Directory, Mode = 0x1ED, Uid = 0, Gid = 0, Nlink = 2,
             Atime = now, Mtime = now, Ctime = now, Parent = Inode.RootId,
         }, default);
-        return CassaFileSystem.Open(store, new MountOptions { Keyspace = "memory", Locks = new LocalLockProvider() }, 64 * 1024);
+        return CassaFileSystem.Open(store, new FileSystemOptions { Keyspace = "memory", Locks = new LocalLockProvider() }, 64 * 1024);
     }
 }

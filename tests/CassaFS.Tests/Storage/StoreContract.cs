@@ -251,7 +251,7 @@ public sealed class CassandraStoreContract : StoreContract, IClassFixture<Cassan
 
         public async Task DisposeAsync()
         {
-            await Schema.DestroyAsync(_session, _name);
+            await Schema.DestroyAsync(_session, _name, Consistency.Quorum);
             await _session.DisposeAsync();
         }
     }
