@@ -1,4 +1,5 @@
 using System.Net.Security;
+using Microsoft.Extensions.Logging;
 
 namespace CassaFS.Cql;
 
@@ -62,6 +63,21 @@ public sealed class CqlSessionOptions
 
     /// <summary>Highest protocol version to try; the client falls back to v3 per host when the server refuses it.</summary>
     public int MaxProtocolVersion { get; set; } = 4;
+
+    /// <summary>
+    /// Requests one connection carries at once; a caller past that waits for one to finish (within its
+    /// <see cref="RequestTimeout"/>) instead of failing. At most 32766.
+    /// </summary>
+    public int MaxRequestsPerConnection { get; set; } = 2048;
+
+    /// <summary>
+    /// After this long with nothing received on a connection, it sends an OPTIONS request; no answer within
+    /// <see cref="RequestTimeout"/> closes the connection (its host is then marked down and reconnected). Zero turns it off.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Where the client logs connections, hosts going down and up, heartbeats and timeouts; nothing when null. Never passwords.</summary>
+    public ILogger? Logger { get; set; }
 
     /// <summary>TLS settings; null for plain TCP.</summary>
     public SslClientAuthenticationOptions? Tls { get; set; }

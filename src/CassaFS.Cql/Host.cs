@@ -1,5 +1,6 @@
 using System.Net;
 using CassaFS.Cql.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace CassaFS.Cql;
 
@@ -19,17 +20,19 @@ public sealed record CqlAvailability(bool IsAvailable, Consistency Consistency, 
 internal sealed class Host : IAsyncDisposable
 {
     private readonly Func<Host, CancellationToken, Task<Connection>> _open;
+    private readonly ILogger _logger;
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private Connection[] _pool = Array.Empty<Connection>();
     private int _roundRobin;
     private int _reconnecting;
     private volatile bool _isUp = true;
 
-    public Host(IPEndPoint endpoint, Func<Host, CancellationToken, Task<Connection>> open)
+    public Host(IPEndPoint endpoint, Func<Host, CancellationToken, Task<Connection>> open, ILogger logger)
     {
         Endpoint = endpoint;
         Name = endpoint.ToString();
         _open = open;
+        _logger = logger;
     }
 
     public IPEndPoint Endpoint { get; }
@@ -106,28 +109,31 @@ internal sealed class Host : IAsyncDisposable
     }
 
     /// <summary>Told of each change between up and down (the session's <see cref="CqlSessionOptions.HostStateChanged"/>).</summary>
-    public Action<CqlHostState>? StateChanged { get; set; }
+    public Action<CqlHostState>? StateChanged { get; init; }
 
     private void SetUp(bool up)
     {
         var was = _isUp;
         _isUp = up;
         if (was == up) return;
+        if (up) CqlLog.HostUp(_logger, Name);
+        else CqlLog.HostDown(_logger, Name);
         try
         {
             StateChanged?.Invoke(State);
         }
 #pragma warning disable CA1031 // a logging callback must not break routing
-        catch (Exception)
+        catch (Exception e)
 #pragma warning restore CA1031
         {
+            CqlLog.CallbackFailed(_logger, e);
         }
     }
 
-    public Func<TimeSpan>? BaseDelay { get; set; }
-    public Func<TimeSpan>? MaxDelay { get; set; }
-    public CancellationToken SessionClosing { get; set; }
-    public int PoolSize { get; set; } = 1;
+    public Func<TimeSpan>? BaseDelay { get; init; }
+    public Func<TimeSpan>? MaxDelay { get; init; }
+    public CancellationToken SessionClosing { get; init; }
+    public int PoolSize { get; init; } = 1;
 
     private void StartReconnecting()
     {
@@ -148,9 +154,10 @@ internal sealed class Host : IAsyncDisposable
                         SetUp(true);
                         break;
                     }
-                    catch (CqlException)
+                    catch (CqlException e)
                     {
                         delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, max.Ticks));
+                        CqlLog.ReconnectFailed(_logger, Name, e.Message, delay.TotalMilliseconds);
                     }
                 }
             }

@@ -24,9 +24,9 @@ public sealed class PasswordNode : IAsyncLifetime
 [Collection(OwnRingGroup.Name)]
 public sealed class AuthenticationTests(PasswordNode server) : IClassFixture<PasswordNode>
 {
-    private CqlSessionOptions Options(CqlCredentials? credentials) => new()
+    private CqlSessionOptions Options(CqlCredentials? credentials, CapturedLog? log = null) => new()
     {
-        ContactPoints = { server.Node.ContactPoint }, Credentials = credentials, DefaultConsistency = Consistency.One,
+        ContactPoints = { server.Node.ContactPoint }, Credentials = credentials, DefaultConsistency = Consistency.One, Logger = log,
     };
 
     [Fact]
@@ -56,8 +56,12 @@ public sealed class AuthenticationTests(PasswordNode server) : IClassFixture<Pas
     [Fact]
     public async Task A_wrong_password_is_refused_without_revealing_it()
     {
-        var e = await Assert.ThrowsAsync<CqlAuthenticationException>(() => CqlSession.ConnectAsync(Options(new CqlCredentials("cassandra", "s3cret-wrong"))));
+        var log = new CapturedLog();
+        var e = await Assert.ThrowsAsync<CqlAuthenticationException>(() => CqlSession.ConnectAsync(Options(new CqlCredentials("cassandra", "s3cret-wrong"), log)));
         Assert.DoesNotContain("s3cret-wrong", e.ToString(), StringComparison.Ordinal);
+        // The log names the user who logged in, never the password.
+        Assert.Contains(log.Lines, l => l.Contains("logging in as cassandra", StringComparison.Ordinal));
+        Assert.DoesNotContain("s3cret-wrong", log.Text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 
 namespace CassaFS.Cql.Protocol;
 
@@ -19,48 +20,83 @@ internal static class Opcode
         AuthChallenge = 0x0E, AuthResponse = 0x0F, AuthSuccess = 0x10;
 }
 
+/// <summary>How a connection bounds and watches its requests (from <see cref="CqlSessionOptions"/>).</summary>
+/// <param name="MaxRequests">Requests in flight at once; further callers wait for a free stream.</param>
+/// <param name="HeartbeatInterval">After this long with nothing received, an OPTIONS request checks the server is there; zero for never.</param>
+/// <param name="HeartbeatTimeout">How long the heartbeat waits for its answer before the connection is closed as dead.</param>
+/// <param name="Logger">Where the connection says it closed, and why.</param>
+internal sealed record ConnectionSettings(int MaxRequests, TimeSpan HeartbeatInterval, Func<TimeSpan> HeartbeatTimeout, ILogger Logger)
+{
+    /// <summary>The most a connection allows: every stream id but 0 (never used) and one kept for the heartbeat.</summary>
+    public const int MaxRequestsLimit = 32766;
+
+    public static ConnectionSettings For(CqlSessionOptions options, ILogger logger) =>
+        new(options.MaxRequestsPerConnection, options.HeartbeatInterval, () => options.RequestTimeout, logger);
+}
+
 /// <summary>
-/// One TCP (or TLS) connection multiplexing up to 32767 requests by stream id. A writer loop coalesces frames into
-/// few socket writes; a reader loop hands each reply to the request waiting on its stream id. A request that times
-/// out keeps its stream id reserved until its late reply arrives (or the connection closes), so a late reply can
-/// never be taken for the answer to a newer request.
+/// One TCP (or TLS) connection multiplexing requests by stream id, at most <see cref="ConnectionSettings.MaxRequests"/>
+/// at once (a caller past that waits for a free stream, within its own deadline). A writer loop coalesces frames
+/// into few socket writes; a reader loop hands each reply to the request waiting on its stream id. Each request has
+/// its own deadline timer; one that times out keeps its stream id reserved until its late reply arrives (or the
+/// connection closes), so a late reply can never be taken for the answer to a newer request. A connection on which
+/// nothing has arrived for <see cref="ConnectionSettings.HeartbeatInterval"/> sends OPTIONS on a stream of its own;
+/// no answer within <see cref="ConnectionSettings.HeartbeatTimeout"/> closes it, as a dead peer would.
 /// </summary>
 internal sealed class Connection : IAsyncDisposable
 {
-    private const int MaxStreams = 32768;
     private const int StageSize = 64 * 1024;
 
-    private sealed class Pending
+    private sealed class Pending(Connection connection, TimeSpan timeout, bool heartbeat)
     {
         public readonly TaskCompletionSource<Frame> Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public long Deadline;
-        public TimeSpan Timeout;
+        public readonly TimeSpan Timeout = timeout;
+        public readonly bool Heartbeat = heartbeat;
+        public Timer? Deadline;
         public int Abandoned;
+
+        /// <summary>The deadline fired: fail the caller, keep the stream id until the late reply or the close.</summary>
+        public void Expire()
+        {
+            if (Completion.Task.IsCompleted || Interlocked.Exchange(ref Abandoned, 1) != 0) return;
+            if (!Heartbeat) CqlLog.RequestTimedOut(connection._logger, connection.Host, Timeout.TotalMilliseconds);
+            Completion.TrySetException(new CqlClientTimeoutException(connection.Host, Timeout));
+        }
     }
 
     private readonly Socket _socket;
     private readonly Stream _stream;
-    private readonly Pending?[] _pending = new Pending?[MaxStreams];
+    private readonly ConnectionSettings _settings;
+    private readonly ILogger _logger;
+    private readonly Pending?[] _pending;
     private readonly Stack<short> _freeIds = new();
-    private readonly SemaphoreSlim _idsAvailable = new(MaxStreams - 1, MaxStreams - 1);
+    private readonly SemaphoreSlim _slots;
     private readonly Channel<(byte[] Buffer, int Length)> _outgoing =
         Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = false });
     private readonly byte[] _stage = new byte[StageSize];
     private int _writerActive;
-    private readonly Timer _timeoutScan;
+    private readonly Timer? _heartbeat;
+    private int _heartbeatInFlight;
+    private long _lastReceived;
     private readonly CancellationTokenSource _closing = new();
-    private int _highestId;
     private int _closed;
     private Exception? _closeReason;
 
-    private Connection(Socket socket, Stream stream, string host, byte version)
+    private Connection(Socket socket, Stream stream, string host, byte version, ConnectionSettings settings)
     {
         _socket = socket;
         _stream = stream;
+        _settings = settings;
+        _logger = settings.Logger;
         Host = host;
         Version = version;
-        for (var id = MaxStreams - 1; id >= 1; id--) _freeIds.Push((short)id);
-        _timeoutScan = new Timer(_ => ExpireTimedOut(), null, 50, 50);
+        // One id more than the cap, so the heartbeat always finds one even when callers hold every other.
+        _pending = new Pending?[settings.MaxRequests + 2];
+        for (var id = settings.MaxRequests + 1; id >= 1; id--) _freeIds.Push((short)id);
+        _slots = new SemaphoreSlim(settings.MaxRequests, settings.MaxRequests);
+        _lastReceived = Stopwatch.GetTimestamp();
+        if (settings.HeartbeatInterval > TimeSpan.Zero)
+            _heartbeat = new Timer(static c => ((Connection)c!).HeartbeatIfIdle(), this, settings.HeartbeatInterval, settings.HeartbeatInterval);
         _ = Task.Run(ReadLoopAsync);
     }
 
@@ -69,13 +105,13 @@ internal sealed class Connection : IAsyncDisposable
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>Requests in flight (including timed-out ones whose stream id is still reserved).</summary>
-    public int InFlight => MaxStreams - 1 - _idsAvailable.CurrentCount;
+    public int InFlight => _settings.MaxRequests - _slots.CurrentCount;
 
     /// <summary>Raised once when the connection closes for any reason.</summary>
     public event Action<Connection, Exception?>? Closed;
 
     public static async Task<Connection> OpenAsync(IPEndPoint endpoint, byte version, TimeSpan connectTimeout,
-        SslClientAuthenticationOptions? tls, CancellationToken ct)
+        SslClientAuthenticationOptions? tls, ConnectionSettings settings, CancellationToken ct)
     {
         var host = endpoint.ToString();
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
@@ -103,30 +139,48 @@ internal sealed class Connection : IAsyncDisposable
             var why = e is OperationCanceledException ? $"connect timed out after {connectTimeout.TotalMilliseconds:0} ms" : e.Message;
             throw new CqlConnectionException(host, why, mayHaveBeenApplied: false, e);
         }
-        return new Connection(socket, stream, host, version);
+        return new Connection(socket, stream, host, version, settings);
     }
 
-    /// <summary>Sends a request frame (taking ownership of its buffer) and waits for the reply.</summary>
-    public async Task<Frame> SendAsync(FrameBuilder request, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Sends a request frame (taking ownership of its buffer) and waits for the reply, at most <paramref name="timeout"/>
+    /// in all: waiting for a free stream counts, and a request that found none in that time was never sent.
+    /// </summary>
+    public Task<Frame> SendAsync(FrameBuilder request, TimeSpan timeout, CancellationToken ct) => SendAsync(request, timeout, heartbeat: false, ct);
+
+    private async Task<Frame> SendAsync(FrameBuilder request, TimeSpan timeout, bool heartbeat, CancellationToken ct)
     {
         Pending pending;
-        short id;
         try
         {
             if (IsClosed) throw ClosedError(mayHaveBeenApplied: false);
-            await _idsAvailable.WaitAsync(ct).ConfigureAwait(false);
-            pending = new Pending { Timeout = timeout, Deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency) };
+            // A request cancelled before it starts is never sent.
+            ct.ThrowIfCancellationRequested();
+            var remaining = timeout;
+            if (!heartbeat && !_slots.Wait(0, CancellationToken.None))
+            {
+                var waited = Stopwatch.GetTimestamp();
+                if (!await _slots.WaitAsync(timeout, ct).ConfigureAwait(false))
+                {
+                    throw new CqlConnectionException(Host,
+                        $"all {_settings.MaxRequests} streams stayed busy for {timeout.TotalMilliseconds:0} ms (the request was not sent)", mayHaveBeenApplied: false);
+                }
+                remaining = timeout - Stopwatch.GetElapsedTime(waited);
+                if (remaining < TimeSpan.FromMilliseconds(1)) remaining = TimeSpan.FromMilliseconds(1);
+            }
+            pending = new Pending(this, timeout, heartbeat);
+            short id;
             lock (_freeIds)
             {
                 id = _freeIds.Pop();
                 _pending[id] = pending;
-                if (id > _highestId) _highestId = id;
             }
+            pending.Deadline = new Timer(static p => ((Pending)p!).Expire(), pending, remaining, System.Threading.Timeout.InfiniteTimeSpan);
             request.SetHeader(Version, id);
             var length = request.Length;
             if (!_outgoing.Writer.TryWrite((request.Detach(), length)))
             {
-                Free(id);
+                Free(id, pending);
                 throw ClosedError(mayHaveBeenApplied: false);
             }
             // The first sender to find no write in progress writes itself (no thread hop); others leave their frame
@@ -149,27 +203,45 @@ internal sealed class Connection : IAsyncDisposable
         }
     }
 
-    private void Free(short id)
+    private void Free(short id, Pending pending)
     {
+        pending.Deadline?.Dispose();
         lock (_freeIds)
         {
             _pending[id] = null;
             _freeIds.Push(id);
         }
-        _idsAvailable.Release();
+        if (!pending.Heartbeat) _slots.Release();
     }
 
-    private void ExpireTimedOut()
+    /// <summary>Runs on the heartbeat timer: sends OPTIONS when nothing has arrived for a whole interval and none is out yet.</summary>
+    private void HeartbeatIfIdle()
     {
-        var now = Stopwatch.GetTimestamp();
-        int highest;
-        lock (_freeIds) highest = _highestId;
-        for (var id = 1; id <= highest; id++)
+        if (IsClosed || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived)) < _settings.HeartbeatInterval) return;
+        if (Interlocked.Exchange(ref _heartbeatInFlight, 1) != 0) return;
+        _ = HeartbeatAsync();
+    }
+
+    private async Task HeartbeatAsync()
+    {
+        var timeout = _settings.HeartbeatTimeout();
+        try
         {
-            var p = Volatile.Read(ref _pending[id]);
-            if (p is null || p.Deadline > now || Volatile.Read(ref p.Abandoned) != 0) continue;
-            if (Interlocked.Exchange(ref p.Abandoned, 1) == 0)
-                p.Completion.TrySetException(new CqlClientTimeoutException(Host, p.Timeout));
+            // Any answer, an error included, shows the server is there.
+            await SendAsync(Requests.Options(), timeout, heartbeat: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (CqlClientTimeoutException)
+        {
+            CqlLog.HeartbeatUnanswered(_logger, Host, timeout.TotalMilliseconds);
+            Close(new TimeoutException($"no answer to a heartbeat within {timeout.TotalMilliseconds:0} ms"));
+        }
+        catch (CqlConnectionException)
+        {
+            // Closed meanwhile, for a reason of its own.
+        }
+        finally
+        {
+            Volatile.Write(ref _heartbeatInFlight, 0);
         }
     }
 
@@ -239,11 +311,12 @@ internal sealed class Connection : IAsyncDisposable
                     throw new CqlProtocolException($"frame body length {length} out of range", Host);
                 var body = length == 0 ? Array.Empty<byte>() : GC.AllocateUninitializedArray<byte>(length);
                 await input.ReadExactlyAsync(body, _closing.Token).ConfigureAwait(false);
-                if (stream <= 0) continue; // events (stream -1) are not subscribed to; stream 0 is never used
+                Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
+                if (stream <= 0 || stream >= _pending.Length) continue; // events (stream -1) are not subscribed to; stream 0 is never used
                 Pending? p;
                 lock (_freeIds) p = _pending[stream];
                 if (p is null) continue;
-                Free(stream);
+                Free(stream, p);
                 p.Completion.TrySetResult(new Frame(version, flags, opcode, body, length));
             }
         }
@@ -269,7 +342,8 @@ internal sealed class Connection : IAsyncDisposable
             while (_outgoing.Reader.TryRead(out var frame)) ArrayPool<byte>.Shared.Return(frame.Buffer);
         }
         _closing.Cancel();
-        _timeoutScan.Dispose();
+        _heartbeat?.Dispose();
+        if (reason is not ObjectDisposedException) CqlLog.ConnectionLost(_logger, Host, reason?.Message ?? "closed");
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -283,7 +357,7 @@ internal sealed class Connection : IAsyncDisposable
 
     private void FailAll()
     {
-        for (var id = 1; id < MaxStreams; id++)
+        for (var id = 1; id < _pending.Length; id++)
         {
             Pending? p;
             lock (_freeIds)
@@ -292,6 +366,7 @@ internal sealed class Connection : IAsyncDisposable
                 if (p is null) continue;
                 _pending[id] = null;
             }
+            p.Deadline?.Dispose();
             p.Completion.TrySetException(ClosedError(mayHaveBeenApplied: true));
         }
     }
