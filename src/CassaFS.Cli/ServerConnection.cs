@@ -56,7 +56,7 @@ public sealed class ServerConnection : IAsyncDisposable
     /// <param name="log">Told how each write with an unknown outcome (a timeout) was settled.</param>
     /// <param name="ct">Cancels the opening.</param>
     public Task<CassaFileSystem> OpenFileSystemAsync(bool readOnly = false, Action<string>? log = null, CancellationToken ct = default) =>
-        _client.OpenFileSystemAsync(o => o with { ReadOnly = readOnly, OnUncertainWrite = log }, ct);
+        _client.OpenFileSystemAsync(o => o with { ReadOnly = readOnly, Logger = log is null ? null : new LineLogger(log) }, ct);
 
     /// <summary>Creates a filesystem in <see cref="FormatOptions.Keyspace"/> (`cassafs format`, the demo).</summary>
     public Task FormatAsync(FormatOptions options, CancellationToken ct = default) => _client.FormatAsync(options, ct);

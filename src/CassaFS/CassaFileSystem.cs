@@ -68,7 +68,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             throw new FileSystemException(Errno.EINVAL, options.Keyspace,
                 $"the filesystem has schema version {meta["schema_version"]} but this CassaFS reads version {Schema.Version}; use a matching CassaFS");
         var blockSize = int.Parse(meta["block_size"], CultureInfo.InvariantCulture);
-        var store = await CassandraStore.PrepareAsync(session, options.Keyspace, options.Consistency, options.SerialConsistency, options.OnUncertainWrite, ct).ConfigureAwait(false);
+        var store = await CassandraStore.PrepareAsync(session, options.Keyspace, options.Consistency, options.SerialConsistency, options.Logger, ct).ConfigureAwait(false);
         return new CassaFileSystem(store, options, blockSize, meta);
     }
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using CassaFS.Cql;
 using CassaFS.Locks;
+using Microsoft.Extensions.Logging;
 
 namespace CassaFS;
 
@@ -52,10 +53,10 @@ public sealed record FileSystemOptions
     public TimeSpan WriterLockIdle { get; init; } = TimeSpan.FromMilliseconds(200);
     public bool ReadOnly { get; init; }
     /// <summary>
-    /// Told, in a sentence, of each write whose outcome was unknown (a timeout, a lost connection) and how it was
-    /// settled; the mount daemon writes these to its log. Must not throw.
+    /// Where the filesystem logs: a warning for each write whose outcome was unknown (a timeout, a lost connection) and
+    /// how it was settled; the mount daemon writes these to its log. None by default.
     /// </summary>
-    public Action<string>? OnUncertainWrite { get; init; }
+    public ILogger? Logger { get; init; }
 }
 
 internal static partial class Names

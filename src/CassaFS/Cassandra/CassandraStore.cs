@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using CassaFS.Cql;
+using Microsoft.Extensions.Logging;
 
 namespace CassaFS;
 
@@ -23,26 +24,26 @@ internal sealed class CassandraStore : IFileSystemStore
     private readonly Consistency _consistency;
     private readonly Consistency _serial;
     private readonly Statements _cql;
-    private readonly Action<string>? _onUncertainWrite;
+    private readonly ILogger? _logger;
 
-    private CassandraStore(CqlSession session, Consistency consistency, Consistency serial, Statements cql, Action<string>? onUncertainWrite)
+    private CassandraStore(CqlSession session, Consistency consistency, Consistency serial, Statements cql, ILogger? logger)
     {
         _session = session;
         _consistency = consistency;
         _serial = serial;
         _cql = cql;
-        _onUncertainWrite = onUncertainWrite;
+        _logger = logger;
     }
 
     /// <summary>
-    /// Prepares every statement on <paramref name="session"/>. <paramref name="onUncertainWrite"/> is told, in a sentence,
-    /// of each conditional write whose reply was lost and how it was settled.
+    /// Prepares every statement on <paramref name="session"/>. <paramref name="logger"/> is told of each conditional
+    /// write whose reply was lost and how it was settled.
     /// </summary>
     public static async Task<CassandraStore> PrepareAsync(CqlSession session, string keyspace, Consistency consistency, Consistency serial,
-        Action<string>? onUncertainWrite, CancellationToken ct)
+        ILogger? logger, CancellationToken ct)
     {
         var statements = await Statements.PrepareAsync(session, Names.Keyspace(keyspace), ct).ConfigureAwait(false);
-        return new CassandraStore(session, consistency, serial, statements, onUncertainWrite);
+        return new CassandraStore(session, consistency, serial, statements, logger);
     }
 
     /// <summary>Every statement the store runs, by name.</summary>
@@ -324,8 +325,10 @@ internal sealed class CassandraStore : IFileSystemStore
     }
 
     /// <summary>Tells the mount's log how a write with an unknown outcome was settled.</summary>
-    private void ReportUncertain(string write, CqlException cause, string settled) =>
-        _onUncertainWrite?.Invoke($"{write}: outcome unknown ({cause.GetType().Name}: {cause.Message}); {settled}");
+    private void ReportUncertain(string write, CqlException cause, string settled)
+    {
+        if (_logger is not null) FileSystemLog.UncertainWrite(_logger, write, cause.GetType().Name, cause.Message, settled);
+    }
 
     /// <summary>Errors after which a write may or may not have been applied.</summary>
     internal static bool OutcomeUnknown(CqlException e) =>

@@ -247,7 +247,7 @@ public sealed class CassandraStoreContract : StoreContract, IClassFixture<Cassan
         }
 
         internal async Task<IFileSystemStore> NewStoreAsync() =>
-            await CassandraStore.PrepareAsync(_session, _name, Consistency.Quorum, Consistency.Serial, onUncertainWrite: null, default);
+            await CassandraStore.PrepareAsync(_session, _name, Consistency.Quorum, Consistency.Serial, logger: null, default);
 
         public async Task DisposeAsync()
         {
