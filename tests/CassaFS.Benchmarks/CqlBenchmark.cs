@@ -9,14 +9,18 @@ namespace CassaFS.Benchmarks;
 /// <summary>
 /// Blob insert/select at 64 KiB, 256 KiB and 1 MiB with 1 and 32 requests in flight, plain single-row inserts and
 /// LWT inserts, through CassaFS.Cql and, as the reference, through Debian's DataStax Python driver (C extensions,
-/// libev) running the same workload against the same server in the same run. Target: at least 1.5x the reference.
+/// libev) running the same workload against the same server in the same run. Targets: at least 1.0x the reference
+/// in every case and 1.5x on the geometric mean. The machine may be shared (builds, tests), so the two clients take
+/// turns for <c>--rounds</c> rounds (3 by default; the one that goes first alternates) and each case is judged on the
+/// median of its rounds; the load average is printed beside the figures. Exits 1 when a target is missed.
 /// </summary>
 internal sealed class CqlBenchmark : IBenchmark
 {
     public string Name => "cql";
     public string Description => "CassaFS.Cql throughput vs the DataStax Python driver (blobs, rows, LWT)";
 
-    private const double Target = 1.5;
+    private const double MeanTarget = 1.5;
+    private const double CaseTarget = 1.0;
     private const string Python = "/usr/bin/python3";
 
     private sealed record Case(string Name, string Kind, int Size, int InFlight, int Ops);
@@ -46,11 +50,13 @@ internal sealed class CqlBenchmark : IBenchmark
         var scale = 1.0;
         string? contact = null;
         string? only = null;
+        var rounds = 3;
         for (var i = 0; i < args.Length - 1; i++)
         {
             if (args[i] == "--scale") scale = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
             if (args[i] == "--contact") contact = args[i + 1];
             if (args[i] == "--only") only = args[i + 1];
+            if (args[i] == "--rounds") rounds = Math.Max(1, int.Parse(args[i + 1], CultureInfo.InvariantCulture));
         }
 
         // Its own node by default, with a 1 GiB heap: 32 one-MiB writes in flight overwhelm a 256 MiB test node
@@ -64,7 +70,7 @@ internal sealed class CqlBenchmark : IBenchmark
         try
         {
             var cases = Cases(scale).Where(c => only is null || c.Name.Contains(only, StringComparison.Ordinal)).ToList();
-            return await RunAgainstAsync(contact.Trim(), cases, ct);
+            return await RunAgainstAsync(contact.Trim(), cases, rounds, ct);
         }
         finally
         {
@@ -72,7 +78,7 @@ internal sealed class CqlBenchmark : IBenchmark
         }
     }
 
-    private static async Task<int> RunAgainstAsync(string contact, List<Case> cases, CancellationToken ct)
+    private static async Task<int> RunAgainstAsync(string contact, List<Case> cases, int rounds, CancellationToken ct)
     {
         var keyspace = $"bench_cql_{Guid.NewGuid().ToString("N")[..8]}";
         await using var session = await CqlSession.ConnectAsync(new CqlSessionOptions { ContactPoints = { contact }, DefaultConsistency = Consistency.One }, ct);
@@ -81,7 +87,7 @@ internal sealed class CqlBenchmark : IBenchmark
         {
             foreach (var table in new[] { "blobs (id int PRIMARY KEY, data blob)", "rows (id int PRIMARY KEY, v text)", "lwt (id uuid PRIMARY KEY, v int)" })
                 await session.ExecuteAsync(new SimpleStatement($"CREATE TABLE {keyspace}.{table}"), ct);
-            Console.WriteLine($"Cassandra at {contact}, protocol v{session.ProtocolVersion}, keyspace {keyspace}, consistency ONE");
+            Console.WriteLine($"Cassandra at {contact}, protocol v{session.ProtocolVersion}, keyspace {keyspace}, consistency ONE, {rounds} round(s)");
             // Selects read 64 rows written once into a table of their own, so they measure the client, not a merge of
             // the many overwritten versions the insert cases leave behind.
             foreach (var size in cases.Where(c => c.Kind == "blob_select").Select(c => c.Size).Distinct())
@@ -95,44 +101,77 @@ internal sealed class CqlBenchmark : IBenchmark
 
             // A short pass first, so the server's JIT and caches are as warm for the first measured client as for the second.
             foreach (var c in cases) await MeasureAsync(session, keyspace, c with { Ops = Math.Max(8, c.Ops / 5) }, ct);
-            var ours = new Dictionary<string, (double Seconds, long Bytes)>();
-            foreach (var c in cases)
+            var ours = cases.ToDictionary(c => c.Name, _ => new List<double>());
+            var reference = cases.ToDictionary(c => c.Name, _ => new List<double>());
+            var bytesPerCase = new Dictionary<string, long>();
+            var loads = new List<string> { LoadAverage() };
+            var clock = Stopwatch.StartNew();
+            var pythonMissing = false;
+            for (var round = 0; round < rounds; round++)
             {
-                ours[c.Name] = await MeasureAsync(session, keyspace, c, ct);
-                Console.Write('.');
+                // Taking turns, the first alternating, so a load that rises or falls during the run weighs on both.
+                for (var turn = 0; turn < 2; turn++)
+                {
+                    if ((turn == 0) == (round % 2 == 0))
+                    {
+                        foreach (var c in cases)
+                        {
+                            var (seconds, bytes) = await MeasureAsync(session, keyspace, c, ct);
+                            ours[c.Name].Add(seconds);
+                            bytesPerCase[c.Name] = bytes;
+                        }
+                    }
+                    else if (!pythonMissing)
+                    {
+                        var python = await RunPythonAsync(contact, keyspace, cases, ct);
+                        pythonMissing = python is null;
+                        foreach (var (name, seconds) in python ?? new Dictionary<string, double>()) reference[name].Add(seconds);
+                    }
+                }
+                loads.Add(LoadAverage());
+                Console.WriteLine($"round {round + 1}/{rounds} done after {clock.Elapsed.TotalSeconds:F0} s; load average {loads[^1]}");
             }
-            Console.WriteLine(" CassaFS.Cql done; now the Python driver");
-            var reference = await RunPythonAsync(contact, keyspace, cases, ct);
 
             Console.WriteLine();
+            Console.WriteLine($"medians of {rounds} round(s); load average (1, 5, 15 min) before and after each round: {string.Join(" | ", loads)}");
             Console.WriteLine($"{"case",-28} {"CassaFS.Cql ops/s",18} {"MB/s",8} {"python ops/s",13} {"MB/s",8} {"ratio",7}");
-            var ratios = new List<double>();
+            var ratios = new List<(string Name, double Ratio)>();
             foreach (var c in cases)
             {
-                var (seconds, bytes) = ours[c.Name];
-                var opsPerSecond = c.Ops / seconds;
-                var line = $"{c.Name,-28} {opsPerSecond,18:F0} {(c.Size > 0 ? $"{bytes / seconds / 1e6:F1}" : "-"),8}";
-                if (reference?.TryGetValue(c.Name, out var py) == true)
+                var seconds = Median(ours[c.Name]);
+                var bytes = bytesPerCase[c.Name];
+                var line = $"{c.Name,-28} {c.Ops / seconds,18:F0} {(c.Size > 0 ? $"{bytes / seconds / 1e6:F1}" : "-"),8}";
+                if (reference[c.Name].Count > 0)
                 {
+                    var py = Median(reference[c.Name]);
                     var ratio = py / seconds;
-                    ratios.Add(ratio);
+                    ratios.Add((c.Name, ratio));
                     line += $" {c.Ops / py,13:F0} {(c.Size > 0 ? $"{bytes / py / 1e6:F1}" : "-"),8} {ratio,6:F2}x";
                 }
                 Console.WriteLine(line);
             }
-            if (ratios.Count > 0)
-            {
-                var geometricMean = Math.Exp(ratios.Average(Math.Log));
-                Console.WriteLine();
-                Console.WriteLine($"throughput ratio vs the Python driver: geometric mean {geometricMean:F2}x, min {ratios.Min():F2}x, max {ratios.Max():F2}x; target {Target:F1}x: {(geometricMean >= Target ? "MET" : "NOT MET")} (min case {(ratios.Min() >= Target ? "meets" : "misses")} it)");
-            }
-            return 0;
+            if (ratios.Count == 0) return 0;
+            var geometricMean = Math.Exp(ratios.Average(r => Math.Log(r.Ratio)));
+            var misses = ratios.Where(r => r.Ratio < CaseTarget).Select(r => $"{r.Name.Trim()} {r.Ratio:F2}x").ToList();
+            Console.WriteLine();
+            Console.WriteLine($"target: every case at least {CaseTarget:F1}x the Python driver: {(misses.Count == 0 ? "MET" : $"NOT MET ({string.Join("; ", misses)})")}; min {ratios.Min(r => r.Ratio):F2}x");
+            Console.WriteLine($"target: geometric mean at least {MeanTarget:F1}x the Python driver: {(geometricMean >= MeanTarget ? "MET" : "NOT MET")} ({geometricMean:F2}x)");
+            return misses.Count == 0 && geometricMean >= MeanTarget ? 0 : 1;
         }
         finally
         {
             await session.ExecuteAsync(new SimpleStatement($"DROP KEYSPACE {keyspace}"), CancellationToken.None);
         }
     }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private static async Task<(double Seconds, long Bytes)> MeasureAsync(CqlSession session, string keyspace, Case c, CancellationToken ct)
     {

@@ -24,6 +24,15 @@ public sealed class ConnectionTests(SharedCluster cluster)
         return await CqlSession.ConnectAsync(options);
     }
 
+    /// <summary>A proxy that forwards every request but <see cref="Unanswered"/>, which the server so never sees.</summary>
+    private TcpProxy ProxyDroppingUnanswered()
+    {
+        var proxy = new TcpProxy(cluster.ContactPoint, RequestFraming.Cql);
+        var marker = Encoding.UTF8.GetBytes(Unanswered);
+        proxy.Forward = frame => frame.Span.IndexOf(marker) < 0;
+        return proxy;
+    }
+
     private static async Task EventuallyAsync(Func<bool> condition, TimeSpan within, string what)
     {
         var clock = Stopwatch.StartNew();
@@ -86,9 +95,7 @@ public sealed class ConnectionTests(SharedCluster cluster)
     [Fact]
     public async Task A_request_the_server_never_answers_times_out_on_its_own_deadline_while_the_others_on_its_connection_go_on()
     {
-        await using var proxy = new TcpProxy(cluster.ContactPoint, RequestFraming.Cql);
-        var marker = Encoding.UTF8.GetBytes(Unanswered);
-        proxy.Forward = frame => frame.Span.IndexOf(marker) < 0;
+        await using var proxy = ProxyDroppingUnanswered();
         var timeout = TimeSpan.FromSeconds(2);
         await using var session = await ConnectAsync(proxy, new CapturedLog(), o => o.RequestTimeout = timeout);
 
@@ -106,9 +113,7 @@ public sealed class ConnectionTests(SharedCluster cluster)
     [Fact]
     public async Task Waiting_for_a_free_stream_counts_against_the_deadline_and_a_request_that_never_got_one_was_not_sent()
     {
-        await using var proxy = new TcpProxy(cluster.ContactPoint, RequestFraming.Cql);
-        var marker = Encoding.UTF8.GetBytes(Unanswered);
-        proxy.Forward = frame => frame.Span.IndexOf(marker) < 0;
+        await using var proxy = ProxyDroppingUnanswered();
         var timeout = TimeSpan.FromSeconds(1);
         await using var session = await ConnectAsync(proxy, new CapturedLog(), o =>
         {
@@ -127,5 +132,44 @@ public sealed class ConnectionTests(SharedCluster cluster)
         Assert.Contains("streams stayed busy", busy.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<CqlClientTimeoutException>(() => lost);
         Assert.Equal(0, proxy.RequestsForwarded - before);
+    }
+
+    [Fact]
+    public async Task Replies_of_every_size_arrive_whole_and_a_small_one_after_a_large_one_is_not_held_back()
+    {
+        // A large reply asks the kernel to hold its wake-up until much of it has arrived (SO_RCVLOWAT); the next,
+        // small reply must wake the reader at once all the same.
+        await cluster.Session.ExecuteAsync("CREATE TABLE IF NOT EXISTS sized (id int PRIMARY KEY, data blob)");
+        await using var session = await CqlSession.ConnectAsync(new CqlSessionOptions
+        {
+            ContactPoints = { cluster.ContactPoint }, Keyspace = cluster.Keyspace, DefaultConsistency = Consistency.One,
+            RequestTimeout = TimeSpan.FromSeconds(5),
+        });
+        var insert = await session.PrepareAsync("INSERT INTO sized (id, data) VALUES (?, ?)");
+        var select = await session.PrepareAsync("SELECT data FROM sized WHERE id = ?");
+        var sizes = new[] { 1, 9, 20 << 10, 70 << 10, 256 << 10, 300 << 10, 1 << 20, (3 << 20) / 2 };
+        var blobs = sizes.Select((size, i) =>
+        {
+            var blob = new byte[size];
+            new Random(i).NextBytes(blob);
+            return blob;
+        }).ToArray();
+        for (var i = 0; i < blobs.Length; i++) await session.ExecuteAsync(insert.Bind(i, blobs[i]));
+
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = blobs.Length - 1; i >= 0; i--)
+            {
+                foreach (var id in new[] { i, 0 })
+                {
+                    var clock = Stopwatch.StartNew();
+                    var row = Assert.Single(await session.ExecuteAsync(select.Bind(id)));
+                    Assert.Equal(blobs[id], row.Get<byte[]>(0));
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"reading {sizes[id]} bytes took {clock.Elapsed}");
+                }
+            }
+        }
+        var all = await Task.WhenAll(Enumerable.Range(0, 64).Select(k => session.ExecuteAsync(select.Bind(k % blobs.Length))));
+        for (var k = 0; k < all.Length; k++) Assert.Equal(blobs[k % blobs.Length], Assert.Single(all[k]).Get<byte[]>(0));
     }
 }

@@ -293,7 +293,8 @@ internal sealed class Connection : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var input = new BufferedReader(_stream);
+        // Over TLS the stream buffers decrypted bytes of its own, so the socket cannot be told how many are still to come.
+        var input = new BufferedReader(_stream, _stream is SslStream ? null : _socket);
         var header = new byte[FrameBuilder.HeaderLength];
         try
         {
@@ -378,11 +379,20 @@ internal sealed class Connection : IAsyncDisposable
     }
 
     /// <summary>Reads the socket in large chunks so small frames do not each cost a system call.</summary>
-    private sealed class BufferedReader(Stream stream)
+    /// <param name="stream">The connection's stream (the socket's, or TLS over it).</param>
+    /// <param name="socket">The plain TCP socket under <paramref name="stream"/>, for SO_RCVLOWAT; null over TLS.</param>
+    private sealed class BufferedReader(Stream stream, Socket? socket)
     {
+        // The most one read asks the kernel to gather before waking it: an eighth of the 2 MiB receive buffer that
+        // the 1 MiB SO_RCVBUF gives, so the receive window stays open while it fills. Asking for a whole MiB let
+        // the window close with 32 large replies streaming in, and the server then waited on this reader.
+        private const int MaxLowWater = 256 * 1024;
+        // Below this a reply is a segment or two: waking at once costs no more than a system call to say otherwise.
+        private const int LowWaterFrom = 16 * 1024;
         private readonly byte[] _buffer = new byte[256 * 1024];
         private int _start;
         private int _end;
+        private int _lowWater = 1;
 
         public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken ct)
         {
@@ -390,7 +400,12 @@ internal sealed class Connection : IAsyncDisposable
             {
                 if (_start == _end)
                 {
-                    if (destination.Length >= _buffer.Length)
+                    // Nothing is buffered, so every byte still missing from this frame is yet to reach the socket: the
+                    // kernel can hold the wake-up until much of it has arrived. That is one wake-up (and thread-pool
+                    // dispatch) per reply, or per half MiB, instead of one per 64 KiB loopback segment, and under CPU
+                    // contention those wake-ups are most of the cost of a large reply.
+                    SetLowWater(destination.Length >= LowWaterFrom ? Math.Min(destination.Length, MaxLowWater) : 1);
+                    if (destination.Length >= _buffer.Length / 4)
                     {
                         // Large bodies go straight into their own array.
                         var direct = await stream.ReadAsync(destination, ct).ConfigureAwait(false);
@@ -406,6 +421,21 @@ internal sealed class Connection : IAsyncDisposable
                 _buffer.AsMemory(_start, n).CopyTo(destination);
                 _start += n;
                 destination = destination[n..];
+            }
+        }
+
+        /// <summary>SO_RCVLOWAT: how many bytes must be waiting before a read wakes; only where the platform has it.</summary>
+        private void SetLowWater(int bytes)
+        {
+            if (socket is null || bytes == _lowWater) return;
+            try
+            {
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, bytes);
+                _lowWater = bytes;
+            }
+            catch (SocketException)
+            {
+                socket = null;
             }
         }
     }
