@@ -70,6 +70,17 @@ public abstract class FuseFileSystem
     /// <summary>Writes <paramref name="data"/> (valid until the returned task completes) and returns the byte count written.</summary>
     public virtual ValueTask<FuseResult<int>> WriteAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data) => NotImplemented<int>();
 
+    /// <summary>
+    /// Writes the bytes of <paramref name="data"/>, which this call owns and must dispose (the session never touches it
+    /// again): a filesystem that keeps the array, instead of copying it, disposes it once it is done with it. By default
+    /// it calls <see cref="WriteAsync(FuseRequestContext, ulong, ulong, long, ReadOnlyMemory{byte})"/> and then disposes.
+    /// </summary>
+    public virtual async ValueTask<FuseResult<int>> WriteOwnedAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, FuseWriteBuffer data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        using (data) return await WriteAsync(context, ino, fileHandle, offset, data.Memory).ConfigureAwait(false);
+    }
+
     /// <summary>Called on each close(2) of a descriptor of the open file.</summary>
     public virtual ValueTask<Errno> FlushAsync(FuseRequestContext context, ulong ino, FuseFileHandle file) => NotImplemented();
 

@@ -23,10 +23,9 @@ internal sealed partial class FuseSession
         else SendRead(req, result, buffer, length);
     }
 
-    private async Task WriteLater(nint req, ValueTask<FuseResult<int>> task, byte[] buffer)
+    private async Task WriteLater(nint req, ValueTask<FuseResult<int>> task)
     {
-        var (result, abandoned) = await Settle(task, bounded: true).ConfigureAwait(false);
-        if (!abandoned) ArrayPool<byte>.Shared.Return(buffer);
+        var (result, _) = await Settle(task, bounded: true).ConfigureAwait(false);
         Send(req, result, ReplyWritten);
     }
 

@@ -42,7 +42,7 @@ internal sealed unsafe partial class FuseSession
         if (Overrides(nameof(FuseFileSystem.LinkAsync))) ops.Link = &OnLink;
         if (Overrides(nameof(FuseFileSystem.OpenAsync))) ops.Open = &OnOpen;
         if (Overrides(nameof(FuseFileSystem.ReadAsync))) ops.Read = &OnRead;
-        if (Overrides(nameof(FuseFileSystem.WriteAsync))) ops.Write = &OnWrite;
+        if (Overrides(nameof(FuseFileSystem.WriteAsync)) || Overrides(nameof(FuseFileSystem.WriteOwnedAsync))) ops.Write = &OnWrite;
         if (Overrides(nameof(FuseFileSystem.FlushAsync))) ops.Flush = &OnFlush;
         if (Overrides(nameof(FuseFileSystem.SyncAsync))) ops.FSync = &OnFSync;
         if (Overrides(nameof(FuseFileSystem.OpenDirectoryAsync))) ops.OpenDir = &OnOpenDir;
@@ -573,32 +573,16 @@ internal sealed unsafe partial class FuseSession
     private static void OnWrite(nint req, ulong ino, byte* data, nuint size, long offset, FileInfoNative* fi)
     {
         if (Enter(req) is not { } s) return;
-        byte[]? buffer = null;
         try
         {
-            // libfuse reuses its receive buffer once this returns, so the bytes move into a pooled copy.
-            int length = checked((int)size);
-            buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-            new ReadOnlySpan<byte>(data, length).CopyTo(buffer);
-            var task = s.FileSystem.WriteAsync(s.Context(req), ino, fi->Fh, offset, buffer.AsMemory(0, length));
-            var owned = buffer;
-            buffer = null;
-            if (task.IsCompletedSuccessfully)
-            {
-                ArrayPool<byte>.Shared.Return(owned);
-                s.Send(req, task.Result, ReplyWritten);
-            }
-            else
-            {
-                _ = s.WriteLater(req, task, owned);
-            }
+            // libfuse reuses its receive buffer once this returns, so the bytes move into a pooled copy, which the
+            // filesystem then owns (it may keep it as a block instead of copying it again).
+            var task = s.FileSystem.WriteOwnedAsync(s.Context(req), ino, fi->Fh, offset, new FuseWriteBuffer(data, checked((int)size)));
+            if (task.IsCompletedSuccessfully) s.Send(req, task.Result, ReplyWritten);
+            else _ = s.WriteLater(req, task);
         }
         catch (Exception ex)
         {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
             s.FailAndEnd(req, ex);
         }
     }

@@ -257,6 +257,12 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         return await _fs.WriteAsync(HandleOf(fileHandle), offset, data).ConfigureAwait(false);
     }
 
+    /// <summary>The kernel's writes: the buffer goes down to the filesystem, which keeps a whole block's array instead of copying it.</summary>
+    public override async ValueTask<FuseResult<int>> WriteOwnedAsync(FuseRequestContext context, ulong ino, ulong fileHandle, long offset, FuseWriteBuffer data)
+    {
+        return await _fs.WriteAsync(HandleOf(fileHandle), offset, data).ConfigureAwait(false);
+    }
+
     public override async ValueTask<Fuse.Errno> FlushAsync(FuseRequestContext context, ulong ino, FuseFileHandle file)
     {
         // close(2) of any descriptor drops the process's fcntl locks on the file (POSIX).

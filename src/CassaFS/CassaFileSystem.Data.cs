@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using CassaFS.Locks;
 
 namespace CassaFS;
@@ -177,7 +179,30 @@ public sealed partial class CassaFileSystem
     /// writer keeps the inode lock across consecutive writes. An error storing a block is reported by the next
     /// write, flush or fsync, as POSIX write-back does.
     /// </summary>
-    public async ValueTask<int> WriteAsync(FileHandle handle, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default)
+    public ValueTask<int> WriteAsync(FileHandle handle, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default) =>
+        WriteAsync(handle, offset, data, owner: null, ct);
+
+    /// <summary>
+    /// write(2) of bytes this call owns (a face's pooled receive buffer): a write of exactly one whole block keeps
+    /// <paramref name="data"/>'s array as that block instead of copying it; <paramref name="data"/> is disposed once
+    /// nothing uses it, whatever happens.
+    /// </summary>
+    public async ValueTask<int> WriteAsync(FileHandle handle, long offset, IMemoryOwner<byte> data, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var kept = new StrongBox<IMemoryOwner<byte>?>(data);
+        try
+        {
+            return await WriteAsync(handle, offset, data.Memory, kept, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            kept.Value?.Dispose();
+        }
+    }
+
+    /// <summary>write(2); <paramref name="owner"/> holds the owner of <paramref name="data"/>, if any, emptied when a block took it over.</summary>
+    private async ValueTask<int> WriteAsync(FileHandle handle, long offset, ReadOnlyMemory<byte> data, StrongBox<IMemoryOwner<byte>?>? owner, CancellationToken ct)
     {
         if (!handle.CanWrite || handle.Released) throw new FileSystemException(Errno.EBADF, handle.Inode.ToString(), "not open for writing");
         ThrowIfReadOnly(handle.Inode.ToString());
@@ -190,7 +215,7 @@ public sealed partial class CassaFileSystem
             if (handle.Flags.HasFlag(OpenFlags.Append)) offset = file.Size;
             if (offset + data.Length > MaxFileSize) throw new FileSystemException(Errno.EFBIG, file.Id.ToString(), $"files are at most {MaxFileSize} bytes");
             if (data.IsEmpty) return 0;
-            await file.BufferWriteAsync(offset, data, ct).ConfigureAwait(false);
+            await file.BufferWriteAsync(offset, data, owner, ct).ConfigureAwait(false);
             var now = Timespec.Now;
             file.Inode = file.Inode! with { Mtime = now, Ctime = now, Mode = Permissions.ModeAfterWrite(file.Inode, handle.Caller) };
             return data.Length;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 
 namespace CassaFS;
 
@@ -161,9 +162,11 @@ internal sealed class OpenFile
 
     /// <summary>
     /// Puts <paramref name="data"/> at <paramref name="offset"/> into the buffer and starts storing every block it
-    /// fills, and the oldest beyond <see cref="FileSystemOptions.WriteBackBlocks"/>. Needs the writer's holding.
+    /// fills, and the oldest beyond <see cref="FileSystemOptions.WriteBackBlocks"/>. Needs the writer's holding. When
+    /// <paramref name="owner"/> holds the owner of <paramref name="data"/> and the write is exactly one whole block not
+    /// yet buffered, the block keeps that array (no copy) and <paramref name="owner"/> is emptied.
     /// </summary>
-    public async Task BufferWriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken ct)
+    public async Task BufferWriteAsync(long offset, ReadOnlyMemory<byte> data, System.Runtime.CompilerServices.StrongBox<IMemoryOwner<byte>?>? owner, CancellationToken ct)
     {
         DropReadCache();
         var end = offset + data.Length;
@@ -174,6 +177,12 @@ internal sealed class OpenFile
             var blockStart = index * BlockSize;
             var from = (int)Math.Max(0, offset - blockStart);
             var to = (int)Math.Min(BlockSize, end - blockStart);
+            if (!_dirty.ContainsKey(index) && from == 0 && to == BlockSize && data.Length == BlockSize && DirtyBlock.Adopt(owner, BlockSize) is { } whole)
+            {
+                _dirty[index] = whole;
+                await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
+                continue;
+            }
             if (!_dirty.TryGetValue(index, out var block))
             {
                 block = new DirtyBlock(BlockSize);
@@ -414,10 +423,34 @@ internal sealed class OpenFile
                 : (generation, _store.ReadBlockAsync(Id, i, CancellationToken.None))).Fetch;
 }
 
-/// <summary>A block being assembled in memory: a pooled buffer of the block size and how much of it is valid.</summary>
+/// <summary>
+/// A block being assembled in memory: a buffer of at least the block size and how much of it is valid. The buffer is
+/// rented from the pool, or is the array of a whole-block write whose owner it then keeps and disposes.
+/// </summary>
 internal sealed class DirtyBlock : IDisposable
 {
+    private IMemoryOwner<byte>? _owner;
+
     public DirtyBlock(int blockSize) => Buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+
+    private DirtyBlock(byte[] buffer, int length, IMemoryOwner<byte> owner)
+    {
+        Buffer = buffer;
+        Length = length;
+        _owner = owner;
+    }
+
+    /// <summary>
+    /// A full block made of the array <paramref name="owner"/> holds, when it holds one from index 0 (emptying
+    /// <paramref name="owner"/>); null when there is no owner or its memory is not such an array.
+    /// </summary>
+    public static DirtyBlock? Adopt(System.Runtime.CompilerServices.StrongBox<IMemoryOwner<byte>?>? owner, int blockSize)
+    {
+        if (owner?.Value is not { } taken || !MemoryMarshal.TryGetArray<byte>(taken.Memory, out var segment) ||
+            segment.Offset != 0 || segment.Count != blockSize) return null;
+        owner.Value = null;
+        return new DirtyBlock(segment.Array!, blockSize, taken);
+    }
 
     public byte[] Buffer { get; private set; }
 
@@ -427,7 +460,9 @@ internal sealed class DirtyBlock : IDisposable
     public void Dispose()
     {
         if (Buffer.Length == 0) return;
-        ArrayPool<byte>.Shared.Return(Buffer);
+        if (_owner is not null) _owner.Dispose();
+        else ArrayPool<byte>.Shared.Return(Buffer);
+        _owner = null;
         Buffer = Array.Empty<byte>();
     }
 }

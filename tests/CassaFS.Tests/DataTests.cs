@@ -7,6 +7,56 @@ public class DataTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
     private CassaFileSystem Fs => f.Fs;
     private int BlockSize => Fs.BlockSize;
 
+    /// <summary>A pooled buffer that counts how often it is given back.</summary>
+    private sealed class CountedBuffer(byte[] bytes) : System.Buffers.IMemoryOwner<byte>
+    {
+        private readonly byte[] _array = System.Buffers.ArrayPool<byte>.Shared.Rent(bytes.Length);
+        private readonly int _length = bytes.Length;
+        private int _disposed;
+
+        public int Disposed => Volatile.Read(ref _disposed);
+
+        public Memory<byte> Memory
+        {
+            get
+            {
+                bytes.CopyTo(_array, 0);
+                return _array.AsMemory(0, _length);
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Increment(ref _disposed) == 1) System.Buffers.ArrayPool<byte>.Shared.Return(_array);
+        }
+    }
+
+    [Fact]
+    public async Task Owned_write_buffers_are_given_back_once_whether_a_block_keeps_them_or_they_are_copied()
+    {
+        var dir = await Fs.ScratchAsync();
+        var (handle, file) = await Fs.CreateAsync(dir.Id, "owned", 0x1A4, OpenFlags.WriteOnly, Root);
+        var whole = RandomNumberGenerator.GetBytes(BlockSize);
+        var partial = RandomNumberGenerator.GetBytes(100);
+        var kept = new CountedBuffer(whole);     // exactly block 1: kept as that block, given back once stored
+        var copied = new CountedBuffer(partial); // inside block 0: copied into it, given back at once
+        Assert.Equal(BlockSize, await Fs.WriteAsync(handle, BlockSize, kept));
+        Assert.Equal(100, await Fs.WriteAsync(handle, 10, copied));
+        Assert.Equal(1, copied.Disposed);
+        await Fs.FlushAsync(handle);
+        Assert.Equal(1, kept.Disposed);
+        await Fs.ReleaseAsync(handle);
+
+        var expected = new byte[BlockSize * 2];
+        partial.CopyTo(expected, 10);
+        whole.CopyTo(expected, BlockSize);
+        Assert.Equal(expected, await Fs.ReadFileAsync(file.Id));
+        // A refused write gives its buffer back too.
+        var refused = new CountedBuffer(partial);
+        await Assert.ThrowsAsync<FileSystemException>(async () => await Fs.WriteAsync(handle, 0, refused));
+        Assert.Equal(1, refused.Disposed);
+    }
+
     [Fact]
     public async Task Data_written_across_many_blocks_reads_back_identically()
     {
