@@ -227,8 +227,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         public async ValueTask<IRangeLockHandle> AcquireRangeAsync(RangeLockRequest request, CancellationToken ct = default)
         {
             ArgumentNullException.ThrowIfNull(request);
-            var holder = LockHolder.ForThisProcess(request.Purpose, provider.Owner) with { Subject = request.Subject, ForProcess = request.ForProcess };
-            var attempt = new ZooKeeperLock(provider, request.Key, request.Mode, holder, new ZooKeeperLock.RangeSpec(group, request.Range, null));
+            var attempt = new ZooKeeperLock(provider, request.Key, request.Mode, LockHolder.ForThisProcess(request, provider.Owner), new ZooKeeperLock.RangeSpec(group, request.Range, null));
             await attempt.AcquireAsync(request.Timeout, ct).ConfigureAwait(false);
             return attempt;
         }
