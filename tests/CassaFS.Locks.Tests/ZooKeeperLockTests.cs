@@ -111,7 +111,7 @@ public sealed class ZooKeeperLockTests(TestBed bed)
         await using var client = await bed.NewZooKeeperAsync();
         var (provider, nodes) = InterposedNodes.Provider(client);
         var key = NewKey();
-        nodes.LoseCreateReplies(LostCreateReply.AfterApplied);
+        nodes.LoseCreateReplies(LostReply.AfterApplied);
         var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write));
         Assert.Equal(1, nodes.RepliesLost);
         var children = await ChildrenAsync(client, key);
@@ -130,10 +130,27 @@ public sealed class ZooKeeperLockTests(TestBed bed)
         await using var client = await bed.NewZooKeeperAsync();
         var (provider, nodes) = InterposedNodes.Provider(client);
         var key = NewKey();
-        nodes.LoseCreateReplies(LostCreateReply.BeforeApplied);
+        nodes.LoseCreateReplies(LostReply.BeforeApplied);
         await using (var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write)))
             Assert.Single(await ChildrenAsync(client, key));
         Assert.Equal(1, nodes.RepliesLost);
+        Assert.Empty(await ChildrenAsync(client, key));
+    }
+
+    [Theory]
+    [InlineData(LostReply.AfterApplied)]
+    [InlineData(LostReply.BeforeApplied)]
+    public async Task A_release_whose_delete_reply_is_lost_deletes_again_until_sure_and_leaves_no_node(LostReply how)
+    {
+        // Twice in a row: after applied, the second delete finds no node (done); before applied, it deletes it.
+        await using var client = await bed.NewZooKeeperAsync();
+        var (provider, nodes) = InterposedNodes.Provider(client);
+        var key = NewKey();
+        var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write));
+        nodes.LoseDeleteReplies(how, count: 2);
+        await held.ReleaseAsync();
+        Assert.Equal(LockState.Released, held.State);
+        Assert.Equal(how == LostReply.AfterApplied ? 1 : 2, nodes.RepliesLost);
         Assert.Empty(await ChildrenAsync(client, key));
     }
 
