@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CassaFS.Testing;
@@ -6,23 +5,7 @@ using CassaFS.Testing;
 namespace CassaFS.LocalServers.Tests;
 
 /// <summary>A standalone ZooKeeper server of this class's own, which its tests stop, kill and restart.</summary>
-public sealed class RestartableServer : IAsyncLifetime
-{
-    private LocalRun? _run;
-
-    public ZooKeeperServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        _run = await TestServers.OwnRunAsync("zk-restart");
-        Server = await _run.StartZooKeeperAsync(tickTimeMs: 500);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_run is not null) await _run.DisposeAsync();
-    }
-}
+public sealed class RestartableServer() : OwnZooKeeperServer("zk-restart");
 
 public sealed class RestartTests(RestartableServer fixture) : IClassFixture<RestartableServer>
 {

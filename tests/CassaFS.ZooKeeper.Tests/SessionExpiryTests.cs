@@ -1,29 +1,13 @@
 using System.Text;
-using CassaFS.LocalServers;
 using CassaFS.Testing;
 
 namespace CassaFS.ZooKeeper.Tests;
 
 /// <summary>A standalone server with a 500 ms tick (sessions from 1 s) that this class may stop.</summary>
-public sealed class ShortTickServerFixture : IAsyncLifetime
+public sealed class ShortTickServerFixture() : OwnZooKeeperServer("zk-expiry")
 {
-    private LocalRun? _run;
-
-    public ZooKeeperServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        _run = await TestServers.OwnRunAsync("zk-expiry");
-        Server = await _run.StartZooKeeperAsync(tickTimeMs: 500);
-    }
-
     /// <summary>Restarts the server if a test stopped it (a no-op while it serves).</summary>
     public Task EnsureRunningAsync() => Server.StartAsync(TimeSpan.FromSeconds(90));
-
-    public async Task DisposeAsync()
-    {
-        if (_run is not null) await _run.DisposeAsync();
-    }
 }
 
 public sealed class SessionExpiryTests(ShortTickServerFixture fixture) : IClassFixture<ShortTickServerFixture>
