@@ -7,9 +7,9 @@ namespace CassaFS.LocalServers;
 /// One server JVM, started in its own session so that it outlives nothing but is owned by a run folder: its PID
 /// is written beside its state, so a later run can reap it if the owner died without stopping it.
 /// <para>Whether it still runs is asked of the child itself (waitpid, through the <see cref="Process"/> that
-/// started it), not read from /proc: a thread-group leader shows as a zombie in /proc while the rest of the JVM is
-/// still exiting (its ports still bound), and a command line read mid-exec says nothing. waitpid reports an exit
-/// once, exactly, when every thread is gone. /proc is left to <see cref="IsOurs"/>, for PIDs of other runs.</para>
+/// started it), not read from /proc: a thread-group leader can show as a zombie in /proc while the rest of the JVM
+/// is still exiting (its ports still bound), and a command line read mid-exec says nothing. waitpid reports the exit
+/// exactly, once every thread is gone. /proc is left to <see cref="IsOurs"/>, for PIDs of other runs.</para>
 /// </summary>
 internal sealed class ServerProcess : IDisposable
 {
