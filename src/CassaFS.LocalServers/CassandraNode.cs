@@ -87,12 +87,14 @@ public sealed class CassandraNode : IAsyncDisposable
         var java = Prerequisites.JavaPath() ?? throw new LocalServersException("java is not installed: apt-get install -y openjdk-17-jre-headless");
         WriteConfiguration();
         var clock = Stopwatch.StartNew();
+        // The previous process (if any) has exited: IsRunning is false only once it is gone.
+        _process?.Dispose();
         _process = ServerProcess.Launch(java, JavaArguments(), StateDirectory, ConsoleLogPath);
         var deadline = clock.Elapsed + (timeout ?? TimeSpan.FromSeconds(120));
         while (!await Probes.CqlAnswersAsync(NativeEndpoint, ct).ConfigureAwait(false))
         {
-            if (!_process.IsRunning)
-                throw new LocalServersException($"Cassandra node {Name} exited during start-up. Its log ({ConsoleLogPath}) ends:\n{_process.LogTail()}");
+            if (_process.ExitCode is { } code)
+                throw new LocalServersException($"Cassandra node {Name} exited during start-up (exit code {code}). Its log ({ConsoleLogPath}) ends:\n{_process.LogTail()}");
             if (clock.Elapsed > deadline)
             {
                 _process.Kill();

@@ -36,7 +36,11 @@ public static class Loopback
         return result.ToArray();
     }
 
-    private static bool IsFree(IPAddress address, int port)
+    /// <summary>
+    /// True when nothing listens on the address and port. .NET binds TCP sockets with SO_REUSEADDR on Linux, so
+    /// connections of an earlier server lingering in TIME_WAIT do not count; only a listener (or a bound socket) does.
+    /// </summary>
+    internal static bool IsFree(IPAddress address, int port)
     {
         try
         {

@@ -47,12 +47,18 @@ public sealed class ZooKeeperServer : IAsyncDisposable
     /// <summary>standalone, leader or follower; null when it does not serve.</summary>
     public Task<string?> ModeAsync(CancellationToken ct = default) => Probes.ZooKeeperModeAsync(ClientEndpoint, ct);
 
-    /// <summary>Launches the server without waiting (an ensemble's members must all be launched before any serves).</summary>
+    /// <summary>
+    /// Launches the server without waiting (an ensemble's members must all be launched before any serves). A server
+    /// still running is left as it is; a port someone else listens on is refused, since whoever it is would answer
+    /// the readiness probe in this server's name.
+    /// </summary>
     public void Launch()
     {
         if (IsRunning) return;
         var java = Prerequisites.JavaPath() ?? throw new LocalServersException("java is not installed: apt-get install -y openjdk-17-jre-headless");
         var cfg = WriteConfiguration();
+        if (!Loopback.IsFree(Options.Address, Options.ClientPort))
+            throw new LocalServersException($"ZooKeeper server {Name} cannot start: another process already listens on {ConnectString}.");
         var args = new List<string>
         {
             "-Xmx256m", "-Djava.net.preferIPv4Stack=true", "-Dzookeeper.admin.enableServer=false",
@@ -60,25 +66,34 @@ public sealed class ZooKeeperServer : IAsyncDisposable
             "-cp", $"{Prerequisites.ZooKeeperJar}:{Prerequisites.Slf4jSimpleJar}",
             "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg,
         };
+        // The previous process (if any) has exited: IsRunning is false only once it is gone.
+        _process?.Dispose();
         _process = ServerProcess.Launch(java, args, StateDirectory, LogPath);
     }
 
-    /// <summary>Waits until <c>srvr</c> reports a mode.</summary>
+    /// <summary>
+    /// Waits until <c>srvr</c> reports a mode while our process runs: an answer counts only if the process we
+    /// launched is still there after it, and "exited" is said only once that process has exited.
+    /// </summary>
     public async Task WaitServingAsync(TimeSpan? timeout = null, CancellationToken ct = default)
     {
+        var process = _process ?? throw new LocalServersException($"ZooKeeper server {Name} was never launched.");
         var clock = Stopwatch.StartNew();
         var limit = timeout ?? TimeSpan.FromSeconds(60);
-        while (await ModeAsync(ct).ConfigureAwait(false) is null)
+        while (true)
         {
-            if (_process is null || !_process.IsRunning)
-                throw new LocalServersException($"ZooKeeper server {Name} exited during start-up. Its log ({LogPath}) ends:\n{_process?.LogTail()}");
+            var mode = await ModeAsync(ct).ConfigureAwait(false);
+            if (process.ExitCode is { } code)
+                throw new LocalServersException($"ZooKeeper server {Name} exited during start-up (exit code {code}). Its log ({LogPath}) ends:\n{process.LogTail()}");
+            if (mode is not null) break;
             if (clock.Elapsed > limit)
-                throw new LocalServersException($"ZooKeeper server {Name} did not serve on {ConnectString} within {limit}. Log:\n{_process.LogTail()}");
+                throw new LocalServersException($"ZooKeeper server {Name} did not serve on {ConnectString} within {limit}. Log:\n{process.LogTail()}");
             await Task.Delay(50, ct).ConfigureAwait(false);
         }
         StartupTime = clock.Elapsed;
     }
 
+    /// <summary>Launches the server unless it runs (a first start, or a restart after a stop or a kill) and waits until it serves.</summary>
     public async Task StartAsync(TimeSpan? timeout = null, CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
@@ -87,8 +102,10 @@ public sealed class ZooKeeperServer : IAsyncDisposable
         StartupTime = clock.Elapsed;
     }
 
+    /// <summary>SIGTERM, SIGKILL after the grace period; returns once the process is gone.</summary>
     public Task StopAsync(TimeSpan? grace = null) => _process?.StopAsync(grace ?? TimeSpan.FromSeconds(10)) ?? Task.CompletedTask;
 
+    /// <summary>SIGKILL, as a crash; returns once the process is gone (its ports free for a restart).</summary>
     public void Kill() => _process?.Kill();
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);

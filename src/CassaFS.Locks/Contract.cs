@@ -39,11 +39,11 @@ public sealed record LockHolder(string Host, int ProcessId, string Purpose, Date
     public static LockHolder ForThisProcess(string purpose, string owner) =>
         new(Environment.MachineName, Environment.ProcessId, purpose, DateTimeOffset.UtcNow, owner) { User = Environment.UserName };
 
-    /// <summary>This process, taking <paramref name="request"/>.</summary>
-    public static LockHolder ForThisProcess(LockRequest request, string owner)
+    /// <summary>This process, taking <paramref name="request"/> (a whole-key or a byte-range one).</summary>
+    public static LockHolder ForThisProcess(LockRequestBase request, string owner)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return ForThisProcess(request.Purpose, owner) with { Subject = request.Subject };
+        return ForThisProcess(request.Purpose, owner) with { Subject = request.Subject, ForProcess = request.ForProcess };
     }
 
     /// <summary>Who, as people say it: "alice@host (purpose)".</summary>
@@ -52,10 +52,10 @@ public sealed record LockHolder(string Host, int ProcessId, string Purpose, Date
     public override string ToString() => $"{Display}, pid {ProcessId}, since {Since:u}";
 }
 
-/// <summary>A request for a lock.</summary>
-public sealed record LockRequest(LockKey Key, LockMode Mode)
+/// <summary>What every request for a lock says, whole-key (<see cref="LockRequest"/>) or byte-range (<see cref="RangeLockRequest"/>).</summary>
+public abstract record LockRequestBase(LockKey Key, LockMode Mode)
 {
-    /// <summary>What the lock is for, shown to operators ("write /a/b", "rename").</summary>
+    /// <summary>What the lock is for, shown to operators ("write /a/b", "rename", "fcntl F_WRLCK").</summary>
     public string Purpose { get; init; } = "";
 
     /// <summary>How long to wait for the lock; null waits until cancelled.</summary>
@@ -63,7 +63,13 @@ public sealed record LockRequest(LockKey Key, LockMode Mode)
 
     /// <summary>What is locked, as the taker names it (a file's path), kept in the holder record for listings.</summary>
     public string? Subject { get; init; }
+
+    /// <summary>The process the lock is taken for, when the taker takes it for another (a mount for an application), reported with conflicts (F_GETLK's l_pid).</summary>
+    public int? ForProcess { get; init; }
 }
+
+/// <summary>A request for a lock on a whole key.</summary>
+public sealed record LockRequest(LockKey Key, LockMode Mode) : LockRequestBase(Key, Mode);
 
 /// <summary>A granted lock. Dispose (or <see cref="ReleaseAsync"/>) to release it; release is retried until confirmed.</summary>
 public interface ILockHandle : IAsyncDisposable

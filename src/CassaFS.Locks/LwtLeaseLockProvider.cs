@@ -42,15 +42,21 @@ public sealed class LwtLeaseLockProvider : ILockProvider
     public const string LeaseTable = "lock_leases";
     public const string FenceTable = "lock_fences";
 
-    private readonly CqlSession _session;
+    private readonly ILeaseStatements _cql;
     private readonly string _ks;
     private readonly LwtLeaseOptions _options;
     private readonly ConcurrentDictionary<LockKey, long> _fenceGuess = new();
 
     public LwtLeaseLockProvider(CqlSession session, string keyspace, LwtLeaseOptions? options = null)
+        : this(new SessionStatements(session ?? throw new ArgumentNullException(nameof(session))), keyspace, options)
     {
-        ArgumentNullException.ThrowIfNull(session);
-        _session = session;
+    }
+
+    /// <summary>Leases whose CQL goes through <paramref name="cql"/> (a session's, or a wrapper of it).</summary>
+    internal LwtLeaseLockProvider(ILeaseStatements cql, string keyspace, LwtLeaseOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(cql);
+        _cql = cql;
         _ks = CqlIdentifier.Keyspace(keyspace);
         _options = options ?? new LwtLeaseOptions();
         if (_options.LeaseTime < TimeSpan.FromSeconds(2)) throw new ArgumentException("The lease time must be at least two seconds (the TTL is in whole seconds and expires up to one second early).", nameof(options));
@@ -78,11 +84,11 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         await session.ExecuteAsync(new SimpleStatement($"CREATE TABLE IF NOT EXISTS {ks}.{FenceTable} (key text PRIMARY KEY, fence bigint)"), ct).ConfigureAwait(false);
     }
 
-    private Task<PreparedStatement> Prepare(string cql, CancellationToken ct) => _session.PrepareAsync(cql.Replace("{ks}", _ks, StringComparison.Ordinal), ct);
+    private Task<PreparedStatement> Prepare(string cql, CancellationToken ct) => _cql.PrepareAsync(cql.Replace("{ks}", _ks, StringComparison.Ordinal), ct);
 
     /// <summary>A lightweight transaction at the lease's consistency (the session's default is never relied on).</summary>
     private Task<LwtResult> ConditionalAsync(Statement statement, CancellationToken ct) =>
-        _session.ExecuteConditionalAsync(statement.WithConsistency(_options.Consistency).WithSerialConsistency(Consistency.Serial), ct);
+        _cql.ExecuteConditionalAsync(statement.WithConsistency(_options.Consistency).WithSerialConsistency(Consistency.Serial), ct);
 
     public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default)
     {
@@ -141,29 +147,12 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         }
     }
 
-    private int _simulatedTimeouts;
-    private int _simulatedRenewalFailures;
-
-    /// <summary>Test hook: the next <paramref name="count"/> renewals time out on the client without reaching the server.</summary>
-    internal void SimulateRenewalTimeouts(int count) => Volatile.Write(ref _simulatedRenewalFailures, count);
-    private bool SimulatedTimeoutApplies { get; set; }
-
-    /// <summary>Test hook: the next <paramref name="count"/> lease INSERTs time out on the client, after (or before) the server applied them.</summary>
-    internal void SimulateInsertTimeouts(bool applied, int count = 1)
-    {
-        SimulatedTimeoutApplies = applied;
-        Volatile.Write(ref _simulatedTimeouts, count);
-    }
-
     private async Task<bool> TryTakeLeaseAsync(LockKey key, string owner, string record, CancellationToken ct)
     {
         var insert = await Prepare("INSERT INTO {ks}.lock_leases (key, owner, holder, fence) VALUES (?, ?, ?, ?) IF NOT EXISTS USING TTL ?", ct).ConfigureAwait(false);
         try
         {
-            var timeout = Volatile.Read(ref _simulatedTimeouts) > 0 && Interlocked.Decrement(ref _simulatedTimeouts) >= 0;
-            if (timeout && !SimulatedTimeoutApplies) throw new CqlClientTimeoutException("simulated", TimeSpan.Zero);
             var result = await ConditionalAsync(insert.Bind(key.Value, owner, record, 0L, TtlSeconds), ct).ConfigureAwait(false);
-            if (timeout) throw new CqlClientTimeoutException("simulated", TimeSpan.Zero);
             // Not applied but ours: an earlier attempt of this acquire won it before failing to fence or confirm.
             return result.Applied || result.Current?.Get<string?>("owner") == owner;
         }
@@ -179,8 +168,6 @@ public sealed class LwtLeaseLockProvider : ILockProvider
         var renew = await Prepare("UPDATE {ks}.lock_leases USING TTL ? SET owner = ?, holder = ?, fence = ? WHERE key = ? IF owner = ?", ct).ConfigureAwait(false);
         try
         {
-            if (Volatile.Read(ref _simulatedRenewalFailures) > 0 && Interlocked.Decrement(ref _simulatedRenewalFailures) >= 0)
-                throw new CqlClientTimeoutException("simulated", TimeSpan.Zero);
             return (await ConditionalAsync(renew.Bind(TtlSeconds, owner, record, token, key.Value, owner), ct).ConfigureAwait(false)).Applied;
         }
         catch (Exception e) when (CqlIdentifier.IsUnknownOutcome(e))
@@ -216,7 +203,7 @@ public sealed class LwtLeaseLockProvider : ILockProvider
     private async Task<LeaseRow?> ReadLeaseAsync(LockKey key, CancellationToken ct)
     {
         var select = await Prepare("SELECT owner, holder, fence FROM {ks}.lock_leases WHERE key = ?", ct).ConfigureAwait(false);
-        var rows = await _session.ExecuteAsync(select.Bind(key.Value).WithConsistency(Consistency.Serial), ct).ConfigureAwait(false);
+        var rows = await _cql.ExecuteAsync(select.Bind(key.Value).WithConsistency(Consistency.Serial), ct).ConfigureAwait(false);
         return rows.FirstOrDefault() is { } row && row.Get<string?>(0) is { } owner
             ? new LeaseRow(owner, HolderRecord.Parse(row.Get<string?>(1)), row.Get<long?>(2) ?? 0)
             : null;
@@ -252,14 +239,14 @@ public sealed class LwtLeaseLockProvider : ILockProvider
     private async Task<long> ReadFenceAsync(LockKey key, CancellationToken ct)
     {
         var select = await Prepare("SELECT fence FROM {ks}.lock_fences WHERE key = ?", ct).ConfigureAwait(false);
-        var rows = await _session.ExecuteAsync(select.Bind(key.Value).WithConsistency(Consistency.Serial), ct).ConfigureAwait(false);
+        var rows = await _cql.ExecuteAsync(select.Bind(key.Value).WithConsistency(Consistency.Serial), ct).ConfigureAwait(false);
         return rows.FirstOrDefault()?.Get<long?>(0) ?? 0;
     }
 
     public async IAsyncEnumerable<LockInfo> ListAsync(string? keyPrefix = null, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var select = await Prepare("SELECT key, owner, holder, fence FROM {ks}.lock_leases", ct).ConfigureAwait(false);
-        await foreach (var row in _session.QueryAsync(select.Bind().WithConsistency(_options.Consistency), 500, ct).ConfigureAwait(false))
+        await foreach (var row in _cql.QueryAsync(select.Bind().WithConsistency(_options.Consistency), 500, ct).ConfigureAwait(false))
         {
             LockKey key;
             try
@@ -369,9 +356,6 @@ public sealed class LwtLeaseLockProvider : ILockProvider
             }
         }
 
-        /// <summary>Test hook: stop renewing, as a holder that stalled would.</summary>
-        internal void StopRenewing() => _stop.Cancel();
-
         private void Move(LockState from, LockState to)
         {
             if (Interlocked.CompareExchange(ref _state, (int)to, (int)from) == (int)from) StateChanged?.Invoke(this, to);
@@ -408,7 +392,4 @@ public sealed class LwtLeaseLockProvider : ILockProvider
 
         public ValueTask DisposeAsync() => ReleaseAsync();
     }
-
-    /// <summary>Test hook: the handle stops renewing its lease, like a holder that stalled.</summary>
-    internal static void StopRenewing(ILockHandle handle) => ((LwtLease)handle).StopRenewing();
 }

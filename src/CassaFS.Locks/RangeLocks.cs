@@ -27,20 +27,7 @@ public readonly record struct ByteRange
 }
 
 /// <summary>A request for a byte-range lock.</summary>
-public sealed record RangeLockRequest(LockKey Key, LockMode Mode, ByteRange Range)
-{
-    /// <summary>What the lock is for, shown to operators ("fcntl F_WRLCK").</summary>
-    public string Purpose { get; init; } = "";
-
-    /// <summary>How long to wait; null waits until cancelled.</summary>
-    public TimeSpan? Timeout { get; init; }
-
-    /// <summary>What is locked, as the taker names it (a file's path).</summary>
-    public string? Subject { get; init; }
-
-    /// <summary>The process the lock is taken for (an application on a mount), reported with conflicts (F_GETLK's l_pid).</summary>
-    public int? ForProcess { get; init; }
-}
+public sealed record RangeLockRequest(LockKey Key, LockMode Mode, ByteRange Range) : LockRequestBase(Key, Mode);
 
 /// <summary>A granted byte-range lock. Dispose (or <see cref="ReleaseAsync"/>) to release it.</summary>
 public interface IRangeLockHandle : IAsyncDisposable
@@ -139,6 +126,7 @@ public sealed class WholeFileRangeLocks : IRangeLockProvider
             var need = request.Mode == LockMode.Write || hold.Writes > 0 ? LockMode.Write : LockMode.Read;
             if (hold.Lock is not { } held || (held.Mode == LockMode.Read && need == LockMode.Write))
             {
+                // Not ForProcess: the one hold serves the ranges of every process of this client.
                 var lockRequest = new LockRequest(request.Key, need) { Purpose = request.Purpose, Timeout = request.Timeout, Subject = request.Subject };
                 if (hold.Lock is { } read)
                 {

@@ -21,6 +21,9 @@ namespace CassaFS.Locks;
 /// <item>A <b>create whose reply was lost</b> (ConnectionLoss: applied or not, unknown) is resolved by listing the
 /// children for this attempt's GUID: found = ours, adopted; not found = created again. A node of ours that turns up
 /// later (the create was applied after all) is deleted as soon as it is seen, so none is left behind.</item>
+/// <item>Every <b>unsure answer</b> goes through one policy, <see cref="ZooKeeperRetry"/>: reads are asked again,
+/// deletes repeated (NoNode = done), the create settled by GUID as above; a watch that could not be set is set by the
+/// next listing or the Reconnected check.</item>
 /// <item><b>Giving up</b> (timeout, cancellation, any error while waiting) deletes our node, retried until confirmed
 /// or the session is gone; a timeout throws <see cref="LockTimeoutException"/> naming the holders from their node data.</item>
 /// </list>
@@ -38,6 +41,7 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
 {
     private readonly ZooKeeperLockProvider _provider;
     private readonly ZooKeeperClient _client;
+    private readonly IZooKeeperNodes _nodes;
     private readonly string _parent;
     private readonly string _guidPrefix;
     private readonly byte[] _data;
@@ -63,6 +67,7 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     {
         _provider = provider;
         _client = provider.Client;
+        _nodes = provider.Nodes;
         Key = key;
         Mode = mode;
         Holder = holder;
@@ -144,68 +149,52 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
         }
     }
 
-    /// <summary>Creates our EPHEMERAL_SEQUENTIAL node exactly once, recreating the parent if it was pruned meanwhile.</summary>
-    private async Task CreateOwnNode(CancellationToken ct)
-    {
-        while (true)
+    /// <summary>
+    /// Creates our EPHEMERAL_SEQUENTIAL node exactly once, recreating the parent if it was pruned meanwhile. A create
+    /// with an unsure answer is settled by <see cref="FindOwnNode"/> before it is tried again.
+    /// </summary>
+    private Task CreateOwnNode(CancellationToken ct) =>
+        ZooKeeperRetry.UntilSureAsync(async token =>
         {
-            try
+            while (true)
             {
-                var (path, stat) = await _provider.CreateSequentialAsync(_parent + "/" + NamePrefix, _data, ct).ConfigureAwait(false);
-                Adopt(path[(path.LastIndexOf('/') + 1)..], stat.CreatedZxid);
-                return;
+                try
+                {
+                    var (path, stat) = await _nodes.CreateAsync(_parent + "/" + NamePrefix, _data, CreateMode.EphemeralSequential, token).ConfigureAwait(false);
+                    Adopt(path[(path.LastIndexOf('/') + 1)..], stat.CreatedZxid);
+                    return;
+                }
+                catch (NoNodeException)
+                {
+                    await EnsureParent(token).ConfigureAwait(false);
+                }
             }
-            catch (NoNodeException)
-            {
-                await EnsureParent(ct).ConfigureAwait(false);
-            }
-            catch (ZooKeeperException e) when (IsUnsure(e))
-            {
-                await PauseAfter(e, ct).ConfigureAwait(false);
-                if (await FindOwnNode(ct).ConfigureAwait(false)) return;
-            }
-        }
-    }
+        }, ct, settled: FindOwnNode);
 
     /// <summary>After a ConnectionLoss on create: our node exists iff a child carries our GUID (ZOOKEEPER-1262).</summary>
-    internal async Task<bool> FindOwnNode(CancellationToken ct)
-    {
-        while (true)
+    internal Task<bool> FindOwnNode(CancellationToken ct) =>
+        // The listing is read-only: an unsure one is asked again on the next connection.
+        ZooKeeperRetry.UntilSureAsync(async token =>
         {
-            try
+            while (true)
             {
-                var children = await _client.GetChildrenAsync(_parent, null, ct).ConfigureAwait(false);
-                var mine = children.Children.Where(c => c.StartsWith(_guidPrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault();
+                IReadOnlyList<string> children;
+                try
+                {
+                    children = await _nodes.GetChildrenAsync(_parent, token).ConfigureAwait(false);
+                }
+                catch (NoNodeException)
+                {
+                    return false;
+                }
+                var mine = children.Where(c => c.StartsWith(_guidPrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault();
                 if (mine is null) return false;
-                var stat = await _client.ExistsAsync($"{_parent}/{mine}", null, ct).ConfigureAwait(false);
+                var stat = await _nodes.ExistsAsync($"{_parent}/{mine}", null, token).ConfigureAwait(false);
                 if (stat is null) continue;
                 Adopt(mine, stat.CreatedZxid);
                 return true;
             }
-            catch (NoNodeException)
-            {
-                return false;
-            }
-            catch (ZooKeeperException e) when (IsUnsure(e))
-            {
-                // the listing is read-only: ask again on the next connection
-                await PauseAfter(e, ct).ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Errors after which the request may or may not have been applied, or was refused for now: the connection broke
-    /// (ConnectionLoss), the server gave up waiting for the quorum (OperationTimeout, RequestTimeout), the session moved
-    /// to another server during a failover (SessionMoved), or the server sheds load (Throttled).
-    /// </summary>
-    internal static bool IsUnsure(ZooKeeperException e) =>
-        e is ConnectionLossException ||
-        e.Code is ErrorCode.OperationTimeout or ErrorCode.RequestTimeout or ErrorCode.SessionMoved or ErrorCode.Throttled;
-
-    /// <summary>A ConnectionLoss retry already waits for the next connection; the other answers come back at once, so back off a little.</summary>
-    private static Task PauseAfter(ZooKeeperException e, CancellationToken ct) =>
-        e is ConnectionLossException ? Task.CompletedTask : Task.Delay(Random.Shared.Next(20, 100), ct);
+        }, ct);
 
     private void Adopt(string name, long czxid)
     {
@@ -221,15 +210,12 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
         {
             try
             {
-                await _client.CreateAsync(path, ReadOnlyMemory<byte>.Empty, CreateMode.Persistent, null, ct).ConfigureAwait(false);
+                // Once: after an unsure answer the next create finds out whether the parent is there.
+                await ZooKeeperRetry.OnceAsync(t => _nodes.CreateAsync(path, ReadOnlyMemory<byte>.Empty, CreateMode.Persistent, t), ct).ConfigureAwait(false);
             }
             catch (NodeExistsException)
             {
                 // someone else made it, or our earlier create did before its reply was lost
-            }
-            catch (ZooKeeperException e) when (IsUnsure(e))
-            {
-                // unknown outcome: the next create finds out
             }
         }
     }
@@ -237,14 +223,11 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     /// <summary>Watches our own node, so a holder (or waiter) learns when an operator breaks it.</summary>
     private async Task WatchOwnNode(CancellationToken ct)
     {
-        try
+        // Once: after an unsure answer the next listing finds our node gone if it is, and a holder verifies it on Reconnected.
+        await ZooKeeperRetry.OnceAsync(async t =>
         {
-            if (await _client.ExistsAsync(OwnPath, OnOwnNodeEvent, ct).ConfigureAwait(false) is null) OnOwnNodeGone("its lock node no longer exists");
-        }
-        catch (ZooKeeperException e) when (IsUnsure(e))
-        {
-            // the next listing retries; the holder verifies its node on Reconnected
-        }
+            if (await _nodes.ExistsAsync(OwnPath, OnOwnNodeEvent, t).ConfigureAwait(false) is null) OnOwnNodeGone("its lock node no longer exists");
+        }, ct).ConfigureAwait(false);
     }
 
     private void OnOwnNodeEvent(WatchedEvent e)
@@ -268,7 +251,7 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     {
         try
         {
-            var node = await _client.GetDataAsync(OwnPath, OnOwnNodeEvent).ConfigureAwait(false);
+            var node = await _nodes.GetDataAsync(OwnPath, OnOwnNodeEvent, CancellationToken.None).ConfigureAwait(false);
             var record = HolderRecord.Parse(node.Data);
             if (record.BrokenBy is not null) OnOwnNodeGone($"broken by an operator: {record.BrokenBy}");
         }
@@ -298,29 +281,16 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     /// <summary>Lists the queue and returns the node we must wait for, or null when the lock is ours.</summary>
     private async Task<string?> FindBlocker(CancellationToken ct)
     {
-        while (true)
+        var queue = LockQueue.Parse(await ZooKeeperRetry.UntilSureAsync(t => _nodes.GetChildrenAsync(_parent, t), ct).ConfigureAwait(false));
+        var own = -1;
+        for (var i = 0; i < queue.Count; i++)
         {
-            IReadOnlyList<LockQueue.Entry> queue;
-            try
-            {
-                _provider.Observe(ZooKeeperLockEvent.Listing, _ownName);
-                queue = LockQueue.Parse((await _client.GetChildrenAsync(_parent, null, ct).ConfigureAwait(false)).Children);
-            }
-            catch (ZooKeeperException e) when (IsUnsure(e))
-            {
-                await PauseAfter(e, ct).ConfigureAwait(false);
-                continue;
-            }
-            var own = -1;
-            for (var i = 0; i < queue.Count; i++)
-            {
-                if (queue[i].Name == _ownName) own = i;
-                else if (queue[i].Name.StartsWith(_guidPrefix, StringComparison.Ordinal)) await DeleteOrphan(queue[i].Name).ConfigureAwait(false);
-            }
-            if (own < 0) throw new LockLostException(Key, "our lock node vanished while we waited (broken by an operator, or the session expired)");
-            var blocker = LockQueue.Blocker(queue, own);
-            return blocker?.Name;
+            if (queue[i].Name == _ownName) own = i;
+            else if (queue[i].Name.StartsWith(_guidPrefix, StringComparison.Ordinal)) await DeleteOrphan(queue[i].Name).ConfigureAwait(false);
         }
+        if (own < 0) throw new LockLostException(Key, "our lock node vanished while we waited (broken by an operator, or the session expired)");
+        var blocker = LockQueue.Blocker(queue, own);
+        return blocker?.Name;
     }
 
     /// <summary>A second node with our GUID: the create that we believed lost was applied late. It must not hold a place.</summary>
@@ -328,7 +298,7 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     {
         try
         {
-            await _client.DeleteAsync($"{_parent}/{name}").ConfigureAwait(false);
+            await _nodes.DeleteAsync($"{_parent}/{name}", -1, CancellationToken.None).ConfigureAwait(false);
         }
         catch (NoNodeException)
         {
@@ -344,18 +314,11 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
         if (Volatile.Read(ref _ownNodeGone) == 1) return;
         try
         {
-            // getData, not exists: a missing node must not leave an exist-watch behind.
-            await _client.GetDataAsync($"{_parent}/{predecessor}", _ =>
-            {
-                _provider.Observe(ZooKeeperLockEvent.Woken, _ownName);
-                gone.TrySetResult();
-            }, ct).ConfigureAwait(false);
+            // getData, not exists: a missing node must not leave an exist-watch behind. Once: after an unsure
+            // answer the caller lists the queue again, which sets the watch anew.
+            if (!await ZooKeeperRetry.OnceAsync(t => _nodes.GetDataAsync($"{_parent}/{predecessor}", _ => gone.TrySetResult(), t), ct).ConfigureAwait(false)) return;
         }
         catch (NoNodeException)
-        {
-            return;
-        }
-        catch (ZooKeeperException e) when (IsUnsure(e))
         {
             return;
         }
@@ -393,34 +356,25 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     }
 
     /// <summary>Deletes our node, retried across connection losses until confirmed or the session is gone.</summary>
-    private async Task DeleteOwnNode(CancellationToken ct = default)
-    {
-        while (true)
+    private Task DeleteOwnNode(CancellationToken ct = default) =>
+        // After an unsure answer deleting again is harmless: NoNode means done.
+        ZooKeeperRetry.UntilSureAsync(async t =>
         {
             try
             {
-                await _client.DeleteAsync(OwnPath, -1, ct).ConfigureAwait(false);
-                return;
+                await _nodes.DeleteAsync(OwnPath, -1, t).ConfigureAwait(false);
             }
             catch (NoNodeException)
             {
-                return;
-            }
-            catch (ZooKeeperException e) when (IsUnsure(e))
-            {
-                // unknown outcome; deleting again is harmless (NoNode means done)
-                await PauseAfter(e, CancellationToken.None).ConfigureAwait(false);
             }
             catch (SessionExpiredException)
             {
-                return;
+                // the session's ephemeral nodes go with it
             }
             catch (ObjectDisposedException)
             {
-                return;
             }
-        }
-    }
+        }, ct);
 
     public async ValueTask ReleaseAsync(CancellationToken ct = default)
     {
@@ -481,13 +435,13 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
         }
         try
         {
-            var stat = await _client.ExistsAsync(OwnPath, OnOwnNodeEvent).ConfigureAwait(false);
-            if (stat is not null && stat.EphemeralOwner == _client.SessionId) SetState(LockState.Held);
-            else OnOwnNodeGone("its lock node was gone after reconnecting");
-        }
-        catch (ZooKeeperException e) when (IsUnsure(e))
-        {
-            // suspended again; the next Reconnected checks again
+            // Once: after an unsure answer the client is suspended again, and the next Reconnected checks again.
+            await ZooKeeperRetry.OnceAsync(async t =>
+            {
+                var stat = await _nodes.ExistsAsync(OwnPath, OnOwnNodeEvent, t).ConfigureAwait(false);
+                if (stat is not null && stat.EphemeralOwner == _client.SessionId) SetState(LockState.Held);
+                else OnOwnNodeGone("its lock node was gone after reconnecting");
+            }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (ZooKeeperException e)
         {

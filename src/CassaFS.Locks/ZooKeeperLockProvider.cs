@@ -4,25 +4,6 @@ using CassaFS.ZooKeeper;
 
 namespace CassaFS.Locks;
 
-/// <summary>What a waiter did, reported to tests that check the recipe wakes one waiter per release.</summary>
-internal enum ZooKeeperLockEvent
-{
-    /// <summary>The waiter listed the lock's children.</summary>
-    Listing,
-    /// <summary>The waiter's predecessor watch fired.</summary>
-    Woken,
-}
-
-/// <summary>How a simulated lost create reply behaves (tests only).</summary>
-internal enum LostCreateReply
-{
-    None,
-    /// <summary>The server applies the create, then the reply is lost.</summary>
-    AfterApplied,
-    /// <summary>The connection breaks before the server saw the create.</summary>
-    BeforeApplied,
-}
-
 /// <summary>
 /// Read/write locks on ZooKeeper (the recipe is <see cref="ZooKeeperLock"/>): FIFO-fair, no herd, held by an
 /// ephemeral node that dies with the session; fencing token = the node's czxid.
@@ -30,17 +11,24 @@ internal enum LostCreateReply
 public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
 {
     private readonly ConcurrentDictionary<ZooKeeperLock, byte> _held = new();
-    private int _lostCreateReplies;
 
     /// <param name="client">The session the locks live in; the caller owns it (disposing the provider does not close it).</param>
     /// <param name="root">The parent of every lock's node (default <c>/locks</c>, relative to the client's chroot).</param>
     /// <param name="owner">Who holds, as operators see it (default: host, pid and session id).</param>
     public ZooKeeperLockProvider(ZooKeeperClient client, string root = "/locks", string? owner = null)
+        : this(client, new ClientNodes(client ?? throw new ArgumentNullException(nameof(client))), root, owner)
+    {
+    }
+
+    /// <summary>Locks whose ZooKeeper operations go through <paramref name="nodes"/> (the client's, or a wrapper of them).</summary>
+    internal ZooKeeperLockProvider(ZooKeeperClient client, IZooKeeperNodes nodes, string root = "/locks", string? owner = null)
     {
         ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(nodes);
         ArgumentException.ThrowIfNullOrEmpty(root);
         if (!root.StartsWith('/') || root.EndsWith('/')) throw new ArgumentException($"'{root}' is not a ZooKeeper path such as /locks.", nameof(root));
         Client = client;
+        Nodes = nodes;
         Root = root;
         Owner = owner ?? $"{Environment.MachineName}:{Environment.ProcessId}:zk-0x{client.SessionId:x}";
         client.StateChanged += OnClientStateChanged;
@@ -56,17 +44,8 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
     /// <summary>The owner recorded in every holder record this provider writes.</summary>
     public string Owner { get; }
 
-    /// <summary>Test hook: sees every listing and every wake-up of a waiter, with the waiter's node name.</summary>
-    internal Action<ZooKeeperLockEvent, string?>? Observer { get; set; }
-
-    /// <summary>Test hook: the next <paramref name="count"/> creates behave as if their reply were lost.</summary>
-    internal void SimulateLostCreateReplies(LostCreateReply how, int count = 1)
-    {
-        LostCreateMode = how;
-        Volatile.Write(ref _lostCreateReplies, count);
-    }
-
-    private LostCreateReply LostCreateMode { get; set; }
+    /// <summary>Every ZooKeeper operation of these locks (the client's own state and events come from <see cref="Client"/>).</summary>
+    internal IZooKeeperNodes Nodes { get; }
 
     internal string ParentOf(LockKey key) => $"{Root}/{key.NodeName}";
 
@@ -78,23 +57,12 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         return attempt;
     }
 
-    internal async Task<(string Path, Stat Stat)> CreateSequentialAsync(string prefix, byte[] data, CancellationToken ct)
-    {
-        if (Volatile.Read(ref _lostCreateReplies) > 0 && Interlocked.Decrement(ref _lostCreateReplies) >= 0)
-        {
-            if (LostCreateMode == LostCreateReply.AfterApplied)
-                await Client.CreateWithStatAsync(prefix, data, CreateMode.EphemeralSequential, null, ct).ConfigureAwait(false);
-            throw new ConnectionLossException(prefix, $"create {prefix}: simulated loss of the reply ({LostCreateMode}).", null);
-        }
-        return await Client.CreateWithStatAsync(prefix, data, CreateMode.EphemeralSequential, null, ct).ConfigureAwait(false);
-    }
-
     public async IAsyncEnumerable<LockInfo> ListAsync(string? keyPrefix = null, [EnumeratorCancellation] CancellationToken ct = default)
     {
         IReadOnlyList<string> parents;
         try
         {
-            parents = (await Client.GetChildrenAsync(Root, null, ct).ConfigureAwait(false)).Children;
+            parents = await Nodes.GetChildrenAsync(Root, ct).ConfigureAwait(false);
         }
         catch (NoNodeException)
         {
@@ -122,7 +90,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         IReadOnlyList<LockQueue.Entry> queue;
         try
         {
-            queue = LockQueue.Parse((await Client.GetChildrenAsync(ParentOf(key), null, ct).ConfigureAwait(false)).Children);
+            queue = LockQueue.Parse(await Nodes.GetChildrenAsync(ParentOf(key), ct).ConfigureAwait(false));
         }
         catch (NoNodeException)
         {
@@ -143,7 +111,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
     {
         try
         {
-            var node = await Client.GetDataAsync($"{ParentOf(key)}/{entry.Name}", null, ct).ConfigureAwait(false);
+            var node = await Nodes.GetDataAsync($"{ParentOf(key)}/{entry.Name}", null, ct).ConfigureAwait(false);
             return new LockParticipant(entry.Name, entry.Mode, HolderRecord.Parse(node.Data), node.Stat.CreatedZxid) { Range = entry.IsRange ? entry.Range : null };
         }
         catch (NoNodeException)
@@ -160,10 +128,10 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         var path = $"{ParentOf(key)}/{participantId}";
         try
         {
-            var node = await Client.GetDataAsync(path, null, ct).ConfigureAwait(false);
+            var node = await Nodes.GetDataAsync(path, null, ct).ConfigureAwait(false);
             var record = HolderRecord.Parse(node.Data) with { BrokenBy = $"{Owner} at {DateTimeOffset.UtcNow:u}: {reason}" };
-            var stat = await Client.SetDataAsync(path, HolderRecord.Serialize(record), node.Stat.Version, ct).ConfigureAwait(false);
-            await Client.DeleteAsync(path, stat.Version, ct).ConfigureAwait(false);
+            var stat = await Nodes.SetDataAsync(path, HolderRecord.Serialize(record), node.Stat.Version, ct).ConfigureAwait(false);
+            await Nodes.DeleteAsync(path, stat.Version, ct).ConfigureAwait(false);
             return true;
         }
         catch (NoNodeException)
@@ -175,7 +143,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
             // someone else broke it between our read and write; make sure it is gone
             try
             {
-                await Client.DeleteAsync(path, -1, ct).ConfigureAwait(false);
+                await Nodes.DeleteAsync(path, -1, ct).ConfigureAwait(false);
                 return true;
             }
             catch (NoNodeException)
@@ -194,7 +162,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         IReadOnlyList<string> parents;
         try
         {
-            parents = (await Client.GetChildrenAsync(Root, null, ct).ConfigureAwait(false)).Children;
+            parents = await Nodes.GetChildrenAsync(Root, ct).ConfigureAwait(false);
         }
         catch (NoNodeException)
         {
@@ -205,7 +173,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         {
             try
             {
-                await Client.DeleteAsync($"{Root}/{name}", -1, ct).ConfigureAwait(false);
+                await Nodes.DeleteAsync($"{Root}/{name}", -1, ct).ConfigureAwait(false);
                 deleted++;
             }
             catch (NotEmptyException)
@@ -227,8 +195,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
         public async ValueTask<IRangeLockHandle> AcquireRangeAsync(RangeLockRequest request, CancellationToken ct = default)
         {
             ArgumentNullException.ThrowIfNull(request);
-            var holder = LockHolder.ForThisProcess(request.Purpose, provider.Owner) with { Subject = request.Subject, ForProcess = request.ForProcess };
-            var attempt = new ZooKeeperLock(provider, request.Key, request.Mode, holder, new ZooKeeperLock.RangeSpec(group, request.Range, null));
+            var attempt = new ZooKeeperLock(provider, request.Key, request.Mode, LockHolder.ForThisProcess(request, provider.Owner), new ZooKeeperLock.RangeSpec(group, request.Range, null));
             await attempt.AcquireAsync(request.Timeout, ct).ConfigureAwait(false);
             return attempt;
         }
@@ -238,7 +205,7 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
             IReadOnlyList<LockQueue.Entry> queue;
             try
             {
-                queue = LockQueue.Parse((await provider.Client.GetChildrenAsync(provider.ParentOf(key), null, ct).ConfigureAwait(false)).Children);
+                queue = LockQueue.Parse(await provider.Nodes.GetChildrenAsync(provider.ParentOf(key), ct).ConfigureAwait(false));
             }
             catch (NoNodeException)
             {
@@ -275,8 +242,6 @@ public sealed class ZooKeeperLockProvider : ILockProvider, IRangeLocksFactory
             return new ByteRange(start, end);
         }
     }
-
-    internal void Observe(ZooKeeperLockEvent e, string? node) => Observer?.Invoke(e, node);
 
     internal void Track(ZooKeeperLock held) => _held.TryAdd(held, 0);
 

@@ -19,37 +19,11 @@ public sealed class Ensemble : IAsyncLifetime
         Servers = await _run.StartZooKeeperEnsembleAsync(3);
     }
 
-    private readonly List<ZooKeeperServer> _killed = new();
-
-    /// <summary>SIGKILLs a member; <see cref="HealAsync"/> brings it back.</summary>
-    public void Kill(ZooKeeperServer server)
-    {
-        _killed.Add(server);
-        server.Kill();
-    }
-
-    /// <summary>Brings every killed server back and waits until the ensemble has a leader again.</summary>
+    /// <summary>Brings every server a test killed (<see cref="ZooKeeperServer.Kill"/>: gone when it returns) back and waits until the ensemble has a leader again.</summary>
     public async Task HealAsync()
     {
-        foreach (var s in _killed.Distinct().ToList())
-        {
-            // A killed process can still look alive until it is reaped; starting it then would be a no-op.
-            for (var i = 0; i < 100 && s.IsRunning; i++) await Task.Delay(100);
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    await s.StartAsync(TimeSpan.FromSeconds(60));
-                    break;
-                }
-                catch (LocalServersException) when (attempt < 5)
-                {
-                    await Task.Delay(500);
-                }
-            }
-        }
-        _killed.Clear();
-        foreach (var s in Servers) await s.WaitServingAsync(TimeSpan.FromSeconds(60));
+        // A member still running is left alone; every killed one is launched before any is waited for.
+        await Task.WhenAll(Servers.Select(s => s.StartAsync(TimeSpan.FromSeconds(90))));
         await LeaderAsync();
     }
 
@@ -90,7 +64,7 @@ public sealed class EnsembleTests(TestBed bed, Ensemble ensemble) : IClassFixtur
             var key = LockKey.ForInode(Guid.NewGuid());
             var contending = Contention.CountUnderLockAsync(clients.Select(c => (ILockProvider)new ZooKeeperLockProvider(c)).ToList(), sessions, counter, 150, key);
             await Contention.UntilAsync(async () => await Counters.ReadAsync(bed.Session, counter) >= 100, 30, "contention under way");
-            ensemble.Kill(await ensemble.LeaderAsync());
+            (await ensemble.LeaderAsync()).Kill();
             var most = await Contention.Within(contending, 90, "the contending clients finishing after the leader died");
             Assert.Equal(600, await Counters.ReadAsync(bed.Session, counter));
             Assert.Equal(1, most);
@@ -122,7 +96,7 @@ public sealed class EnsembleTests(TestBed bed, Ensemble ensemble) : IClassFixtur
                 if (s == LockState.Held) back.TrySetResult();
             };
             var server = ensemble.Servers.Single(s => s.ConnectString == client.ConnectedServer);
-            ensemble.Kill(server);
+            server.Kill();
             await Contention.Within(back.Task, 30, "Held again after the client moved to another server");
             Assert.Equal(new[] { LockState.Suspended, LockState.Held }, seen.ToArray());
             Assert.False(held.LostToken.IsCancellationRequested);

@@ -9,8 +9,15 @@ public sealed class LwtLeaseLockTests(TestBed bed) : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 
+    private static LwtLeaseOptions Options(double leaseSeconds) =>
+        new() { LeaseTime = TimeSpan.FromSeconds(leaseSeconds), MaxPoll = TimeSpan.FromMilliseconds(50) };
+
     private LwtLeaseLockProvider Provider(double leaseSeconds = 10, CqlSession? session = null) =>
-        new(session ?? bed.Session, bed.Keyspace, new LwtLeaseOptions { LeaseTime = TimeSpan.FromSeconds(leaseSeconds), MaxPoll = TimeSpan.FromMilliseconds(50) });
+        new(session ?? bed.Session, bed.Keyspace, Options(leaseSeconds));
+
+    /// <summary>A provider whose CQL the test can time out (see <see cref="InterposedStatements"/>).</summary>
+    private (LwtLeaseLockProvider Provider, InterposedStatements Cql) InterposedProvider(double leaseSeconds) =>
+        InterposedStatements.Provider(bed.Session, bed.Keyspace, Options(leaseSeconds));
 
     // Reduced from 8 x 200: every grant costs four Paxos rounds (take, fence, confirm, release) and waiters poll,
     // so 8 x 200 would take about a minute; 8 x 25 still interleaves every client many times.
@@ -36,10 +43,10 @@ public sealed class LwtLeaseLockTests(TestBed bed) : IAsyncLifetime
     public async Task An_expired_lease_is_taken_over_and_the_old_holders_release_is_refused()
     {
         var key = LockKey.ForInode(Guid.NewGuid());
-        var first = Provider(leaseSeconds: 2);
+        var (first, firstCql) = InterposedProvider(leaseSeconds: 2);
         var second = Provider(leaseSeconds: 10);
         var stalled = await first.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = "stalled" });
-        LwtLeaseLockProvider.StopRenewing(stalled);
+        firstCql.TimeOutRenewals(int.MaxValue); // a holder that stalled: no renewal of its reaches Cassandra any more
         await using var taker = await second.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = "taker", Timeout = TimeSpan.FromSeconds(15) });
         Assert.True(taker.FencingToken > stalled.FencingToken);
 
@@ -97,15 +104,16 @@ public sealed class LwtLeaseLockTests(TestBed bed) : IAsyncLifetime
     [InlineData(false)]
     public async Task A_lease_insert_that_timed_out_is_settled_by_a_serial_read_without_waiting_for_expiry(bool appliedBeforeTheTimeout)
     {
-        // The client timeout is simulated around a real INSERT: applied = the server took it and the answer was lost
+        // The client timeout is made by the test, between the provider and its session, around a real INSERT: applied = the server took it and the answer was lost
         // (a SERIAL read must find our owner id: we hold it); not applied = nothing reached the server (we must insert
         // again). Either way the acquire succeeds at once: it neither waits for its own lease to expire nor holds two.
         var key = LockKey.ForInode(Guid.NewGuid());
-        var provider = Provider(leaseSeconds: 30);
-        provider.SimulateInsertTimeouts(appliedBeforeTheTimeout);
+        var (provider, cql) = InterposedProvider(leaseSeconds: 30);
+        cql.TimeOutInserts(appliedBeforeTheTimeout);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await using var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = "unknown outcome", Timeout = TimeSpan.FromSeconds(10) });
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
+        Assert.Equal(1, cql.InsertsTimedOut);
         var holder = Assert.Single((await provider.InspectAsync(key)).Holders);
         Assert.Equal("unknown outcome", holder.Holder.Purpose);
         Assert.Equal(held.FencingToken, holder.FencingToken);
@@ -117,7 +125,7 @@ public sealed class LwtLeaseLockTests(TestBed bed) : IAsyncLifetime
     public async Task Renewals_that_time_out_make_the_holder_Suspended_then_Held_again_or_Lost_once_the_lease_may_have_ended()
     {
         var key = LockKey.ForInode(Guid.NewGuid());
-        var provider = Provider(leaseSeconds: 3);
+        var (provider, cql) = InterposedProvider(leaseSeconds: 3);
         var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write));
         var seen = new System.Collections.Concurrent.ConcurrentQueue<LockState>();
         var back = new TaskCompletionSource();
@@ -126,14 +134,14 @@ public sealed class LwtLeaseLockTests(TestBed bed) : IAsyncLifetime
             seen.Enqueue(s);
             if (s == LockState.Held) back.TrySetResult();
         };
-        provider.SimulateRenewalTimeouts(1);
+        cql.TimeOutRenewals(1);
         await Contention.Within(back.Task, 10, "Held again after one failed renewal");
         Assert.Equal(new[] { LockState.Suspended, LockState.Held }, seen.ToArray());
 
-        provider.SimulateRenewalTimeouts(1000); // Cassandra unreachable for longer than the lease
+        cql.TimeOutRenewals(1000); // Cassandra unreachable for longer than the lease
         await Contention.Within(Task.Delay(Timeout.Infinite, held.LostToken).ContinueWith(_ => true, TaskScheduler.Default), 10, "Lost once the lease may have ended");
         Assert.Equal(LockState.Lost, held.State);
-        provider.SimulateRenewalTimeouts(0);
+        cql.TimeOutRenewals(0);
         await held.ReleaseAsync();
     }
 }

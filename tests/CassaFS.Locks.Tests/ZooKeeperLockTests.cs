@@ -54,26 +54,24 @@ public sealed class ZooKeeperLockTests(TestBed bed)
     [Fact]
     public async Task Waiters_are_granted_in_queue_order_and_each_release_wakes_only_the_next_waiter()
     {
+        // Each waiter locks through a provider of its own (on one client), whose ZooKeeper operations the test
+        // watches: its listings and the watches that woke it are that waiter's.
         var (provider, client) = await NewProviderAsync();
         await using var _ = client;
-        var listings = new ConcurrentDictionary<string, int>();
-        var wakeUps = new ConcurrentDictionary<string, int>();
-        provider.Observer = (e, node) =>
-        {
-            if (node is null) return;
-            (e == ZooKeeperLockEvent.Listing ? listings : wakeUps).AddOrUpdate(node, 1, (_, n) => n + 1);
-        };
         var key = NewKey();
         var first = await provider.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = "first" });
         var granted = new ConcurrentQueue<int>();
         var releaseNext = new SemaphoreSlim(0);
         var waiters = new List<Task<string>>();
+        var observed = new List<InterposedNodes>();
         for (var i = 0; i < 5; i++)
         {
             var index = i;
+            var (own, nodes) = InterposedNodes.Provider(client);
+            observed.Add(nodes);
             waiters.Add(Task.Run(async () =>
             {
-                var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = $"waiter {index}" });
+                var held = await own.AcquireAsync(new LockRequest(key, LockMode.Write) { Purpose = $"waiter {index}" });
                 granted.Enqueue(index);
                 await releaseNext.WaitAsync();
                 var name = ((ZooKeeperLock)held).OwnNodeName!;
@@ -90,15 +88,15 @@ public sealed class ZooKeeperLockTests(TestBed bed)
             await Contention.UntilAsync(() => Task.FromResult(granted.Count == i + 1), 10, $"grant {i}");
             // every waiter behind the one just granted has been woken zero times
             for (var later = i + 1; later < 5; later++)
-                Assert.Equal(0, wakeUps.GetValueOrDefault(names[later]));
+                Assert.Equal(0, observed[later].WakeUps);
             releaseNext.Release();
         }
-        await Task.WhenAll(waiters);
+        Assert.Equal(names, await Task.WhenAll(waiters)); // waiter i held the i-th node in the queue
         Assert.Equal(new[] { 0, 1, 2, 3, 4 }, granted.ToArray());
-        foreach (var name in names)
+        foreach (var nodes in observed)
         {
-            Assert.Equal(1, wakeUps.GetValueOrDefault(name)); // its one predecessor went, once
-            Assert.Equal(2, listings.GetValueOrDefault(name)); // on arrival and after that one wake-up
+            Assert.Equal(1, nodes.WakeUps); // its one predecessor went, once
+            Assert.Equal(2, nodes.Listings); // on arrival and after that one wake-up
         }
         Assert.Empty(await ChildrenAsync(client, key));
     }
@@ -106,17 +104,20 @@ public sealed class ZooKeeperLockTests(TestBed bed)
     [Fact]
     public async Task A_create_whose_reply_is_lost_after_the_server_applied_it_is_found_again_by_its_guid_and_leaves_no_orphan()
     {
-        // The client cannot drop a reply on demand, so the provider's create step does the create for real and then
-        // throws ConnectionLoss as the client would if the connection died before the reply. The recipe must find the
-        // node by its GUID (not create a second one) and use it: one child, the token is that node's czxid.
-        var (provider, client) = await NewProviderAsync();
-        await using var _ = client;
+        // The client cannot drop a reply on demand, so the test, between the provider and its client, does the create
+        // for real and then throws ConnectionLoss as the client would if the connection died before the reply. The
+        // recipe must find the node by its GUID (not create a second one) and use it: one child, the token is that
+        // node's czxid.
+        await using var client = await bed.NewZooKeeperAsync();
+        var (provider, nodes) = InterposedNodes.Provider(client);
         var key = NewKey();
-        provider.SimulateLostCreateReplies(LostCreateReply.AfterApplied);
+        nodes.LoseCreateReplies(LostReply.AfterApplied);
         var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write));
+        Assert.Equal(1, nodes.RepliesLost);
         var children = await ChildrenAsync(client, key);
         var only = Assert.Single(children);
         Assert.Equal(((ZooKeeperLock)held).OwnNodeName, only);
+        Assert.Equal(nodes.LostNode, only); // found again, not made a second time (and the first deleted as an orphan)
         var stat = await client.ExistsAsync($"/locks/{key.NodeName}/{only}");
         Assert.Equal(stat!.CreatedZxid, held.FencingToken);
         await held.ReleaseAsync();
@@ -126,12 +127,30 @@ public sealed class ZooKeeperLockTests(TestBed bed)
     [Fact]
     public async Task A_create_whose_reply_is_lost_before_the_server_applied_it_is_made_again_exactly_once()
     {
-        var (provider, client) = await NewProviderAsync();
-        await using var _ = client;
+        await using var client = await bed.NewZooKeeperAsync();
+        var (provider, nodes) = InterposedNodes.Provider(client);
         var key = NewKey();
-        provider.SimulateLostCreateReplies(LostCreateReply.BeforeApplied);
+        nodes.LoseCreateReplies(LostReply.BeforeApplied);
         await using (var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write)))
             Assert.Single(await ChildrenAsync(client, key));
+        Assert.Equal(1, nodes.RepliesLost);
+        Assert.Empty(await ChildrenAsync(client, key));
+    }
+
+    [Theory]
+    [InlineData(LostReply.AfterApplied)]
+    [InlineData(LostReply.BeforeApplied)]
+    public async Task A_release_whose_delete_reply_is_lost_deletes_again_until_sure_and_leaves_no_node(LostReply how)
+    {
+        // Twice in a row: after applied, the second delete finds no node (done); before applied, it deletes it.
+        await using var client = await bed.NewZooKeeperAsync();
+        var (provider, nodes) = InterposedNodes.Provider(client);
+        var key = NewKey();
+        var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write));
+        nodes.LoseDeleteReplies(how, count: 2);
+        await held.ReleaseAsync();
+        Assert.Equal(LockState.Released, held.State);
+        Assert.Equal(how == LostReply.AfterApplied ? 1 : 2, nodes.RepliesLost);
         Assert.Empty(await ChildrenAsync(client, key));
     }
 

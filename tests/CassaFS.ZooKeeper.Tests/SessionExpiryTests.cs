@@ -1,41 +1,13 @@
 using System.Text;
-using CassaFS.LocalServers;
 using CassaFS.Testing;
 
 namespace CassaFS.ZooKeeper.Tests;
 
 /// <summary>A standalone server with a 500 ms tick (sessions from 1 s) that this class may stop.</summary>
-public sealed class ShortTickServerFixture : IAsyncLifetime
+public sealed class ShortTickServerFixture() : OwnZooKeeperServer("zk-expiry")
 {
-    private LocalRun? _run;
-
-    public ZooKeeperServer Server { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        _run = await TestServers.OwnRunAsync("zk-expiry");
-        Server = await _run.StartZooKeeperAsync(tickTimeMs: 500);
-    }
-
-    public async Task EnsureRunningAsync()
-    {
-        if (await Server.ModeAsync() is not null) return;
-        try
-        {
-            await Server.StartAsync(TimeSpan.FromSeconds(60));
-        }
-        catch (LocalServersException)
-        {
-            // LocalServers can misjudge a just-launched JVM as exited; what matters is that it serves.
-            for (var i = 0; i < 300 && await Server.ModeAsync() is null; i++) await Task.Delay(100);
-            if (await Server.ModeAsync() is null) throw;
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_run is not null) await _run.DisposeAsync();
-    }
+    /// <summary>Restarts the server if a test stopped it (a no-op while it serves).</summary>
+    public Task EnsureRunningAsync() => Server.StartAsync(TimeSpan.FromSeconds(90));
 }
 
 public sealed class SessionExpiryTests(ShortTickServerFixture fixture) : IClassFixture<ShortTickServerFixture>
