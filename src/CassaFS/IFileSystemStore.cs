@@ -4,7 +4,7 @@ namespace CassaFS;
 /// The rows a filesystem is made of, and the few conditional writes its rules rest on. <see cref="CassaFileSystem"/>
 /// holds the POSIX rules and calls only these primitives (as JuiceFS's base layer calls an engine's <c>doMknod</c>);
 /// an implementation only reads and writes, and never decides EEXIST, ENOTEMPTY or permissions.
-/// <para>What every implementation promises (tests/CassaFS.Tests/StoreContract.cs checks each on every one):</para>
+/// <para>What every implementation promises (tests/CassaFS.Tests/Storage/StoreContract.cs checks each on every one):</para>
 /// <list type="bullet">
 /// <item>Conditional writes (<see cref="InsertEntryAsync"/>, <see cref="ReplaceEntryAsync"/>,
 /// <see cref="DeleteEntryAsync"/>, <see cref="CommitInodeAsync"/>) are linearizable per row, and answer for certain: a

@@ -1,10 +1,7 @@
 using CassaFS.Fuse;
-using CassaFS.Locks;
 using CassaFS.Mount;
 
 namespace CassaFS.Mount.Tests;
-
-using Errno = CassaFS.Errno;
 
 /// <summary>The FUSE adapter's node table, driven directly.</summary>
 public sealed class AdapterTests
