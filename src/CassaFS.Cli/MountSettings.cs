@@ -74,6 +74,8 @@ public sealed record MountSettings
         Subtype = "cassafs",
         AttributeTimeout = AttributeTimeout,
         EntryTimeout = EntryTimeout,
+        // The adapter tells the kernel which cached pages are stale (CassaFuseFileSystem.KeepsCache and NoteStored).
+        AutoInvalidateData = false,
         MaxWrite = MaxWrite,
         MaxRead = MaxRead,
         ReadAheadKiB = Math.Max(128, MaxRead / 1024),

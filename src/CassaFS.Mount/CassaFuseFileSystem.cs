@@ -111,6 +111,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
     {
         var inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        NoteStored(_nodes.Peek(inode.Id), inode);
         return Entry(inode, parent, name);
     }
 
@@ -118,12 +119,33 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     {
         try
         {
-            return Attributes(await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false), ino);
+            var inode = await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false);
+            NoteStored(ino, inode);
+            return Attributes(inode, ino);
         }
         catch (FileSystemException e) when (e.Errno == FsErrno.ENOENT)
         {
             return Fuse.Errno.ESTALE; // removed through another mount: the VFS looks the name up again (see OpenAsync)
         }
+    }
+
+    /// <summary>
+    /// A getattr or lookup (the kernel asks when its caches time out, so `tail -f`, `stat` and make see this) that finds
+    /// a file changed by another mount while the kernel keeps pages of it: they go, as NFS drops them on a changed
+    /// mtime. The mount turns the kernel's own check (auto_inval_data) off, which took this mount's writes for changes.
+    /// Dropped before the reply, so a read that refreshed the size first reads afresh: getattr is no operation the
+    /// kernel holds the inode for (libfuse: notify_inval_inode deadlocks only inside setattr, unlink, rename, readdir ...).
+    /// </summary>
+    private void NoteStored(ulong ino, Inode inode)
+    {
+        if (inode.Type != FileType.Regular || _nodes.CachedVersion(ino) is not { } cached || cached == inode.Version) return;
+        if (_fs.CoherentVersion(inode.Id) == inode.Version)
+        {
+            _nodes.NoteCached(ino, inode.Version); // this mount's own commit, made while the file is open here
+            return;
+        }
+        _nodes.NoteCached(ino, null);
+        ForgetKernelCache(ino);
     }
 
     public override async ValueTask<FuseResult<InodeAttributes>> SetAttributesAsync(FuseRequestContext context, ulong ino, FuseChanges changes)
@@ -236,8 +258,20 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             return Fuse.Errno.ESTALE;
         }
         _files[(ulong)handle.Id] = handle;
-        // No KeepCache: each open drops the page cache, so a file another mount changed is read afresh (close-to-open).
-        return new FuseOpenedFile((ulong)handle.Id);
+        return new FuseOpenedFile((ulong)handle.Id) { KeepCache = KeepsCache(ino, handle, (flags & (int)OpenFlags.Truncate) != 0) };
+    }
+
+    /// <summary>
+    /// Close-to-open without re-reading what did not change: the kernel keeps the file's cached pages at an open only
+    /// when the version they agree with is still the one stored (another mount's commit, or any change this mount
+    /// could not follow, moves it on), and drops them otherwise. What they agree with next is what this mount's use
+    /// of the file agrees with (<see cref="FileHandle.CoherentVersion"/>), noted again at every release.
+    /// </summary>
+    private bool KeepsCache(ulong ino, FileHandle handle, bool truncated)
+    {
+        var keep = !truncated && _nodes.CachedVersion(ino) == handle.OpenedVersion;
+        _nodes.NoteCached(ino, handle.CoherentVersion);
+        return keep;
     }
 
     public override async ValueTask<FuseResult<(FuseEntry Entry, FuseOpenedFile File)>> CreateAsync(FuseRequestContext context, ulong parent, string name, uint mode, int flags)
@@ -267,13 +301,29 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     {
         // close(2) of any descriptor drops the process's fcntl locks on the file (POSIX).
         if (Locks is not null && _nodes.TryGetInode(ino, out var id)) await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
-        await _fs.FlushAsync(HandleOf(file.Handle)).ConfigureAwait(false);
+        var handle = HandleOf(file.Handle);
+        try
+        {
+            await _fs.FlushAsync(handle).ConfigureAwait(false);
+        }
+        finally
+        {
+            _nodes.NoteCached(ino, handle.CoherentVersion);
+        }
         return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> SyncAsync(FuseRequestContext context, ulong ino, ulong fileHandle, bool dataOnly)
     {
-        await _fs.FsyncAsync(HandleOf(fileHandle)).ConfigureAwait(false);
+        var handle = HandleOf(fileHandle);
+        try
+        {
+            await _fs.FsyncAsync(handle).ConfigureAwait(false);
+        }
+        finally
+        {
+            _nodes.NoteCached(ino, handle.CoherentVersion);
+        }
         return Fuse.Errno.Success;
     }
 
@@ -285,7 +335,17 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
         }
         if (Locks is not null) await Locks.ReleaseDescriptionAsync(file.Handle).ConfigureAwait(false);
-        if (_files.TryRemove(file.Handle, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);
+        if (_files.TryRemove(file.Handle, out var handle))
+        {
+            try
+            {
+                await _fs.ReleaseAsync(handle).ConfigureAwait(false);
+            }
+            finally
+            {
+                _nodes.NoteCached(ino, handle.CoherentVersion);
+            }
+        }
         return Fuse.Errno.Success;
     }
 

@@ -6,6 +6,9 @@ namespace CassaFS;
 
 public sealed partial class CassaFileSystem
 {
+    /// <summary>The version this client's use of the open file <paramref name="id"/> agrees with (<see cref="FileHandle.CoherentVersion"/>); null when not open here.</summary>
+    public InodeVersion? CoherentVersion(Guid id) => _open.TryGetValue(id, out var file) ? file.Coherent : null;
+
     /// <summary>open(2) of an existing inode: permission checks by the access mode; O_TRUNC truncates.</summary>
     public Task<FileHandle> OpenAsync(Guid id, OpenFlags flags, Caller caller, CancellationToken ct = default) => OpenInodeAsync(id, flags, caller, ct);
 
@@ -27,7 +30,8 @@ public sealed partial class CassaFileSystem
         var handle = Track(inode.Id, flags, caller);
         try
         {
-            await HoldAsync(handle.File, ct).ConfigureAwait(false);
+            if (await HoldAsync(handle.File, ct).ConfigureAwait(false)) handle.File.Coherent = inode.Version;
+            handle.OpenedVersion = inode.Version;
         }
         catch
         {
@@ -48,6 +52,9 @@ public sealed partial class CassaFileSystem
             var inode = await LoadAsync(id, subject, ct).ConfigureAwait(false);
             // Its last name went before this client held it: the open comes after the unlink, so the file is gone for it.
             if (first && inode.Nlink == 0 && inode.Type == FileType.Regular) throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
+            if (first) handle.File.Coherent = inode.Version;
+            else handle.File.NoteLoaded(inode);
+            handle.OpenedVersion = inode.Version;
             if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
             var access = flags & OpenFlags.AccessModeMask;
             var wantsWrite = access is OpenFlags.WriteOnly or OpenFlags.ReadWrite || flags.HasFlag(OpenFlags.Truncate);
@@ -155,6 +162,7 @@ public sealed partial class CassaFileSystem
     {
         var inode = await LoadAsync(handle.Inode, handle.Inode.ToString(), ct).ConfigureAwait(false);
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, handle.Inode.ToString());
+        handle.File.NoteLoaded(inode);
         if (!handle.AtimeConsidered)
         {
             handle.AtimeConsidered = true;
@@ -246,6 +254,7 @@ public sealed partial class CassaFileSystem
         file.Stamps = new BlockStamps(file.WriterLock.TokenFor(LockKey.ForInode(file.Id)));
         var inode = await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false);
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
+        file.NoteLoaded(inode);
         file.Inode = inode;
         file.Size = inode.Size;
         file.DropReadCache();
@@ -272,14 +281,15 @@ public sealed partial class CassaFileSystem
             file.ThrowWriteBackError();
             return;
         }
-        await file.StoreBufferedAsync(ct).ConfigureAwait(false);
-        if (!file.MetadataDirty) return;
-        var pending = file.Inode!;
-        var size = file.Size;
-        var blocks = file.Allocated!.Count;
         Inode committed;
+        var blocks = 0;
         try
         {
+            await file.StoreBufferedAsync(ct).ConfigureAwait(false);
+            if (!file.MetadataDirty) return;
+            var pending = file.Inode!;
+            var size = file.Size;
+            blocks = file.Allocated!.Count;
             committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
             {
                 Size = size,
@@ -296,7 +306,14 @@ public sealed partial class CassaFileSystem
             await file.ReleaseWriterLockAsync().ConfigureAwait(false);
             throw;
         }
+        catch
+        {
+            // What was written may or may not be stored: whatever a face cached of it is no longer known good.
+            file.Coherent = null;
+            throw;
+        }
         await _store.AddUsageAsync(blocks - file.Inode!.Blocks, 0, ct).ConfigureAwait(false);
+        file.NoteCommitted(committed);
         file.Inode = committed;
         file.MetadataDirty = false;
     }
@@ -386,6 +403,7 @@ public sealed partial class CassaFileSystem
                     Ctime = size != old.Size || handle is not null ? now : stored.Ctime,
                     Mode = Permissions.ModeAfterWrite(stored, caller),
                 }, ct).ConfigureAwait(false);
+                file.NoteCommitted(file.Inode);
                 file.Size = size;
                 foreach (var chunk in doomed.Chunk(_options.BlocksInFlight))
                 {

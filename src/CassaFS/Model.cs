@@ -81,7 +81,17 @@ public sealed record Inode
 
     /// <summary>st_blocks in 512-byte units for a filesystem of the given block size: allocated blocks only.</summary>
     public long StBlocks(int blockSize) => Blocks * (blockSize / 512);
+
+    /// <summary>What moves whenever the file's data may have changed (see <see cref="InodeVersion"/>).</summary>
+    public InodeVersion Version => new(Fence, Size, Mtime, Ctime);
 }
+
+/// <summary>
+/// A stored state of an inode's data: every data change commits a new size, mtime or ctime, and a change by another
+/// lock holder a new fence, so two equal versions saw the same bytes. A face that caches file data (the kernel's page
+/// cache behind FUSE) keeps it across opens only while the version it cached stays the stored one.
+/// </summary>
+public readonly record struct InodeVersion(long Fence, long Size, Timespec Mtime, Timespec Ctime);
 
 /// <summary>One name in a directory.</summary>
 public sealed record DirectoryEntry(string Name, Guid Inode, FileType Type);

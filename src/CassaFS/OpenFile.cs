@@ -32,6 +32,16 @@ public sealed class FileHandle
 
     internal bool Released { get; set; }
 
+    /// <summary>The inode's version as this open found it stored (before an O_TRUNC truncated it).</summary>
+    public InodeVersion OpenedVersion { get; internal set; }
+
+    /// <summary>
+    /// The version every byte this client read or wrote through the file agrees with, or null when another client
+    /// changed the file meanwhile (or it cannot tell). A face that keeps the file's data cached (FUSE's keep_cache) may
+    /// keep it at the next open if that open finds this version still stored (<see cref="OpenedVersion"/>).
+    /// </summary>
+    public InodeVersion? CoherentVersion => File.Coherent;
+
     /// <summary>Whether this handle's reads have had their atime considered (relatime: once per handle).</summary>
     internal bool AtimeConsidered { get; set; }
 }
@@ -71,6 +81,26 @@ internal sealed class OpenFile
 
     /// <summary>Handles open on it here; -1 once the last release retires it.</summary>
     public int Handles { get; set; }
+
+    /// <summary>
+    /// The stored version that every byte this client passed through the file's handles (reads answered, writes
+    /// taken) agrees with: set by the first open, moved on by this client's own commits when they started from it,
+    /// null for good once the file was seen changed by anyone else. A face may keep what it cached of the file's data
+    /// while this is the version stored (<see cref="FileHandle.CoherentVersion"/>).
+    /// </summary>
+    public InodeVersion? Coherent { get; set; }
+
+    /// <summary>Notes an inode of this file as loaded from storage: a version other than the coherent one means another change.</summary>
+    public void NoteLoaded(Inode stored)
+    {
+        if (Coherent != stored.Version) Coherent = null;
+    }
+
+    /// <summary>Notes this client's own commit of <paramref name="committed"/>: coherent still, when it was before.</summary>
+    public void NoteCommitted(Inode committed)
+    {
+        if (Coherent is not null) Coherent = committed.Version;
+    }
 
     /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>
     public Task<CassaFS.Locks.ILockHandle>? Hold { get; set; }
@@ -261,11 +291,16 @@ internal sealed class OpenFile
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _writeBackError ??= e;
+            Coherent = null;
         }
     }
 
     /// <summary>Keeps the first error of a write-back for the next write, flush or fsync to report (as POSIX does).</summary>
-    public void NoteWriteBackError(Exception e) => _writeBackError ??= e;
+    public void NoteWriteBackError(Exception e)
+    {
+        _writeBackError ??= e;
+        Coherent = null;
+    }
 
     /// <summary>Reports (once) the first error of a write-back that failed.</summary>
     public void ThrowWriteBackError()
@@ -282,6 +317,7 @@ internal sealed class OpenFile
         _dirty.Clear();
         _inFlight.Clear();
         MetadataDirty = false;
+        Coherent = null;
         DropReadCache();
     }
 

@@ -72,6 +72,64 @@ public sealed class MultiMountTests(MountFixture fixture)
     }
 
     [Fact]
+    public async Task A_file_reopened_unchanged_keeps_its_cached_pages_and_one_the_other_mount_changed_is_read_afresh()
+    {
+        // Issue 15: every open dropped the page cache, so random reads of a file just written went to Cassandra.
+        var dir = "cached-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(Path.Combine(fixture.MountA, dir));
+        var local = Path.Combine(Path.GetTempPath(), dir + ".bin");
+        try
+        {
+            // fincore opens the file and counts its resident pages: 977 for 4,000,000 bytes when the open kept them.
+            var r = await Cli.ShAsync(fixture.MountA, $$"""
+                set -e
+                pages() { fincore -n -o PAGES "$1" | tr -d ' '; }
+                head -c 4000000 /dev/urandom > '{{local}}'
+                cp '{{local}}' '{{dir}}/f'
+                cat '{{dir}}/f' > /dev/null
+                echo "A after its own write: $(pages '{{dir}}/f')"
+                cmp '{{fixture.MountB}}/{{dir}}/f' '{{local}}' && echo 'B reads it'
+                echo "B reopened unchanged: $(pages '{{fixture.MountB}}/{{dir}}/f')"
+                printf 'changed' | dd of='{{dir}}/f' bs=1 seek=100000 conv=notrunc status=none
+                printf 'changed' | dd of='{{local}}' bs=1 seek=100000 conv=notrunc status=none
+                echo "B after A changed it: $(pages '{{fixture.MountB}}/{{dir}}/f')"
+                cmp '{{fixture.MountB}}/{{dir}}/f' '{{local}}' && echo 'B reads the change'
+                echo "A after its own change: $(pages '{{dir}}/f')"
+                cmp '{{dir}}/f' '{{local}}' && echo 'A reads the change'
+                """, TimeSpan.FromMinutes(2));
+            Assert.Equal(
+                "A after its own write: 977\nB reads it\nB reopened unchanged: 977\nB after A changed it: 0\n" +
+                "B reads the change\nA after its own change: 977\nA reads the change\n",
+                r.ShouldSucceed("reopen on both mounts").Out);
+        }
+        finally
+        {
+            File.Delete(local);
+        }
+    }
+
+    [Fact]
+    public async Task A_descriptor_open_on_one_mount_reads_the_other_mounts_change_once_a_stat_finds_it()
+    {
+        // The kernel's own check (auto_inval_data) is off so that a mount's own writes keep its pages: the mount must
+        // then drop them itself when a getattr past the attribute timeout finds another mount's change (as NFS does).
+        var dir = "stale-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(Path.Combine(fixture.MountA, dir));
+        var r = await Cli.ShAsync(fixture.MountA, $$"""
+            set -e
+            head -c 300000 /dev/zero | tr '\0' a > '{{dir}}/f'
+            exec 3< '{{fixture.MountB}}/{{dir}}/f'
+            /usr/bin/perl -e 'open(my $f, "<&=", 3) or die; local $/; my $got = <$f>; print "B first reads ", substr($got, 150000, 3), "\n"'
+            printf 'bbb' | dd of='{{dir}}/f' bs=1 seek=150000 conv=notrunc status=none
+            sleep 1.5
+            stat -c %s '{{fixture.MountB}}/{{dir}}/f' > /dev/null
+            /usr/bin/perl -e 'open(my $f, "<&=", 3) or die; seek($f, 0, 0); local $/; my $got = <$f>; print "B then reads ", substr($got, 150000, 3), "\n"'
+            exec 3<&-
+            """, TimeSpan.FromMinutes(2));
+        Assert.Equal("B first reads aaa\nB then reads bbb\n", r.ShouldSucceed("open on B, change on A").Out);
+    }
+
+    [Fact]
     public async Task Creates_writes_and_renames_on_one_mount_show_on_the_other_within_the_cache_timeout()
     {
         var name = "vis-" + Guid.NewGuid().ToString("N")[..8];
