@@ -13,8 +13,14 @@ public sealed record MountSettings
     public bool ReadOnly { get; init; }
     public bool AllowOther { get; init; } = true;
     public bool DefaultPermissions { get; init; } = true;
-    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(1);
-    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long the kernel may trust attributes and names. Other mounts' changes drop them well before (the mount
+    /// reads their change notices every quarter second); this bounds only what a lost notice leaves stale.
+    /// </summary>
+    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <inheritdoc cref="AttributeTimeout"/>
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public int MaxWrite { get; init; } = 1 << 20;
     public int MaxRead { get; init; } = 1 << 20;
     public int MaxThreads { get; init; } = 16;

@@ -106,6 +106,41 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
 
     // ------------------------------------------------------------------------------------------------ attributes and names
 
+    // ------------------------------------------------------------------------------------------------ other clients' changes
+
+    /// <summary>How often the mount reads what other clients changed (a change shows here about this long after it).</summary>
+    public static readonly TimeSpan ChangePoll = TimeSpan.FromMilliseconds(250);
+
+    private IAsyncDisposable? _watch;
+
+    /// <summary>From the mount on, other clients' changes drop what the kernel caches of them, so it may cache for long.</summary>
+    public override void OnMounted() => _watch = _fs.WatchChanges(OnChanged, ChangePoll);
+
+    /// <summary>
+    /// Another client changed a name (the kernel forgets it and the directory's attributes) or an inode (its
+    /// attributes go; a file's cached pages too when the stored version is no longer theirs: the notice may be of a
+    /// change this mount has read already). Runs on the watcher's task, outside every request, as invalidations must.
+    /// </summary>
+    private async ValueTask OnChanged(NamespaceChange change)
+    {
+        if (Mount is not { } mount || !_nodes.TryGetId(change.Inode, out var node)) return;
+        if (change.Name is { } name)
+        {
+            mount.InvalidateEntry(node, name);
+            return;
+        }
+        mount.InvalidateAttributes(node);
+        if (_nodes.CachedVersion(node) is null) return;
+        try
+        {
+            NoteStored(node, await _fs.GetAttrAsync(change.Inode).ConfigureAwait(false));
+        }
+        catch (FileSystemException)
+        {
+            _nodes.NoteCached(node, null); // gone, or unreadable now: the next open reads afresh
+        }
+    }
+
     public override void Forget(ulong ino, ulong lookupCount) => _nodes.Forget(ino, lookupCount);
 
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
@@ -538,6 +573,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     /// <summary>Releases every file still open (unmount while files were open): their data is flushed.</summary>
     public async Task CloseAllAsync()
     {
+        if (_watch is not null) await _watch.DisposeAsync().ConfigureAwait(false);
         foreach (var key in _files.Keys.ToList())
         {
             if (_files.TryRemove(key, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);

@@ -127,6 +127,12 @@ public sealed class NodeTable
         }
     }
 
+    /// <summary>The id the kernel holds <paramref name="inode"/> by; false when it holds none.</summary>
+    public bool TryGetId(Guid inode, out ulong id)
+    {
+        lock (_gate) return _byInode.TryGetValue(inode, out id);
+    }
+
     /// <summary>The inode behind a node id; false when the kernel asks about an id it has forgotten (answer ESTALE).</summary>
     public bool TryGetInode(ulong id, out Guid inode)
     {

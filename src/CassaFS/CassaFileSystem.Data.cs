@@ -178,7 +178,7 @@ public sealed partial class CassaFileSystem
         var now = Timespec.Now;
         var dayOld = now.TotalNanoseconds - inode.Atime.TotalNanoseconds > 86_400_000_000_000L;
         if (inode.Atime <= inode.Mtime || inode.Atime <= inode.Ctime || dayOld)
-            await TouchAsync(inode with { Atime = now }, ct).ConfigureAwait(false);
+            await _store.TouchAsync(inode with { Atime = now }, ct).ConfigureAwait(false); // no notice: no cache holds atime dear
     }
 
     /// <summary>

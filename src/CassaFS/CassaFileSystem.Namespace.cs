@@ -75,7 +75,7 @@ public sealed partial class CassaFileSystem
             Parent = isDirectory ? parent : Guid.Empty,
         };
         await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
-        var existing = await _store.InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
+        var existing = await InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
         if (existing is not null)
         {
             await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
@@ -103,7 +103,7 @@ public sealed partial class CassaFileSystem
             Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
             var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
-            if (!await _store.DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
+            if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
             var now = Timespec.Now;
             await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
@@ -138,7 +138,7 @@ public sealed partial class CassaFileSystem
                 Permissions.DemandStickyOwnership(dir, victim, caller, name);
                 if (await _store.HasEntriesAsync(victim.Id, ct).ConfigureAwait(false)) throw new FileSystemException(Errno.ENOTEMPTY, name);
             }
-            if (!await _store.DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
+            if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
             var now = Timespec.Now;
             await CommitAsync(locks, parent, name, d => d with { Nlink = Math.Max(2, d.Nlink - 1), Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             if (victim is not null)
@@ -167,7 +167,7 @@ public sealed partial class CassaFileSystem
         // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
         // lowers it), never a name the count does not cover (which would let unlink free a file still named).
         var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
-        if (await _store.InsertEntryAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
+        if (await InsertEntryAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
         {
             await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, newName);
@@ -282,9 +282,9 @@ public sealed partial class CassaFileSystem
         var moving = new DirectoryEntry(newName, source.Inode, source.Type);
         if (target is null)
         {
-            if (await _store.InsertEntryAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
+            if (await InsertEntryAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
         }
-        else if (!await _store.ReplaceEntryAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
+        else if (!await ReplaceEntryAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
         {
             return false;
         }
@@ -323,7 +323,7 @@ public sealed partial class CassaFileSystem
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            if (await _store.DeleteEntryAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
+            if (await DeleteEntryAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
             var now = await _store.GetEntrySettledAsync(oldParent, source.Name, ct).ConfigureAwait(false);
             if (now is null || now.Inode != source.Inode) return;
         }
@@ -333,11 +333,11 @@ public sealed partial class CassaFileSystem
     private async Task<bool> ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
     {
         var now = Timespec.Now;
-        if (!await _store.ReplaceEntryAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
-        if (!await _store.ReplaceEntryAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
+        if (!await ReplaceEntryAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
+        if (!await ReplaceEntryAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
         {
             // Undo the first half; the old name still points where it did.
-            await _store.ReplaceEntryAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
+            await ReplaceEntryAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
             return false;
         }
         if (oldParent != newParent)
@@ -392,6 +392,7 @@ public sealed partial class CassaFileSystem
         await _store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct).ConfigureAwait(false);
         await _store.RemoveXAttrsAsync(inode.Id, ct).ConfigureAwait(false);
         await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
+        _feed.Changed(inode.Id);
         await _store.AddUsageAsync(-freed, -1, ct).ConfigureAwait(false);
     }
 

@@ -34,6 +34,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private readonly ConcurrentDictionary<Guid, OpenFile> _open = new();
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _idleReleaser;
+    private readonly ChangeFeed _feed;
     private long _nextHandle;
 
     private CassaFileSystem(IFileSystemStore store, FileSystemOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
@@ -44,7 +45,15 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         BlockSize = blockSize;
         Settings = meta;
         _idleReleaser = Task.Run(ReleaseIdleWritersAsync);
+        _feed = new ChangeFeed(store, options.Logger);
     }
+
+    /// <summary>
+    /// Awaits <paramref name="onChange"/> for every entry or inode another client changes from now on, about one
+    /// <paramref name="interval"/> after it did (a change whose notice was lost is not reported). For caches a face
+    /// keeps, such as the kernel's behind a mount; dispose the result to stop.
+    /// </summary>
+    public IAsyncDisposable WatchChanges(Func<NamespaceChange, ValueTask> onChange, TimeSpan interval) => _feed.Watch(onChange, interval);
 
     /// <summary>Bytes per data block, fixed at format time.</summary>
     public int BlockSize { get; }
@@ -320,7 +329,11 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             if (before.Fence > token) throw StaleHolder(subject);
             var after = change(before) with { Fence = token };
             var outcome = await _store.CommitInodeAsync(after, before.Fence, ct).ConfigureAwait(false);
-            if (outcome.Result == FencedCommitResult.Applied) return after;
+            if (outcome.Result == FencedCommitResult.Applied)
+            {
+                _feed.Changed(id);
+                return after;
+            }
             if (outcome.Result == FencedCommitResult.Gone) throw new FileSystemException(Errno.ENOENT, subject);
             if (outcome.StoredFence > token) throw StaleHolder(subject);
         }
@@ -331,14 +344,41 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         new(Errno.ESTALE, subject, "another client took the lock on this inode after ours was lost; the change was not made");
 
     /// <summary>Sets atime/mtime/ctime (plain writes: the last writer wins, which is right for times).</summary>
-    internal Task TouchAsync(Inode inode, CancellationToken ct) => _store.TouchAsync(inode, ct);
+    internal async Task TouchAsync(Inode inode, CancellationToken ct)
+    {
+        await _store.TouchAsync(inode, ct).ConfigureAwait(false);
+        _feed.Changed(inode.Id);
+    }
+
+    // Entries change through these, so that other clients hear of every change that happened.
+
+    private async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
+    {
+        var existing = await _store.InsertEntryAsync(dir, entry, freshInode, ct).ConfigureAwait(false);
+        if (existing is null) _feed.Changed(dir, entry.Name);
+        return existing;
+    }
+
+    private async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    {
+        var replaced = await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
+        if (replaced) _feed.Changed(dir, replacement.Name);
+        return replaced;
+    }
+
+    private async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    {
+        var deleted = await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
+        if (deleted) _feed.Changed(dir, name);
+        return deleted;
+    }
 
     private async Task TouchDirectoryAsync(Guid dir, CancellationToken ct)
     {
         var inode = await _store.GetInodeAsync(dir, ct).ConfigureAwait(false);
         if (inode is null) return;
         var now = Timespec.Now;
-        await _store.TouchAsync(inode with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        await TouchAsync(inode with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
     }
 
     private void ThrowIfReadOnly(string subject)
@@ -376,6 +416,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             }, CancellationToken.None).ConfigureAwait(false);
         }
         await _store.FlushUsageAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await _feed.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await _closing.CancelAsync().ConfigureAwait(false);
         try
         {

@@ -97,6 +97,17 @@ internal interface IFileSystemStore
 
     IAsyncEnumerable<Guid> InodesWithXAttrsAsync(CancellationToken ct);
 
+    // ------------------------------------------------------------------ change notices
+
+    /// <summary>
+    /// Tells other clients what changed (plain writes that expire after <see cref="ChangeNotice.Lifetime"/>): a
+    /// notice only makes caches drop what they hold, so one lost leaves them stale until their own timeout.
+    /// </summary>
+    Task AnnounceAsync(IReadOnlyList<ChangeNotice> notices, CancellationToken ct);
+
+    /// <summary>The notices announced at or after <paramref name="since"/> (microseconds since the Unix epoch, by the announcer's clock).</summary>
+    Task<IReadOnlyList<ChangeNotice>> NoticesSinceAsync(long since, CancellationToken ct);
+
     // ------------------------------------------------------------------ usage (statfs estimates)
 
     /// <summary>Counts blocks and inodes used; may return before the count is stored (statfs figures are estimates).</summary>
@@ -107,6 +118,21 @@ internal interface IFileSystemStore
 
     /// <summary>Stores what <see cref="AddUsageAsync"/> still holds, waiting at most <paramref name="wait"/>; called once, at close.</summary>
     Task FlushUsageAsync(TimeSpan wait);
+}
+
+/// <summary>
+/// One announced change (<see cref="IFileSystemStore.AnnounceAsync"/>): at <see cref="At"/> (microseconds since the
+/// Unix epoch), <see cref="Client"/> changed <see cref="Change"/>. <see cref="Id"/> tells two notices apart.
+/// </summary>
+internal readonly record struct ChangeNotice(long At, Guid Id, Guid Client, NamespaceChange Change)
+{
+    /// <summary>How long a notice is kept: watchers read the last few seconds; the rest is slack for clock skew.</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>Notices are kept in partitions of this many microseconds (10 s), so a watcher reads one or two.</summary>
+    public const long BucketMicros = 10_000_000;
+
+    public long Bucket => At / BucketMicros;
 }
 
 /// <summary>How a fenced inode commit ended: applied, not applied because the fence moved (to <see cref="StoredFence"/>), or the inode is gone.</summary>

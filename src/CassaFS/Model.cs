@@ -93,6 +93,12 @@ public sealed record Inode
 /// </summary>
 public readonly record struct InodeVersion(long Fence, long Size, Timespec Mtime, Timespec Ctime);
 
+/// <summary>
+/// A change another client made, as <see cref="CassaFileSystem.WatchChanges"/> reports it: the entry
+/// <see cref="Name"/> of the directory <see cref="Inode"/>, or (<see cref="Name"/> null) the inode's own attributes.
+/// </summary>
+public readonly record struct NamespaceChange(Guid Inode, string? Name);
+
 /// <summary>One name in a directory.</summary>
 public sealed record DirectoryEntry(string Name, Guid Inode, FileType Type);
 

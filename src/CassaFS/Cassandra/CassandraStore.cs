@@ -80,6 +80,8 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement Usage { get; init; }
         public required PreparedStatement IndexedInodes { get; init; }
         public required PreparedStatement AttributedInodes { get; init; }
+        public required PreparedStatement Announce { get; init; }
+        public required PreparedStatement NoticesSince { get; init; }
 
         public static async Task<Statements> PrepareAsync(CqlSession session, string ks, CancellationToken ct)
         {
@@ -126,6 +128,9 @@ internal sealed class CassandraStore : IFileSystemStore
                 Usage = await P($"SELECT blocks, inodes FROM {ks}.usage WHERE fs = 'fs'").ConfigureAwait(false),
                 IndexedInodes = await P($"SELECT DISTINCT inode FROM {ks}.block_index").ConfigureAwait(false),
                 AttributedInodes = await P($"SELECT DISTINCT inode FROM {ks}.xattrs").ConfigureAwait(false),
+                Announce = await P($"INSERT INTO {ks}.notices (bucket, at, id, client, inode, name) VALUES (?, ?, ?, ?, ?, ?) " +
+                    $"USING TTL {(int)ChangeNotice.Lifetime.TotalSeconds}").ConfigureAwait(false),
+                NoticesSince = await P($"SELECT at, id, client, inode, name FROM {ks}.notices WHERE bucket = ? AND at >= ?").ConfigureAwait(false),
             };
         }
     }
@@ -414,6 +419,30 @@ internal sealed class CassandraStore : IFileSystemStore
 
     public Task RemoveXAttrsAsync(Guid inode, CancellationToken ct) => RunAsync(_cql.RemoveXattrs.Bind(inode), idempotent: true, ct);
 
+    // ------------------------------------------------------------------ change notices
+
+    /// <summary>One unlogged batch per partition: a notice lost with its batch only leaves a cache stale until its timeout.</summary>
+    public async Task AnnounceAsync(IReadOnlyList<ChangeNotice> notices, CancellationToken ct)
+    {
+        foreach (var bucket in notices.GroupBy(n => n.Bucket))
+        {
+            var batch = new BatchStatement(BatchType.Unlogged);
+            foreach (var n in bucket) batch.Add(_cql.Announce.Bind(n.Bucket, n.At, n.Id, n.Client, n.Change.Inode, n.Change.Name));
+            await RunAsync(batch, idempotent: true, ct).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<IReadOnlyList<ChangeNotice>> NoticesSinceAsync(long since, CancellationToken ct)
+    {
+        var notices = new List<ChangeNotice>();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        // A clock ahead of ours may have announced into the next partition already.
+        for (var bucket = since / ChangeNotice.BucketMicros; bucket <= (now / ChangeNotice.BucketMicros) + 1; bucket++)
+            foreach (var r in await RunAsync(_cql.NoticesSince.Bind(bucket, since), idempotent: true, ct).ConfigureAwait(false))
+                notices.Add(new ChangeNotice(r.Get<long>(0), r.Get<Guid>(1), r.Get<Guid>(2), new NamespaceChange(r.Get<Guid>(3), r.IsNull(4) ? null : r.Get<string>(4))));
+        return notices;
+    }
+
     // ------------------------------------------------------------------ usage (statfs estimates)
 
     // Counter writes go to one replica, the counter leader the coordinator picks, and Cassandra keeps picking a dead node
@@ -545,6 +574,6 @@ internal sealed class CassandraStore : IFileSystemStore
             yield return row.Get<Guid>(0);
     }
 
-    private Task<RowSet> RunAsync(BoundStatement statement, bool idempotent, CancellationToken ct) =>
+    private Task<RowSet> RunAsync(Statement statement, bool idempotent, CancellationToken ct) =>
         _session.ExecuteAsync(statement.WithConsistency(_consistency).AsIdempotent(idempotent), ct);
 }

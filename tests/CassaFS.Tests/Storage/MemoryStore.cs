@@ -18,6 +18,7 @@ internal sealed class MemoryStore : IFileSystemStore
     private readonly Dictionary<Guid, SortedDictionary<long, Stamped<bool>>> _indexes = new();
     private readonly Dictionary<Guid, long> _indexesDeleted = new();
     private readonly Dictionary<Guid, SortedDictionary<string, byte[]>> _xattrs = new();
+    private readonly List<ChangeNotice> _notices = new();
     private long _blocksUsed, _inodesUsed;
 
     /// <summary>A cell's value (null: deleted) and the stamp of the write that put it there.</summary>
@@ -191,6 +192,11 @@ internal sealed class MemoryStore : IFileSystemStore
     public Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct) => Task.FromResult(Read(() => (_blocksUsed, _inodesUsed)));
 
     public Task FlushUsageAsync(TimeSpan wait) => Task.CompletedTask;
+
+    public Task AnnounceAsync(IReadOnlyList<ChangeNotice> notices, CancellationToken ct) => Write(() => _notices.AddRange(notices));
+
+    public Task<IReadOnlyList<ChangeNotice>> NoticesSinceAsync(long since, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<ChangeNotice>>(Read(() => _notices.Where(n => n.At >= since).OrderBy(n => n.At).ToList()));
 
     /// <summary>A listing taken under the lock and handed out after it, as a paged read would see one moment.</summary>
     private async IAsyncEnumerable<T> Snapshot<T>(Func<List<T>> take, [EnumeratorCancellation] CancellationToken ct)

@@ -46,6 +46,22 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Change_notices_read_back_from_the_time_asked_for_across_partitions_and_not_before()
+    {
+        var client = Guid.NewGuid();
+        var boundary = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 / ChangeNotice.BucketMicros * ChangeNotice.BucketMicros;
+        var dir = Guid.NewGuid();
+        ChangeNotice At(long at, string? name) => new(at, Guid.NewGuid(), client, new NamespaceChange(name is null ? Guid.NewGuid() : dir, name));
+        var tooEarly = At(boundary - 2, "too early");
+        var lastOfOne = At(boundary - 1, "last of one partition");
+        var firstOfNext = At(boundary, null);
+        var later = At(boundary + 5, "later");
+        await Store.AnnounceAsync(new[] { tooEarly, lastOfOne, firstOfNext, later }, default);
+        var read = (await Store.NoticesSinceAsync(boundary - 1, default)).Where(n => n.Client == client).OrderBy(n => n.At).ToList();
+        Assert.Equal(new[] { lastOfOne, firstOfNext, later }, read);
+    }
+
+    [Fact]
     public async Task An_inode_reads_back_with_every_field_and_is_gone_after_its_delete()
     {
         var inode = NewInode();
