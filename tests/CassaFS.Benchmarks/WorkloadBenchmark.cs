@@ -100,6 +100,9 @@ internal sealed class WorkloadBenchmark : IBenchmark
                     Note(subject, "git clone s", await SecondsAsync($"git clone -q --no-hardlinks '{repo}' '{dir}/clone'", ct));
                     var file = Path.Combine(dir, "io.bin");
                     await Daemon.Shell($"head -c {(long)ioMib * 1048576} /dev/urandom > '{file}'", ct);
+                    // Reads served by the daemon, not the page cache: this file's pages dropped first (fadvise DONTNEED).
+                    await Daemon.Shell($"dd if='{file}' iflag=nocache count=0 status=none", ct);
+                    Note(subject, "randread x1 cold IOPS", await IopsAsync(fsops, "randread", file, 1, seconds, ct));
                     foreach (var jobs in new[] { 1, 4 })
                     {
                         Note(subject, $"randread x{jobs} IOPS", await IopsAsync(fsops, "randread", file, jobs, seconds, ct));
