@@ -15,29 +15,32 @@ public sealed partial class CassaFileSystem
     /// <summary>open(2) with O_CREAT: creates a regular file, or opens the existing one (EEXIST with O_EXCL).</summary>
     public async Task<(FileHandle Handle, Inode Inode)> CreateAsync(Guid parent, string name, int mode, OpenFlags flags, Caller caller, CancellationToken ct = default)
     {
+        // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT). Its hold is
+        // taken beside the create (its id is new: nobody else can know it yet), not after.
+        var handle = Track(Guid.NewGuid(), flags, caller);
+        var hold = HoldAsync(handle.File, ct);
         Inode inode;
         try
         {
-            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct).ConfigureAwait(false);
+            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct, handle.Inode).ConfigureAwait(false);
+            await hold.ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
         {
+            Forget(hold);
+            await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             inode = await LookupAsync(parent, name, caller, ct).ConfigureAwait(false);
             var opened = await OpenInodeAsync(inode.Id, flags, caller, ct).ConfigureAwait(false);
             return (opened, await GetAttrAsync(inode.Id, ct).ConfigureAwait(false));
         }
-        // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT).
-        var handle = Track(inode.Id, flags, caller);
-        try
-        {
-            if (await HoldAsync(handle.File, ct).ConfigureAwait(false)) handle.File.Coherent = inode.Version;
-            handle.OpenedVersion = inode.Version;
-        }
         catch
         {
+            Forget(hold);
             await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             throw;
         }
+        handle.File.Coherent = inode.Version;
+        handle.OpenedVersion = inode.Version;
         return (handle, inode);
     }
 

@@ -41,7 +41,7 @@ public sealed partial class CassaFileSystem
     /// one wins and the others get EEXIST), then the parent's link count and times. Dying after the first write leaves an
     /// inode nothing points to, which fsck removes.
     /// </summary>
-    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct)
+    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct, Guid? id = null)
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
@@ -49,21 +49,15 @@ public sealed partial class CassaFileSystem
         // A directory's creation changes the parent's link count (Write); other creations only need the parent
         // to stay a directory that rmdir cannot remove meanwhile (Read, shared with other creators).
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct).ConfigureAwait(false);
-        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
-        if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
-        Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
-
         var now = Timespec.Now;
-        var inheritGroup = (dir.Mode & ModeBits.SetGid) != 0;
         mode &= ModeBits.Permissions;
-        if (isDirectory && inheritGroup) mode |= ModeBits.SetGid;
         var inode = new Inode
         {
-            Id = Guid.NewGuid(),
+            Id = id ?? Guid.NewGuid(),
             Type = type,
             Mode = mode,
             Uid = caller.Uid,
-            Gid = inheritGroup ? dir.Gid : caller.Gid,
+            Gid = caller.Gid,
             Nlink = isDirectory ? 2 : 1,
             Size = target is null ? 0 : Encoding.UTF8.GetByteCount(target),
             Rdev = rdev,
@@ -74,7 +68,27 @@ public sealed partial class CassaFileSystem
             Generation = RandomNumberGenerator.GetInt32(int.MaxValue),
             Parent = isDirectory ? parent : Guid.Empty,
         };
-        await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
+        // The inode row goes in beside the directory's read (one round trip, not two), as for a directory that passes
+        // on no group; nothing points at it until the entry does, so a refused create leaves only fsck's garbage.
+        var inserted = _store.InsertInodeAsync(inode, ct);
+        Inode dir;
+        try
+        {
+            dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+            if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
+            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+        }
+        catch
+        {
+            Forget(RemoveUnnamedAsync(inserted, inode.Id));
+            throw;
+        }
+        await inserted.ConfigureAwait(false);
+        if ((dir.Mode & ModeBits.SetGid) != 0)
+        {
+            inode = inode with { Gid = dir.Gid, Mode = isDirectory ? mode | ModeBits.SetGid : mode };
+            await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
+        }
         var existing = await InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
         if (existing is not null)
         {
@@ -82,11 +96,25 @@ public sealed partial class CassaFileSystem
             throw new FileSystemException(Errno.EEXIST, name);
         }
         if (isDirectory)
+        {
             await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        }
         else
-            await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        {
+            // The name exists now, so rmdir cannot take the directory: its lock goes beside the times' write.
+            var touched = TouchAsync(dir with { Mtime = now, Ctime = now }, ct);
+            await locks.DisposeAsync().ConfigureAwait(false);
+            await touched.ConfigureAwait(false);
+        }
         await _store.AddUsageAsync(0, 1, ct).ConfigureAwait(false);
         return inode;
+    }
+
+    /// <summary>Deletes an inode row a refused create wrote (best effort: fsck removes what is left).</summary>
+    private async Task RemoveUnnamedAsync(Task inserted, Guid id)
+    {
+        await inserted.ConfigureAwait(false);
+        await _store.DeleteInodeAsync(id, CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
@@ -99,15 +127,37 @@ public sealed partial class CassaFileSystem
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
             await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Read), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct).ConfigureAwait(false);
-            var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
-            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
-            var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
+            var victimRead = _store.GetInodeAsync(entry.Inode, ct); // beside the directory's read
+            Inode dir;
+            try
+            {
+                dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+                Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+            }
+            catch
+            {
+                Forget(victimRead);
+                throw;
+            }
+            var victim = await victimRead.ConfigureAwait(false);
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
             if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
             var now = Timespec.Now;
-            await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
-            if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
-            var after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+            var touched = TouchAsync(dir with { Mtime = now, Ctime = now }, ct); // beside the link count's commit
+            if (victim is null)
+            {
+                await touched.ConfigureAwait(false);
+                return; // the name pointed nowhere (crash garbage): removing it is all there is
+            }
+            Inode after;
+            try
+            {
+                after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                await touched.ConfigureAwait(false);
+            }
             if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
             return;
         }
@@ -389,8 +439,7 @@ public sealed partial class CassaFileSystem
             await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, BlockStamps.Purge, ct))).ConfigureAwait(false);
             freed += chunk.Length;
         }
-        await _store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct).ConfigureAwait(false);
-        await _store.RemoveXAttrsAsync(inode.Id, ct).ConfigureAwait(false);
+        await Task.WhenAll(_store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct), _store.RemoveXAttrsAsync(inode.Id, ct)).ConfigureAwait(false);
         await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
         _feed.Changed(inode.Id);
         await _store.AddUsageAsync(-freed, -1, ct).ConfigureAwait(false);

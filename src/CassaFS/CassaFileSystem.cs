@@ -101,18 +101,31 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     /// <summary>Looks a name up in a directory (search permission on the directory required).</summary>
     public async Task<Inode> LookupAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
     {
-        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
-        Permissions.Demand(dir, caller, AccessMode.Execute, name);
+        // The entry is read beside the directory (one round trip, not two); the errors keep their order.
+        var early = Names.IsEntry(name) ? _store.GetEntryAsync(parent, name, ct) : null;
+        Inode dir;
+        try
+        {
+            dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+            Permissions.Demand(dir, caller, AccessMode.Execute, name);
+        }
+        catch
+        {
+            Forget(early);
+            throw;
+        }
         if (name == ".") return WithOpenState(dir);
         if (name == "..") return WithOpenState(await LoadAsync(dir.Parent, "..", ct).ConfigureAwait(false));
         Names.Entry(name);
-        var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false)
-                    ?? throw new FileSystemException(Errno.ENOENT, name);
+        var entry = await early!.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
         // An entry whose inode is gone is garbage of a crash (fsck removes it): it reads as absent.
         var inode = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false)
                     ?? throw new FileSystemException(Errno.ENOENT, name);
         return WithOpenState(inode);
     }
+
+    /// <summary>Lets a read started alongside an operation that failed end unobserved.</summary>
+    private static void Forget(Task? started) => started?.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>access(2): throws EACCES when the caller may not.</summary>
     public async Task AccessAsync(Guid id, AccessMode mode, Caller caller, CancellationToken ct = default)

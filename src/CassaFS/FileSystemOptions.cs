@@ -77,6 +77,11 @@ internal static partial class Names
 
     public const int MaxNameBytes = 255;
 
+    /// <summary>Whether <see cref="Entry"/> passes <paramref name="name"/>.</summary>
+    public static bool IsEntry(string name) =>
+        !string.IsNullOrEmpty(name) && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) &&
+        !name.Contains('\0', StringComparison.Ordinal) && System.Text.Encoding.UTF8.GetByteCount(name) <= MaxNameBytes;
+
     /// <summary>Checks one path component: not empty, not . or .., no '/' or NUL, at most 255 UTF-8 bytes.</summary>
     public static string Entry(string name)
     {
