@@ -292,6 +292,7 @@ public sealed partial class CassaFileSystem
             if (!file.MetadataDirty) return;
             var pending = file.Inode!;
             var size = file.Size;
+            var attributes = file.AttributesSet;
             blocks = file.Allocated!.Count;
             committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
             {
@@ -300,6 +301,9 @@ public sealed partial class CassaFileSystem
                 Mtime = pending.Mtime,
                 Ctime = pending.Ctime,
                 Mode = pending.Mode,
+                Uid = attributes ? pending.Uid : stored.Uid,
+                Gid = attributes ? pending.Gid : stored.Gid,
+                Atime = attributes ? pending.Atime : stored.Atime,
             }, ct).ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.ESTALE)
@@ -319,6 +323,7 @@ public sealed partial class CassaFileSystem
         file.NoteCommitted(committed);
         file.Inode = committed;
         file.MetadataDirty = false;
+        file.AttributesSet = false;
     }
 
     /// <summary>flush (close of one descriptor): stores what this client buffered and commits the metadata.</summary>

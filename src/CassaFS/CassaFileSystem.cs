@@ -147,8 +147,28 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             await TruncateAsync(id, size, caller, handle, ct).ConfigureAwait(false);
             if (changes with { Size = null } == new AttributeChanges()) return await GetAttrAsync(id, ct).ConfigureAwait(false);
         }
+        if (await TryApplyToWriterAsync(id, changes with { Size = null }, caller, ct).ConfigureAwait(false) is { } pending) return pending;
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(id), LockMode.Write) }, "setattr", ct).ConfigureAwait(false);
         return await CommitAsync(locks, id, id.ToString(), inode => ApplyAttributes(inode, changes with { Size = null }, caller), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A file this client is writing has its inode lock already: chmod, chown and utimens on it join the writer's
+    /// pending inode and go with its commit (at flush, fsync, close, or when the idle writer lets go), as its size and
+    /// times do. tar sets all three on every file it writes, each of which would otherwise cost the writer's commit,
+    /// a lock of its own and a fenced commit. Null when nobody here holds the file's writer lock.
+    /// </summary>
+    private async Task<Inode?> TryApplyToWriterAsync(Guid id, AttributeChanges changes, Caller caller, CancellationToken ct)
+    {
+        if (!_open.TryGetValue(id, out var file)) return null;
+        return await file.GatedAsync(() =>
+        {
+            if (file.WriterLock is not { AllHeld: true } || file.Inode is null) return ValueTask.FromResult<Inode?>(null);
+            file.Inode = ApplyAttributes(file.Inode, changes, caller);
+            file.MetadataDirty = true;
+            file.AttributesSet = true;
+            return ValueTask.FromResult<Inode?>(file.Inode with { Size = file.Size });
+        }, ct).ConfigureAwait(false);
     }
 
     private static Inode ApplyAttributes(Inode inode, AttributeChanges c, Caller caller)
@@ -403,7 +423,10 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private Inode WithOpenState(Inode inode)
     {
         if (!_open.TryGetValue(inode.Id, out var file) || file.Inode is null) return inode;
-        return file.MetadataDirty ? inode with { Size = file.Size, Mtime = file.Inode.Mtime, Ctime = file.Inode.Ctime, Mode = file.Inode.Mode } : inode;
+        if (!file.MetadataDirty) return inode;
+        var pending = file.Inode;
+        var overlaid = inode with { Size = file.Size, Mtime = pending.Mtime, Ctime = pending.Ctime, Mode = pending.Mode };
+        return file.AttributesSet ? overlaid with { Uid = pending.Uid, Gid = pending.Gid, Atime = pending.Atime } : overlaid;
     }
 
     /// <summary>Stores what every open file buffered and lets go of its lock; one file that cannot be stored does not keep the others from it (its error is thrown after).</summary>

@@ -161,6 +161,9 @@ internal sealed class OpenFile
     /// <summary>Metadata changed by writes (size, mtime, mode) not yet committed.</summary>
     public bool MetadataDirty { get; set; }
 
+    /// <summary>chmod, chown or utimens joined the writer's pending inode: its commit carries owner, group and atime too.</summary>
+    public bool AttributesSet { get; set; }
+
     /// <summary>Blocks that exist in storage (loaded when the writer lock is taken).</summary>
     public HashSet<long>? Allocated { get; set; }
 
@@ -317,6 +320,7 @@ internal sealed class OpenFile
         _dirty.Clear();
         _inFlight.Clear();
         MetadataDirty = false;
+        AttributesSet = false;
         Coherent = null;
         DropReadCache();
     }
