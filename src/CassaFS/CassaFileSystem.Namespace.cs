@@ -241,8 +241,11 @@ public sealed partial class CassaFileSystem
         var exchange = flags.HasFlag(RenameFlags.Exchange);
         for (var attempt = 0; attempt < NameRetries; attempt++)
         {
-            var source = await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
-            var target = await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false);
+            // Reads that nothing orders go out together (here and under the locks); their errors keep the order above.
+            var (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
+            await Task.WhenAll(sourceRead, targetRead).ConfigureAwait(false);
+            var source = await sourceRead.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
+            var target = await targetRead.ConfigureAwait(false);
             if (target is not null && flags.HasFlag(RenameFlags.NoReplace)) throw new FileSystemException(Errno.EEXIST, newName);
             if (target is null && exchange) throw new FileSystemException(Errno.ENOENT, newName);
             if (target is not null && target.Inode == source.Inode) return; // two names of one file: POSIX says do nothing
@@ -260,14 +263,26 @@ public sealed partial class CassaFileSystem
             await using var locks = await LockAsync(keys, $"rename {oldName} to {newName}", ct).ConfigureAwait(false);
 
             // Re-read under the locks: if either name moved meanwhile, start over with what is there now.
-            if (await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) != source ||
-                await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false) != target)
+            (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
+            var fromDirRead = LoadDirectoryAsync(oldParent, ct);
+            var toDirRead = crossDirectory ? LoadDirectoryAsync(newParent, ct) : fromDirRead;
+            var movedRead = _store.GetInodeAsync(source.Inode, ct);
+            var replacedRead = target is null ? Task.FromResult<Inode?>(null) : _store.GetInodeAsync(target.Inode, ct);
+            try
+            {
+                await Task.WhenAll(sourceRead, targetRead).ConfigureAwait(false);
+            }
+            finally
+            {
+                Forget(Task.WhenAll(new Task[] { fromDirRead, toDirRead, movedRead, replacedRead }));
+            }
+            if (await sourceRead.ConfigureAwait(false) != source || await targetRead.ConfigureAwait(false) != target)
                 continue;
-
-            var fromDir = await LoadDirectoryAsync(oldParent, ct).ConfigureAwait(false);
-            var toDir = crossDirectory ? await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false) : fromDir;
-            var moved = await LoadAsync(source.Inode, oldName, ct).ConfigureAwait(false);
-            var replaced = target is null ? null : await _store.GetInodeAsync(target.Inode, ct).ConfigureAwait(false);
+            await Task.WhenAll(new Task[] { fromDirRead, toDirRead, movedRead, replacedRead }).ConfigureAwait(false);
+            var fromDir = await fromDirRead.ConfigureAwait(false);
+            var toDir = await toDirRead.ConfigureAwait(false);
+            var moved = await movedRead.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
+            var replaced = await replacedRead.ConfigureAwait(false);
             CheckRenamePermissions(fromDir, toDir, moved, replaced, crossDirectory, exchange, caller, oldName, newName);
             if (toDir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the target directory has been removed");
 
