@@ -39,7 +39,7 @@ public sealed partial class CassaFileSystem
             await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             throw;
         }
-        handle.File.Coherent = inode.Version;
+        handle.File.NoteOpened(inode);
         handle.OpenedVersion = inode.Version;
         return (handle, inode);
     }
@@ -55,8 +55,7 @@ public sealed partial class CassaFileSystem
             var inode = await LoadAsync(id, subject, ct).ConfigureAwait(false);
             // Its last name went before this client held it: the open comes after the unlink, so the file is gone for it.
             if (first && inode.Nlink == 0 && inode.Type == FileType.Regular) throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
-            if (first) handle.File.Coherent = inode.Version;
-            else handle.File.NoteLoaded(inode);
+            handle.File.NoteOpened(inode);
             handle.OpenedVersion = inode.Version;
             if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
             var access = flags & OpenFlags.AccessModeMask;

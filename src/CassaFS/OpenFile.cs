@@ -88,18 +88,53 @@ internal sealed class OpenFile
     /// null for good once the file was seen changed by anyone else. A face may keep what it cached of the file's data
     /// while this is the version stored (<see cref="FileHandle.CoherentVersion"/>).
     /// </summary>
-    public InodeVersion? Coherent { get; set; }
+    public InodeVersion? Coherent
+    {
+        get
+        {
+            lock (_coherence) return _coherent;
+        }
+        set
+        {
+            lock (_coherence) _coherent = value;
+        }
+    }
+
+    // Guards the version (a multi-word value the ungated read path notes too) and whether an open has set it yet.
+    private readonly object _coherence = new();
+    private InodeVersion? _coherent;
+    private bool _coherenceStarted;
+
+    /// <summary>
+    /// Notes the inode an open loaded: the first load of this open file's life starts the coherent version (nothing
+    /// has passed through a handle yet; concurrent opens may load in any order), later ones are checked against it.
+    /// </summary>
+    public void NoteOpened(Inode stored)
+    {
+        lock (_coherence)
+        {
+            if (!_coherenceStarted) _coherent = stored.Version;
+            else if (_coherent != stored.Version) _coherent = null;
+            _coherenceStarted = true;
+        }
+    }
 
     /// <summary>Notes an inode of this file as loaded from storage: a version other than the coherent one means another change.</summary>
     public void NoteLoaded(Inode stored)
     {
-        if (Coherent != stored.Version) Coherent = null;
+        lock (_coherence)
+        {
+            if (_coherent != stored.Version) _coherent = null;
+        }
     }
 
     /// <summary>Notes this client's own commit of <paramref name="committed"/>: coherent still, when it was before.</summary>
     public void NoteCommitted(Inode committed)
     {
-        if (Coherent is not null) Coherent = committed.Version;
+        lock (_coherence)
+        {
+            if (_coherent is not null) _coherent = committed.Version;
+        }
     }
 
     /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>

@@ -91,6 +91,8 @@ public sealed class MultiMountTests(MountFixture fixture)
                 cp '{{local}}' '{{dir}}/f'
                 cat '{{dir}}/f' > /dev/null
                 echo "A after its own write: $(pages '{{dir}}/f')"
+                for i in 1 2 3 4 5 6; do cat '{{dir}}/f' > /dev/null & done; wait
+                echo "A after six readers at once: $(pages '{{dir}}/f')"
                 cmp '{{fixture.MountB}}/{{dir}}/f' '{{local}}' && echo 'B reads it'
                 echo "B reopened unchanged: $(pages '{{fixture.MountB}}/{{dir}}/f')"
                 printf 'changed' | dd of='{{dir}}/f' bs=1 seek=100000 conv=notrunc status=none
@@ -101,7 +103,7 @@ public sealed class MultiMountTests(MountFixture fixture)
                 cmp '{{dir}}/f' '{{local}}' && echo 'A reads the change'
                 """, TimeSpan.FromMinutes(2));
             Assert.Equal(
-                "A after its own write: 977\nB reads it\nB reopened unchanged: 977\nB after A changed it: 0\n" +
+                "A after its own write: 977\nA after six readers at once: 977\nB reads it\nB reopened unchanged: 977\nB after A changed it: 0\n" +
                 "B reads the change\nA after its own change: 977\nA reads the change\n",
                 r.ShouldSucceed("reopen on both mounts").Out);
         }
