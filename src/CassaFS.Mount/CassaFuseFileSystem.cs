@@ -104,8 +104,6 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     private FileHandle HandleOf(ulong fh) =>
         _files.TryGetValue(fh, out var h) ? h : throw new FuseException(Fuse.Errno.EBADF, $"file handle {fh} is not open");
 
-    // ------------------------------------------------------------------------------------------------ attributes and names
-
     // ------------------------------------------------------------------------------------------------ other clients' changes
 
     /// <summary>How often the mount reads what other clients changed (a change shows here about this long after it).</summary>
@@ -140,6 +138,8 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             _nodes.NoteCached(node, null); // gone, or unreadable now: the next open reads afresh
         }
     }
+
+    // ------------------------------------------------------------------------------------------------ attributes and names
 
     public override void Forget(ulong ino, ulong lookupCount) => _nodes.Forget(ino, lookupCount);
 
@@ -337,28 +337,14 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         // close(2) of any descriptor drops the process's fcntl locks on the file (POSIX).
         if (Locks is not null && _nodes.TryGetInode(ino, out var id)) await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
         var handle = HandleOf(file.Handle);
-        try
-        {
-            await _fs.FlushAsync(handle).ConfigureAwait(false);
-        }
-        finally
-        {
-            _nodes.NoteCached(ino, handle.CoherentVersion);
-        }
+        await NotingCacheAsync(ino, handle, _fs.FlushAsync(handle)).ConfigureAwait(false);
         return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> SyncAsync(FuseRequestContext context, ulong ino, ulong fileHandle, bool dataOnly)
     {
         var handle = HandleOf(fileHandle);
-        try
-        {
-            await _fs.FsyncAsync(handle).ConfigureAwait(false);
-        }
-        finally
-        {
-            _nodes.NoteCached(ino, handle.CoherentVersion);
-        }
+        await NotingCacheAsync(ino, handle, _fs.FsyncAsync(handle)).ConfigureAwait(false);
         return Fuse.Errno.Success;
     }
 
@@ -370,18 +356,21 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
         }
         if (Locks is not null) await Locks.ReleaseDescriptionAsync(file.Handle).ConfigureAwait(false);
-        if (_files.TryRemove(file.Handle, out var handle))
-        {
-            try
-            {
-                await _fs.ReleaseAsync(handle).ConfigureAwait(false);
-            }
-            finally
-            {
-                _nodes.NoteCached(ino, handle.CoherentVersion);
-            }
-        }
+        if (_files.TryRemove(file.Handle, out var handle)) await NotingCacheAsync(ino, handle, _fs.ReleaseAsync(handle)).ConfigureAwait(false);
         return Fuse.Errno.Success;
+    }
+
+    /// <summary>Awaits a flush, fsync or release (each may commit the file), then notes what the kernel's pages agree with: nothing known, when it failed.</summary>
+    private async Task NotingCacheAsync(ulong ino, FileHandle handle, Task committing)
+    {
+        try
+        {
+            await committing.ConfigureAwait(false);
+        }
+        finally
+        {
+            _nodes.NoteCached(ino, handle.CoherentVersion);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ directories

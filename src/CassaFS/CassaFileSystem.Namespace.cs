@@ -49,15 +49,21 @@ public sealed partial class CassaFileSystem
         // A directory's creation changes the parent's link count (Write); other creations only need the parent
         // to stay a directory that rmdir cannot remove meanwhile (Read, shared with other creators).
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct).ConfigureAwait(false);
+        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+        if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
+        Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+
         var now = Timespec.Now;
+        var inheritGroup = (dir.Mode & ModeBits.SetGid) != 0;
         mode &= ModeBits.Permissions;
+        if (isDirectory && inheritGroup) mode |= ModeBits.SetGid;
         var inode = new Inode
         {
             Id = id ?? Guid.NewGuid(),
             Type = type,
             Mode = mode,
             Uid = caller.Uid,
-            Gid = caller.Gid,
+            Gid = inheritGroup ? dir.Gid : caller.Gid,
             Nlink = isDirectory ? 2 : 1,
             Size = target is null ? 0 : Encoding.UTF8.GetByteCount(target),
             Rdev = rdev,
@@ -68,27 +74,7 @@ public sealed partial class CassaFileSystem
             Generation = RandomNumberGenerator.GetInt32(int.MaxValue),
             Parent = isDirectory ? parent : Guid.Empty,
         };
-        // The inode row goes in beside the directory's read (one round trip, not two), as for a directory that passes
-        // on no group; nothing points at it until the entry does, so a refused create leaves only fsck's garbage.
-        var inserted = _store.InsertInodeAsync(inode, ct);
-        Inode dir;
-        try
-        {
-            dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
-            if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
-            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
-        }
-        catch
-        {
-            Forget(RemoveUnnamedAsync(inserted, inode.Id));
-            throw;
-        }
-        await inserted.ConfigureAwait(false);
-        if ((dir.Mode & ModeBits.SetGid) != 0)
-        {
-            inode = inode with { Gid = dir.Gid, Mode = isDirectory ? mode | ModeBits.SetGid : mode };
-            await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
-        }
+        await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
         var existing = await InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
         if (existing is not null)
         {
@@ -110,12 +96,6 @@ public sealed partial class CassaFileSystem
         return inode;
     }
 
-    /// <summary>Deletes an inode row a refused create wrote (best effort: fsck removes what is left).</summary>
-    private async Task RemoveUnnamedAsync(Task inserted, Guid id)
-    {
-        await inserted.ConfigureAwait(false);
-        await _store.DeleteInodeAsync(id, CancellationToken.None).ConfigureAwait(false);
-    }
 
     /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
     public async Task UnlinkAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)

@@ -24,6 +24,14 @@ public sealed class MultiMountTests(MountFixture fixture)
         return sw.Elapsed;
     }
 
+    /// <summary>A fresh directory under <paramref name="mount"/>; returns its name (the same on every mount).</summary>
+    private static string NewDirectory(string mount, string prefix)
+    {
+        var name = prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(Path.Combine(mount, name));
+        return name;
+    }
+
     private static string? TryRead(string path)
     {
         try
@@ -40,8 +48,7 @@ public sealed class MultiMountTests(MountFixture fixture)
     public async Task A_file_open_on_one_mount_and_removed_through_the_other_reads_and_writes_byte_exact_until_closed()
     {
         // Issue 13 §3: the removing mount purged the file at once, so the descriptor on the other mount lost its data.
-        var dir = "unlinked-" + Guid.NewGuid().ToString("N")[..8];
-        Directory.CreateDirectory(Path.Combine(fixture.MountB, dir));
+        var dir = NewDirectory(fixture.MountB, "unlinked");
         var local = Path.Combine(Path.GetTempPath(), dir + ".bin");
         try
         {
@@ -78,39 +85,31 @@ public sealed class MultiMountTests(MountFixture fixture)
     public async Task A_file_reopened_unchanged_keeps_its_cached_pages_and_one_the_other_mount_changed_is_read_afresh()
     {
         // Issue 15: every open dropped the page cache, so random reads of a file just written went to Cassandra.
-        var dir = "cached-" + Guid.NewGuid().ToString("N")[..8];
-        Directory.CreateDirectory(Path.Combine(fixture.MountA, dir));
-        var local = Path.Combine(Path.GetTempPath(), dir + ".bin");
-        try
-        {
-            // fincore opens the file and counts its resident pages: 977 for 4,000,000 bytes when the open kept them.
-            var r = await Cli.ShAsync(fixture.MountA, $$"""
-                set -e
-                pages() { fincore -n -o PAGES "$1" | tr -d ' '; }
-                head -c 4000000 /dev/urandom > '{{local}}'
-                cp '{{local}}' '{{dir}}/f'
-                cat '{{dir}}/f' > /dev/null
-                echo "A after its own write: $(pages '{{dir}}/f')"
-                for i in 1 2 3 4 5 6; do cat '{{dir}}/f' > /dev/null & done; wait
-                echo "A after six readers at once: $(pages '{{dir}}/f')"
-                cmp '{{fixture.MountB}}/{{dir}}/f' '{{local}}' && echo 'B reads it'
-                echo "B reopened unchanged: $(pages '{{fixture.MountB}}/{{dir}}/f')"
-                printf 'changed' | dd of='{{dir}}/f' bs=1 seek=100000 conv=notrunc status=none
-                printf 'changed' | dd of='{{local}}' bs=1 seek=100000 conv=notrunc status=none
-                echo "B after A changed it: $(pages '{{fixture.MountB}}/{{dir}}/f')"
-                cmp '{{fixture.MountB}}/{{dir}}/f' '{{local}}' && echo 'B reads the change'
-                echo "A after its own change: $(pages '{{dir}}/f')"
-                cmp '{{dir}}/f' '{{local}}' && echo 'A reads the change'
-                """, TimeSpan.FromMinutes(2));
-            Assert.Equal(
-                "A after its own write: 977\nA after six readers at once: 977\nB reads it\nB reopened unchanged: 977\nB after A changed it: 0\n" +
-                "B reads the change\nA after its own change: 977\nA reads the change\n",
-                r.ShouldSucceed("reopen on both mounts").Out);
-        }
-        finally
-        {
-            File.Delete(local);
-        }
+        var dir = NewDirectory(fixture.MountA, "cached");
+        // fincore opens the file and counts its resident pages: 977 for 4,000,000 bytes when the open kept them.
+        var r = await Cli.ShAsync(fixture.MountA, $$"""
+            set -e
+            local=$(mktemp); trap 'rm -f "$local"' EXIT
+            pages() { fincore -n -o PAGES "$1" | tr -d ' '; }
+            head -c 4000000 /dev/urandom > "$local"
+            cp "$local" '{{dir}}/f'
+            cat '{{dir}}/f' > /dev/null
+            echo "A after its own write: $(pages '{{dir}}/f')"
+            for i in 1 2 3 4 5 6; do cat '{{dir}}/f' > /dev/null & done; wait
+            echo "A after six readers at once: $(pages '{{dir}}/f')"
+            cmp '{{fixture.MountB}}/{{dir}}/f' "$local" && echo 'B reads it'
+            echo "B reopened unchanged: $(pages '{{fixture.MountB}}/{{dir}}/f')"
+            printf 'changed' | dd of='{{dir}}/f' bs=1 seek=100000 conv=notrunc status=none
+            printf 'changed' | dd of="$local" bs=1 seek=100000 conv=notrunc status=none
+            echo "B after A changed it: $(pages '{{fixture.MountB}}/{{dir}}/f')"
+            cmp '{{fixture.MountB}}/{{dir}}/f' "$local" && echo 'B reads the change'
+            echo "A after its own change: $(pages '{{dir}}/f')"
+            cmp '{{dir}}/f' "$local" && echo 'A reads the change'
+            """, TimeSpan.FromMinutes(2));
+        Assert.Equal(
+            "A after its own write: 977\nA after six readers at once: 977\nB reads it\nB reopened unchanged: 977\nB after A changed it: 0\n" +
+            "B reads the change\nA after its own change: 977\nA reads the change\n",
+            r.ShouldSucceed("reopen on both mounts").Out);
     }
 
     [Fact]
@@ -118,8 +117,7 @@ public sealed class MultiMountTests(MountFixture fixture)
     {
         // The kernel's own check (auto_inval_data) is off so that a mount's own writes keep its pages: the mount must
         // then drop them itself when a getattr past the attribute timeout finds another mount's change (as NFS does).
-        var dir = "stale-" + Guid.NewGuid().ToString("N")[..8];
-        Directory.CreateDirectory(Path.Combine(fixture.MountA, dir));
+        var dir = NewDirectory(fixture.MountA, "stale");
         var r = await Cli.ShAsync(fixture.MountA, $$"""
             set -e
             head -c 300000 /dev/zero | tr '\0' a > '{{dir}}/f'
