@@ -45,6 +45,11 @@ public sealed record FileSystemOptions
     public string ClientName { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
     /// <summary>Blocks a file may hold in memory not yet written (write-back), per open file.</summary>
     public int WriteBackBlocks { get; init; } = 16;
+    /// <summary>
+    /// A writer that stored this many slices into one block during one holding of the inode lock compacts them: it
+    /// writes the merged block back as a whole and deletes the slices, so reads stay one row and a few slices.
+    /// </summary>
+    public int CompactAfterSlices { get; init; } = 16;
     /// <summary>Block reads or writes in flight at once per file operation.</summary>
     public int BlocksInFlight { get; init; } = 8;
     /// <summary>Blocks read ahead when a file is read sequentially.</summary>

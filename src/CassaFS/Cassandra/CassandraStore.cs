@@ -67,6 +67,9 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement ReadBlock { get; init; }
         public required PreparedStatement WriteBlock { get; init; }
         public required PreparedStatement DeleteBlock { get; init; }
+        public required PreparedStatement ReadSlices { get; init; }
+        public required PreparedStatement WriteSlice { get; init; }
+        public required PreparedStatement DeleteSlices { get; init; }
         public required PreparedStatement AddIndex { get; init; }
         public required PreparedStatement DeleteIndex { get; init; }
         public required PreparedStatement IndexesFrom { get; init; }
@@ -110,9 +113,14 @@ internal sealed class CassandraStore : IFileSystemStore
                 ListEntriesAfter = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?").ConfigureAwait(false),
                 AnyEntry = await P($"SELECT inode FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 AllEntries = await P($"SELECT dir, name, inode, type FROM {ks}.entries").ConfigureAwait(false),
-                ReadBlock = await P($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                // The row's write time is the stamp of the whole-block write: slices stamped no later are superseded by it.
+                ReadBlock = await P($"SELECT data, WRITETIME(data) FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 WriteBlock = await P($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)").ConfigureAwait(false),
                 DeleteBlock = await P($"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                ReadSlices = await P($"SELECT stamp, pos, data FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                WriteSlice = await P($"INSERT INTO {ks}.slices (inode, idx, stamp, pos, data) VALUES (?, ?, ?, ?, ?)").ConfigureAwait(false),
+                // A partition delete at a stamp removes the slices stamped at or below it; later ones survive.
+                DeleteSlices = await P($"DELETE FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 AddIndex = await P($"INSERT INTO {ks}.block_index (inode, idx) VALUES (?, ?)").ConfigureAwait(false),
                 DeleteIndex = await P($"DELETE FROM {ks}.block_index WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 IndexesFrom = await P($"SELECT idx FROM {ks}.block_index WHERE inode = ? AND idx >= ?").ConfigureAwait(false),
@@ -360,20 +368,41 @@ internal sealed class CassandraStore : IFileSystemStore
 
     // ------------------------------------------------------------------ blocks
 
-    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    /// <summary>A block's row merged with its newer slices (<see cref="Slice.Overlay"/>), the two read in parallel; null for a hole.</summary>
     public async Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct)
     {
-        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
-        return rows.Count == 0 || rows[0].IsNull(0) ? (ReadOnlyMemory<byte>?)null : rows[0].Get<ReadOnlyMemory<byte>>(0);
+        var rowRead = RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct);
+        var slicesRead = ReadSlicesAsync(inode, index, ct);
+        var rows = await rowRead.ConfigureAwait(false);
+        var slices = await slicesRead.ConfigureAwait(false);
+        var hole = rows.Count == 0 || rows[0].IsNull(0);
+        return hole ? Slice.Overlay(null, long.MinValue, slices) : Slice.Overlay(rows[0].Get<ReadOnlyMemory<byte>>(0), rows[0].Get<long>(1), slices);
     }
 
-    // Every write of the blocks and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
+    private async Task<List<Slice>> ReadSlicesAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var slices = new List<Slice>();
+        await foreach (var row in _session.QueryAsync(_cql.ReadSlices.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), 1000, ct).ConfigureAwait(false))
+            slices.Add(new Slice(row.Get<long>(0), row.Get<int>(1), row.Get<ReadOnlyMemory<byte>>(2)));
+        return slices;
+    }
+
+    // Every write of the blocks, slices and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
 
     public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
         RunAsync(_cql.WriteBlock.Bind(inode, index, data).WithTimestamp(stamp), idempotent: true, ct);
 
-    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
-        RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+    /// <summary>The slice is keyed by its stamp and position, and written at its stamp: a stale holder's lands below every later whole-block write.</summary>
+    public Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, pos, data).WithTimestamp(stamp), idempotent: true, ct);
+
+    public async Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        await Task.WhenAll(
+            RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct),
+            DeleteSlicesAsync(inode, index, stamp, ct)).ConfigureAwait(false);
+
+    public Task DeleteSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
 
     public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
         RunAsync(_cql.AddIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
