@@ -82,8 +82,12 @@ internal interface IFileSystemStore
     /// <summary>Deletes the block's row and its slices stamped at or below <paramref name="stamp"/> (later slices survive, as they should).</summary>
     Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct);
 
-    /// <summary>Deletes the block's slices stamped at or below <paramref name="stamp"/>, keeping its row (compaction, once the row holds them).</summary>
-    Task DeleteSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct);
+    /// <summary>
+    /// A compaction's last step: the block's row, just written at <paramref name="stamp"/>, holds every slice stamped
+    /// below it, and those slices go (later ones survive). A read that overlaps this never shows the row from before
+    /// the compaction without the slices it folded.
+    /// </summary>
+    Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct);
 
     Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct);
 

@@ -302,7 +302,7 @@ internal sealed class OpenFile
         await Task.WhenAll(earlier).ConfigureAwait(false);
         if (await _store.ReadBlockAsync(Id, index, ct).ConfigureAwait(false) is not { } merged) return;
         await _store.WriteBlockAsync(Id, index, merged, stamp, ct).ConfigureAwait(false);
-        await _store.DeleteSlicesAsync(Id, index, stamp, ct).ConfigureAwait(false);
+        await _store.DeleteFoldedSlicesAsync(Id, index, stamp, ct).ConfigureAwait(false);
     }
 
     private async Task AwaitOldestWriteAsync()

@@ -368,15 +368,33 @@ internal sealed class CassandraStore : IFileSystemStore
 
     // ------------------------------------------------------------------ blocks
 
-    /// <summary>A block's row merged with its newer slices (<see cref="Slice.Overlay"/>), the two read in parallel; null for a hole.</summary>
+    /// <summary>
+    /// The slice row a compaction leaves at its stamp (no bytes, this position), written after its new block row and
+    /// before it deletes the slices it folded: the one slice that survives that delete.
+    /// </summary>
+    private const int FoldMarker = -1;
+
+    /// <summary>
+    /// A block's row merged with its newer slices (<see cref="Slice.Overlay"/>), the two read in parallel; null for a
+    /// hole. The two reads are not one snapshot: one may be answered before a compaction's row write and the other after
+    /// its delete of the slices it folded, which would show the old row without them. Such a slices read finds the
+    /// compaction's marker newer than the row read, and the row (written before the marker) is read again.
+    /// </summary>
     public async Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct)
     {
-        var rowRead = RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct);
-        var slicesRead = ReadSlicesAsync(inode, index, ct);
-        var rows = await rowRead.ConfigureAwait(false);
-        var slices = await slicesRead.ConfigureAwait(false);
-        var hole = rows.Count == 0 || rows[0].IsNull(0);
-        return hole ? Slice.Overlay(null, long.MinValue, slices) : Slice.Overlay(rows[0].Get<ReadOnlyMemory<byte>>(0), rows[0].Get<long>(1), slices);
+        var rowRead = ReadRowAsync(inode, index, ct);
+        var slices = await ReadSlicesAsync(inode, index, ct).ConfigureAwait(false);
+        var (row, rowStamp) = await rowRead.ConfigureAwait(false);
+        if (slices.Exists(s => s.Pos == FoldMarker && s.Stamp > rowStamp)) (row, rowStamp) = await ReadRowAsync(inode, index, ct).ConfigureAwait(false);
+        return Slice.Overlay(row, rowStamp, slices.Where(s => s.Pos != FoldMarker));
+    }
+
+    /// <summary>The block's row and the stamp it was written at (its write time), or none.</summary>
+    private async Task<(ReadOnlyMemory<byte>? Row, long Stamp)> ReadRowAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
+        if (rows.Count == 0 || rows[0].IsNull(0)) return (null, long.MinValue);
+        return (rows[0].Get<ReadOnlyMemory<byte>>(0), rows[0].Get<long>(1));
     }
 
     private async Task<List<Slice>> ReadSlicesAsync(Guid inode, long index, CancellationToken ct)
@@ -399,10 +417,14 @@ internal sealed class CassandraStore : IFileSystemStore
     public async Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
         await Task.WhenAll(
             RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct),
-            DeleteSlicesAsync(inode, index, stamp, ct)).ConfigureAwait(false);
+            RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct)).ConfigureAwait(false);
 
-    public Task DeleteSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
-        RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+    /// <summary>The marker at the fold's stamp first (<see cref="FoldMarker"/>), then the slices below it; the next fold or delete takes the marker.</summary>
+    public async Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct)
+    {
+        await RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, FoldMarker, ReadOnlyMemory<byte>.Empty).WithTimestamp(stamp), idempotent: true, ct).ConfigureAwait(false);
+        await RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp - 1), idempotent: true, ct).ConfigureAwait(false);
+    }
 
     public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
         RunAsync(_cql.AddIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);

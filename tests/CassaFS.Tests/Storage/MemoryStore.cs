@@ -170,7 +170,8 @@ internal sealed class MemoryStore : IFileSystemStore
         DeleteSlices(inode, index, stamp);
     });
 
-    public Task DeleteSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => DeleteSlices(inode, index, stamp));
+    /// <summary>Atomic here: the slices below the fold go at once (Cassandra's store needs a marker for readers in between).</summary>
+    public Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => DeleteSlices(inode, index, stamp - 1));
 
     /// <summary>A partition delete of the block's slices: hides every one stamped at or below it, now and when it arrives late.</summary>
     private void DeleteSlices(Guid inode, long index, long stamp)

@@ -222,14 +222,17 @@ public abstract class StoreContract : IAsyncLifetime
         await Store.WriteSliceAsync(inode, 0, 2, "Y"u8.ToArray(), 13, default);
         Assert.Equal("\0\0Y", await BlockTextAsync(inode, 0));
 
-        // Deleting only the slices (a compaction that folded them into the row) keeps the row and later slices.
+        // A compaction at 22 folds the slices below it into the row; a slice stamped after it overlays it and stays.
         await Store.WriteBlockAsync(inode, 1, "row"u8.ToArray(), 20, default);
         await Store.WriteSliceAsync(inode, 1, 0, "S"u8.ToArray(), 21, default);
         await Store.WriteSliceAsync(inode, 1, 1, "T"u8.ToArray(), 23, default);
-        await Store.DeleteSlicesAsync(inode, 1, 22, default);
-        Assert.Equal("rTw", await BlockTextAsync(inode, 1));
-        await Store.WriteSliceAsync(inode, 1, 2, "U"u8.ToArray(), 22, default); // at or below the delete: gone
-        Assert.Equal("rTw", await BlockTextAsync(inode, 1));
+        await Store.WriteBlockAsync(inode, 1, "Sow"u8.ToArray(), 22, default);
+        await Store.DeleteFoldedSlicesAsync(inode, 1, 22, default);
+        Assert.Equal("STw", await BlockTextAsync(inode, 1));
+        await Store.WriteSliceAsync(inode, 1, 2, "U"u8.ToArray(), 21, default); // below the fold, landing late: gone
+        Assert.Equal("STw", await BlockTextAsync(inode, 1));
+        await Store.WriteBlockAsync(inode, 1, "new"u8.ToArray(), 24, default);
+        Assert.Equal("new", await BlockTextAsync(inode, 1));
     }
 
     [Fact]
