@@ -52,6 +52,8 @@ public sealed record FileSystemOptions
     public int CompactAfterSlices { get; init; } = 16;
     /// <summary>Block reads or writes in flight at once per file operation.</summary>
     public int BlocksInFlight { get; init; } = 8;
+    /// <summary>Writes in flight at once per open file, slices included (a slice holds only its own bytes, often 4 KiB).</summary>
+    public int SlicesInFlight { get; init; } = 64;
     /// <summary>Blocks read ahead when a file is read sequentially.</summary>
     public int ReadAheadBlocks { get; init; } = 4;
     /// <summary>An open writer keeps its inode lock across consecutive writes; it lets go after this long without one.</summary>

@@ -55,7 +55,7 @@ internal sealed class OpenFile
     private readonly IFileSystemStore _store;
     private readonly FileSystemOptions _options;
     private readonly Dictionary<long, DirtyBlock> _dirty = new();
-    private readonly List<(long Index, Task Write)> _inFlight = new();
+    private readonly List<(long Index, Task Write, bool Slice)> _inFlight = new();
     private Exception? _writeBackError;
 
     public OpenFile(Guid id, int blockSize, IFileSystemStore store, FileSystemOptions options)
@@ -244,22 +244,37 @@ internal sealed class OpenFile
             _slicesStored.Remove(index); // the row supersedes them
             _compactionsDue.Remove(index);
         }
-        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, stamp, ct)));
-        while (_inFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync().ConfigureAwait(false);
+        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, stamp, ct), block.Partial));
+        await BoundInFlightAsync().ConfigureAwait(false);
     }
 
     private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, long stamp, CancellationToken ct)
     {
+        // A slice's bytes are copied out and its block's buffer given back at once: slices in flight
+        // (SlicesInFlight of them) cost their own bytes, not a block each.
+        var (start, slice) = block.Partial ? (block.Start, block.Range.ToArray()) : (0, null);
+        if (slice is not null) block.Dispose();
         try
         {
             if (isNew) await _store.AddBlockIndexAsync(Id, index, stamp, ct).ConfigureAwait(false);
-            if (block.Partial) await _store.WriteSliceAsync(Id, index, block.Start, block.Range, stamp, ct).ConfigureAwait(false);
+            if (slice is not null) await _store.WriteSliceAsync(Id, index, start, slice, stamp, ct).ConfigureAwait(false);
             else await _store.WriteBlockAsync(Id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
         }
         finally
         {
             block.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Waits while too many writes are in flight: <see cref="FileSystemOptions.BlocksInFlight"/> whole blocks and
+    /// compactions (each moves a block), <see cref="FileSystemOptions.SlicesInFlight"/> in all. Slices are small, and a
+    /// random small write costs one slice write's round trip: their throughput is how many are under way at once.
+    /// </summary>
+    private async Task BoundInFlightAsync()
+    {
+        while (_inFlight.Count >= _options.SlicesInFlight || _inFlight.Count(w => !w.Slice) >= _options.BlocksInFlight)
+            await AwaitOldestWriteAsync().ConfigureAwait(false);
     }
 
     // ------------------------------------------------------------------ compaction
@@ -286,8 +301,8 @@ internal sealed class OpenFile
             _slicesStored.Remove(index);
             WriterLock!.ThrowIfLost(Id.ToString());
             var earlier = _inFlight.Where(w => w.Index == index).Select(w => w.Write).ToArray();
-            _inFlight.Add((index, CompactAsync(index, earlier, stamp, ct)));
-            while (_inFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync().ConfigureAwait(false);
+            _inFlight.Add((index, CompactAsync(index, earlier, stamp, ct), false));
+            await BoundInFlightAsync().ConfigureAwait(false);
         }
     }
 
@@ -307,7 +322,7 @@ internal sealed class OpenFile
 
     private async Task AwaitOldestWriteAsync()
     {
-        var (_, write) = _inFlight[0];
+        var (_, write, _) = _inFlight[0];
         _inFlight.RemoveAt(0);
         try
         {
