@@ -29,10 +29,11 @@ internal sealed class BlockStamps
     public const long Purge = 1L << 62;
 
     /// <summary>
-    /// The most stamps one operation takes: a truncate (the flush of its buffer, then its cut and deletes), a write (its
-    /// block and slice stores, then the compactions they made due). A flush takes one.
+    /// The most stamps one operation and the flush after it take: a write takes two (its block and slice stores, then
+    /// the compactions they made due), a flush two (its stores, then the compactions due), a truncate three (the flush
+    /// of its buffer, then its cut and deletes).
     /// </summary>
-    public const int PerOperation = 2;
+    public const int PerOperation = 5;
 
     private long _next;
     private readonly long _end;

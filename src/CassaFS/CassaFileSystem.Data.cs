@@ -231,7 +231,7 @@ public sealed partial class CassaFileSystem
     {
         if (file.WriterLock is { AllHeld: true })
         {
-            if (file.Stamps!.Left > BlockStamps.PerOperation) return;
+            if (file.Stamps!.Left >= BlockStamps.PerOperation) return;
             await FlushFileAsync(file, ct).ConfigureAwait(false);
             await file.ReleaseWriterLockAsync().ConfigureAwait(false);
         }

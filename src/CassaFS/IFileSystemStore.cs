@@ -79,6 +79,9 @@ internal interface IFileSystemStore
     /// </summary>
     Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct);
 
+    /// <summary>The block's slice rows, superseded ones included (compaction clears those too), counting at most <paramref name="atMost"/>.</summary>
+    Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct);
+
     /// <summary>Deletes the block's row and its slices stamped at or below <paramref name="stamp"/> (later slices survive, as they should).</summary>
     Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct);
 

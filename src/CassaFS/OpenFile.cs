@@ -154,6 +154,7 @@ internal sealed class OpenFile
         Allocated = null;
         _slicesStored.Clear(); // counted per holding: the next one starts afresh
         _compactionsDue.Clear();
+        _slicesFound.Clear();
         if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -210,7 +211,10 @@ internal sealed class OpenFile
         await StartCompactionsAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Starts storing every buffered block and waits for all in flight; throws the first error any of them met.</summary>
+    /// <summary>
+    /// Starts storing every buffered block and waits for all in flight, then runs the compactions due (so a file
+    /// written by many short holdings gets compacted too); throws the first error any of them met.
+    /// </summary>
     public async Task StoreBufferedAsync(CancellationToken ct)
     {
         if (_dirty.Count > 0)
@@ -218,6 +222,8 @@ internal sealed class OpenFile
             var stamp = Stamps!.Next();
             foreach (var index in _dirty.Keys.Order().ToList()) await StartBlockWriteAsync(index, stamp, ct).ConfigureAwait(false);
         }
+        while (_inFlight.Count > 0) await AwaitOldestWriteAsync().ConfigureAwait(false);
+        if (_writeBackError is null) await StartCompactionsAsync(ct).ConfigureAwait(false);
         while (_inFlight.Count > 0) await AwaitOldestWriteAsync().ConfigureAwait(false);
         ThrowWriteBackError();
     }
@@ -231,10 +237,12 @@ internal sealed class OpenFile
         if (!_dirty.Remove(index, out var block)) return;
         WriterLock!.ThrowIfLost(Id.ToString());
         var isNew = Allocated!.Add(index);
+        var countStored = false;
         if (block.Partial)
         {
             // Fetched copies of the block were merged with this range while it was buffered; it is stored now.
             DropReadCache();
+            countStored = !isNew && !_slicesStored.ContainsKey(index); // this holding's first slice here: what did earlier ones leave?
             var stored = _slicesStored.GetValueOrDefault(index) + 1;
             _slicesStored[index] = stored;
             if (stored >= _options.CompactAfterSlices) _compactionsDue.Add(index);
@@ -244,11 +252,11 @@ internal sealed class OpenFile
             _slicesStored.Remove(index); // the row supersedes them
             _compactionsDue.Remove(index);
         }
-        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, stamp, ct), block.Partial));
+        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, countStored, stamp, ct), block.Partial));
         await BoundInFlightAsync().ConfigureAwait(false);
     }
 
-    private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, long stamp, CancellationToken ct)
+    private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, bool countStored, long stamp, CancellationToken ct)
     {
         // A slice's bytes are copied out and its block's buffer given back at once: slices in flight
         // (SlicesInFlight of them) cost their own bytes, not a block each.
@@ -257,7 +265,11 @@ internal sealed class OpenFile
         try
         {
             if (isNew) await _store.AddBlockIndexAsync(Id, index, stamp, ct).ConfigureAwait(false);
-            if (slice is not null) await _store.WriteSliceAsync(Id, index, start, slice, stamp, ct).ConfigureAwait(false);
+            if (slice is not null)
+            {
+                await _store.WriteSliceAsync(Id, index, start, slice, stamp, ct).ConfigureAwait(false);
+                if (countStored) _slicesFound[index] = await _store.CountSlicesAsync(Id, index, _options.CompactAfterSlices, ct).ConfigureAwait(false);
+            }
             else await _store.WriteBlockAsync(Id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
         }
         finally
@@ -282,17 +294,30 @@ internal sealed class OpenFile
     /// <summary>Slices this holding stored into each block since the block's row was last written.</summary>
     private readonly Dictionary<long, int> _slicesStored = new();
 
-    /// <summary>Blocks that reached <see cref="FileSystemOptions.CompactAfterSlices"/>, compacted at the end of the next write.</summary>
+    /// <summary>Blocks that reached <see cref="FileSystemOptions.CompactAfterSlices"/>, compacted at the end of the next write or at flush.</summary>
     private readonly HashSet<long> _compactionsDue = new();
 
     /// <summary>
-    /// Compacts the blocks due, in flight, under one stamp taken after every stamp their slices carry. Started only at
-    /// the end of a write call, after its stores: a store of the same call, stamped below the compaction, would
-    /// otherwise lose to it. A flush starts none (what is due waits for the next write of this holding), so a flush
-    /// takes one stamp and a write two.
+    /// Slices a block held once this holding stored its first one there (earlier holdings' included), counted by that
+    /// write in flight: slices left by many short holdings, each storing a few, add up to a compaction too.
+    /// </summary>
+    private readonly ConcurrentDictionary<long, int> _slicesFound = new();
+
+    /// <summary>
+    /// Compacts the blocks due, in flight, under one stamp taken after every stamp their slices carry. Started only
+    /// after the stores of a write call or flush: a store of the same call, stamped below the compaction, would
+    /// otherwise lose to it. A write or a flush thus takes two stamps.
     /// </summary>
     private async Task StartCompactionsAsync(CancellationToken ct)
     {
+        foreach (var (index, found) in _slicesFound)
+        {
+            _slicesFound.TryRemove(index, out _);
+            // A whole-block write since has superseded them (and will be cleared by the next compaction).
+            if (!_slicesStored.TryGetValue(index, out var stored)) continue;
+            _slicesStored[index] = Math.Max(stored, found);
+            if (found >= _options.CompactAfterSlices) _compactionsDue.Add(index);
+        }
         if (_compactionsDue.Count == 0) return;
         var stamp = Stamps!.Next();
         foreach (var index in _compactionsDue.Order().ToList())
@@ -353,6 +378,7 @@ internal sealed class OpenFile
         _inFlight.Clear();
         _slicesStored.Clear();
         _compactionsDue.Clear();
+        _slicesFound.Clear();
         MetadataDirty = false;
         DropReadCache();
     }

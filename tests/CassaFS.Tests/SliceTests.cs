@@ -107,6 +107,29 @@ public class SliceTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
     }
 
     [Fact]
+    public async Task Slices_left_by_many_short_holdings_of_one_small_write_each_are_compacted_too()
+    {
+        var dir = await Fs.ScratchAsync();
+        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * 2);
+        var file = await Fs.WriteFileAsync(dir.Id, "short-holdings", model);
+        const int compactAfter = 4;
+        await using var writer = await f.SecondClientAsync(options: o => o with { CompactAfterSlices = compactAfter });
+        var random = new Random(17);
+        for (var holding = 0; holding < 20; holding++)
+        {
+            var handle = await writer.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+            var bytes = new byte[random.Next(1, 300)];
+            random.NextBytes(bytes);
+            var offset = random.Next(1, BlockSize - bytes.Length);
+            await writer.Fs.WriteAsync(handle, offset, bytes);
+            bytes.CopyTo(model, offset);
+            await writer.Fs.ReleaseAsync(handle); // one slice per holding, stored at this flush
+        }
+        Assert.InRange(await SlicesStoredAsync(file.Id, 0), 0, compactAfter);
+        Assert.Equal(model, await Fs.ReadFileAsync(file.Id));
+    }
+
+    [Fact]
     public async Task A_truncate_to_mid_block_then_an_extension_reads_zeros_where_slices_were()
     {
         var dir = await Fs.ScratchAsync();

@@ -68,6 +68,7 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement WriteBlock { get; init; }
         public required PreparedStatement DeleteBlock { get; init; }
         public required PreparedStatement ReadSlices { get; init; }
+        public required PreparedStatement SliceStamps { get; init; }
         public required PreparedStatement WriteSlice { get; init; }
         public required PreparedStatement DeleteSlices { get; init; }
         public required PreparedStatement AddIndex { get; init; }
@@ -118,6 +119,7 @@ internal sealed class CassandraStore : IFileSystemStore
                 WriteBlock = await P($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)").ConfigureAwait(false),
                 DeleteBlock = await P($"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 ReadSlices = await P($"SELECT stamp, pos, data FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                SliceStamps = await P($"SELECT stamp FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 WriteSlice = await P($"INSERT INTO {ks}.slices (inode, idx, stamp, pos, data) VALUES (?, ?, ?, ?, ?)").ConfigureAwait(false),
                 // A partition delete at a stamp removes the slices stamped at or below it; later ones survive.
                 DeleteSlices = await P($"DELETE FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
@@ -403,6 +405,14 @@ internal sealed class CassandraStore : IFileSystemStore
         await foreach (var row in _session.QueryAsync(_cql.ReadSlices.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), 1000, ct).ConfigureAwait(false))
             slices.Add(new Slice(row.Get<long>(0), row.Get<int>(1), row.Get<ReadOnlyMemory<byte>>(2)));
         return slices;
+    }
+
+    public async Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct)
+    {
+        var count = 0;
+        await foreach (var _ in _session.QueryAsync(_cql.SliceStamps.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), atMost, ct).ConfigureAwait(false))
+            if (++count >= atMost) break;
+        return count;
     }
 
     // Every write of the blocks, slices and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.

@@ -164,6 +164,9 @@ internal sealed class MemoryStore : IFileSystemStore
         cells[(stamp, pos)] = data.ToArray();
     });
 
+    public Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct) =>
+        Task.FromResult(Read(() => Math.Min(atMost, _slices.TryGetValue((inode, index), out var cells) ? cells.Count : 0)));
+
     public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() =>
     {
         PutBlock(inode, index, null, stamp);

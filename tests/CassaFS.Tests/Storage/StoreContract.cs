@@ -204,6 +204,9 @@ public abstract class StoreContract : IAsyncLifetime
         await Store.WriteSliceAsync(inode, 3, 0, "22"u8.ToArray(), 21, default);
         await Store.WriteSliceAsync(inode, 3, 0, "1111"u8.ToArray(), 20, default); // arrives late, is older
         Assert.Equal("2211", await BlockTextAsync(inode, 3));
+        Assert.Equal(2, await Store.CountSlicesAsync(inode, 3, 10, default));
+        Assert.Equal(1, await Store.CountSlicesAsync(inode, 3, 1, default));
+        Assert.Equal(0, await Store.CountSlicesAsync(inode, 5, 10, default));
         await Store.WriteSliceAsync(inode, 4, 5, "x"u8.ToArray(), 5, default);
         Assert.Equal("\0\0\0\0\0x", await BlockTextAsync(inode, 4));
         Assert.Null(await BlockTextAsync(inode, 5));
