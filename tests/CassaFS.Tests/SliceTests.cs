@@ -18,12 +18,29 @@ public class SliceTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
         for (var i = 0; i < count; i++)
         {
             var length = random.Next(1, 6000);
-            var offset = random.Next(0, span - length);
-            var bytes = new byte[length];
-            random.NextBytes(bytes);
-            await fs.WriteAsync(handle, offset, bytes);
-            bytes.CopyTo(model, offset);
+            await WriteRandomBytesAsync(fs, handle, model, random.Next(0, span - length), length, random);
         }
+    }
+
+    /// <summary>Writes <paramref name="length"/> random bytes at <paramref name="offset"/>, to the file and to <paramref name="model"/>.</summary>
+    private static async Task WriteRandomBytesAsync(CassaFileSystem fs, FileHandle handle, byte[] model, long offset, int length, Random random)
+    {
+        var bytes = new byte[length];
+        random.NextBytes(bytes);
+        await fs.WriteAsync(handle, offset, bytes);
+        bytes.CopyTo(model, offset);
+    }
+
+    /// <summary>The threshold the compaction tests' writer uses, low so a few writes reach it.</summary>
+    private const int CompactAfter = 4;
+
+    /// <summary>A stored file of <paramref name="blocks"/> random blocks, and a client that writes it and compacts after <see cref="CompactAfter"/> slices.</summary>
+    private async Task<(Inode File, byte[] Model, FileSystemFixture.Client Writer)> CompactionSubjectAsync(string name, int blocks)
+    {
+        var dir = await Fs.ScratchAsync();
+        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * blocks);
+        var file = await Fs.WriteFileAsync(dir.Id, name, model);
+        return (file, model, await f.SecondClientAsync(options: o => o with { CompactAfterSlices = CompactAfter }));
     }
 
     /// <summary>Live (not deleted) slice rows of one block.</summary>
@@ -77,11 +94,8 @@ public class SliceTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
     [Fact]
     public async Task Many_small_writes_into_one_block_over_many_holdings_are_compacted_and_read_back_right()
     {
-        var dir = await Fs.ScratchAsync();
-        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * 3);
-        var file = await Fs.WriteFileAsync(dir.Id, "compacted", model);
-        const int compactAfter = 4;
-        await using var writer = await f.SecondClientAsync(options: o => o with { CompactAfterSlices = compactAfter });
+        var (file, model, writer) = await CompactionSubjectAsync("compacted", 3);
+        await using var _ = writer;
         await using var reader = await f.SecondClientAsync();
         var random = new Random(16);
         var slot = BlockSize / 20;
@@ -92,40 +106,31 @@ public class SliceTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
             {
                 // Each write lies apart from the one before (another slot of block 1), over those of other holdings.
                 var offset = BlockSize + (((holding * 7) + (k * 3)) % 20 * slot) + random.Next(0, 100);
-                var bytes = new byte[random.Next(1, 500)];
-                random.NextBytes(bytes);
-                await writer.Fs.WriteAsync(handle, offset, bytes);
-                bytes.CopyTo(model, offset);
+                await WriteRandomBytesAsync(writer.Fs, handle, model, offset, random.Next(1, 500), random);
             }
             Assert.Equal(model, await writer.Fs.ReadAllAsync(handle, model.Length));
             await writer.Fs.ReleaseAsync(handle);
             Assert.Equal(model, await reader.Fs.ReadFileAsync(file.Id));
         }
         // 120 slices were stored into block 1; compaction folded all but the last few into its row.
-        Assert.InRange(await SlicesStoredAsync(file.Id, 1), 0, compactAfter);
+        Assert.InRange(await SlicesStoredAsync(file.Id, 1), 0, CompactAfter);
         Assert.Equal(model, await Fs.ReadFileAsync(file.Id));
     }
 
     [Fact]
     public async Task Slices_left_by_many_short_holdings_of_one_small_write_each_are_compacted_too()
     {
-        var dir = await Fs.ScratchAsync();
-        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * 2);
-        var file = await Fs.WriteFileAsync(dir.Id, "short-holdings", model);
-        const int compactAfter = 4;
-        await using var writer = await f.SecondClientAsync(options: o => o with { CompactAfterSlices = compactAfter });
+        var (file, model, writer) = await CompactionSubjectAsync("short-holdings", 2);
+        await using var _ = writer;
         var random = new Random(17);
         for (var holding = 0; holding < 20; holding++)
         {
             var handle = await writer.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
-            var bytes = new byte[random.Next(1, 300)];
-            random.NextBytes(bytes);
-            var offset = random.Next(1, BlockSize - bytes.Length);
-            await writer.Fs.WriteAsync(handle, offset, bytes);
-            bytes.CopyTo(model, offset);
+            var length = random.Next(1, 300);
+            await WriteRandomBytesAsync(writer.Fs, handle, model, random.Next(1, BlockSize - length), length, random);
             await writer.Fs.ReleaseAsync(handle); // one slice per holding, stored at this flush
         }
-        Assert.InRange(await SlicesStoredAsync(file.Id, 0), 0, compactAfter);
+        Assert.InRange(await SlicesStoredAsync(file.Id, 0), 0, CompactAfter);
         Assert.Equal(model, await Fs.ReadFileAsync(file.Id));
     }
 
