@@ -243,9 +243,9 @@ internal sealed class OpenFile
             // Fetched copies of the block were merged with this range while it was buffered; it is stored now.
             DropReadCache();
             countStored = !isNew && !_slicesStored.ContainsKey(index); // this holding's first slice here: what did earlier ones leave?
-            var stored = _slicesStored.GetValueOrDefault(index) + 1;
-            _slicesStored[index] = stored;
-            if (stored >= _options.CompactAfterSlices) _compactionsDue.Add(index);
+            var (count, bytes) = _slicesStored.GetValueOrDefault(index);
+            _slicesStored[index] = (count + 1, bytes + block.Length - block.Start);
+            if (count + 1 >= _options.CompactAfterSlices || bytes + block.Length - block.Start >= BlockSize) _compactionsDue.Add(index);
         }
         else
         {
@@ -291,8 +291,12 @@ internal sealed class OpenFile
 
     // ------------------------------------------------------------------ compaction
 
-    /// <summary>Slices this holding stored into each block since the block's row was last written.</summary>
-    private readonly Dictionary<long, int> _slicesStored = new();
+    /// <summary>
+    /// Slices this holding stored into each block since the block's row was last written, and their bytes: a block
+    /// is compacted after <see cref="FileSystemOptions.CompactAfterSlices"/> of them or a block's worth of bytes, so a
+    /// read never merges more than that.
+    /// </summary>
+    private readonly Dictionary<long, (int Count, long Bytes)> _slicesStored = new();
 
     /// <summary>Blocks that reached <see cref="FileSystemOptions.CompactAfterSlices"/>, compacted at the end of the next write or at flush.</summary>
     private readonly HashSet<long> _compactionsDue = new();
@@ -315,7 +319,7 @@ internal sealed class OpenFile
             _slicesFound.TryRemove(index, out _);
             // A whole-block write since has superseded them (and will be cleared by the next compaction).
             if (!_slicesStored.TryGetValue(index, out var stored)) continue;
-            _slicesStored[index] = Math.Max(stored, found);
+            _slicesStored[index] = stored with { Count = Math.Max(stored.Count, found) };
             if (found >= _options.CompactAfterSlices) _compactionsDue.Add(index);
         }
         if (_compactionsDue.Count == 0) return;

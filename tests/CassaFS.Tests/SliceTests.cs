@@ -135,6 +135,22 @@ public class SliceTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
     }
 
     [Fact]
+    public async Task A_block_whose_slices_add_up_to_a_block_of_bytes_is_compacted_before_it_has_many()
+    {
+        var dir = await Fs.ScratchAsync();
+        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * 2);
+        var file = await Fs.WriteFileAsync(dir.Id, "big-slices", model);
+        var handle = await Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        var random = new Random(18);
+        var length = (BlockSize / 5) + 1; // eight slices of a fifth of a block: well under CompactAfterSlices
+        for (var k = 0; k < 8; k++)
+            await WriteRandomBytesAsync(Fs, handle, model, BlockSize + (k % 4 * (BlockSize / 4)) + (k / 4 * 50), length, random);
+        await Fs.ReleaseAsync(handle);
+        Assert.InRange(await SlicesStoredAsync(file.Id, 1), 0, 4);
+        Assert.Equal(model, await Fs.ReadFileAsync(file.Id));
+    }
+
+    [Fact]
     public async Task A_truncate_to_mid_block_then_an_extension_reads_zeros_where_slices_were()
     {
         var dir = await Fs.ScratchAsync();
