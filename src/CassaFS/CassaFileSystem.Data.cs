@@ -53,8 +53,11 @@ public sealed partial class CassaFileSystem
         {
             var first = await HoldAsync(handle.File, ct).ConfigureAwait(false);
             var inode = await LoadAsync(id, subject, ct).ConfigureAwait(false);
-            // Its last name went before this client held it: the open comes after the unlink, so the file is gone for it.
-            if (first && inode.Nlink == 0 && inode.Type == FileType.Regular) throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
+            // Its last name is gone. Before this client held it, the open came after the unlink. While it is held
+            // here, an open that did not come through a descriptor (/proc/self/fd) came by a name the kernel here
+            // still caches, which only another client can have removed: on a local disk that name is gone.
+            if (inode.Nlink == 0 && inode.Type == FileType.Regular && (first || !handle.File.UnlinkedHere))
+                throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
             handle.File.NoteOpened(inode);
             handle.OpenedVersion = inode.Version;
             if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
@@ -180,7 +183,7 @@ public sealed partial class CassaFileSystem
         var now = Timespec.Now;
         var dayOld = now.TotalNanoseconds - inode.Atime.TotalNanoseconds > 86_400_000_000_000L;
         if (inode.Atime <= inode.Mtime || inode.Atime <= inode.Ctime || dayOld)
-            await _store.TouchAsync(inode with { Atime = now }, ct).ConfigureAwait(false); // no notice: no cache holds atime dear
+            await _store.TouchAsync(inode.Id, new TouchedTimes(Atime: now), ct).ConfigureAwait(false); // no notice: no cache holds atime dear
     }
 
     /// <summary>

@@ -88,7 +88,7 @@ public sealed partial class CassaFileSystem
         else
         {
             // The name exists now, so rmdir cannot take the directory: its lock goes beside the times' write.
-            var touched = TouchAsync(dir with { Mtime = now, Ctime = now }, ct);
+            var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct);
             await locks.DisposeAsync().ConfigureAwait(false);
             await touched.ConfigureAwait(false);
         }
@@ -123,7 +123,7 @@ public sealed partial class CassaFileSystem
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
             if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
             var now = Timespec.Now;
-            var touched = TouchAsync(dir with { Mtime = now, Ctime = now }, ct); // beside the link count's commit
+            var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct); // beside the link count's commit
             if (victim is null)
             {
                 await touched.ConfigureAwait(false);
@@ -202,7 +202,7 @@ public sealed partial class CassaFileSystem
             await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, newName);
         }
-        await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        await TouchAsync(dir.Id, TouchedTimes.Modified(now), ct).ConfigureAwait(false);
         return WithOpenState(linked);
     }
 
@@ -337,7 +337,7 @@ public sealed partial class CassaFileSystem
         if (source.Type == FileType.Directory && crossDirectory)
             await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
         else
-            await TouchAsync(await LoadAsync(source.Inode, newName, ct).ConfigureAwait(false) with { Ctime = now }, ct).ConfigureAwait(false);
+            await TouchAsync(source.Inode, new TouchedTimes(Ctime: now), ct).ConfigureAwait(false);
         await RemoveOldNameAsync(oldParent, source, ct).ConfigureAwait(false);
 
         var directoryMoved = source.Type == FileType.Directory && crossDirectory ? 1 : 0;
@@ -403,7 +403,11 @@ public sealed partial class CassaFileSystem
     /// <summary>An inode lost its last name: purge it now, or at the last close of whichever client still has it open.</summary>
     private async Task DropInodeAsync(Inode inode, CancellationToken ct)
     {
-        if (_open.TryGetValue(inode.Id, out var file) && file.Handles > 0) return; // this client's last close purges it
+        if (_open.TryGetValue(inode.Id, out var file))
+        {
+            file.UnlinkedHere = true;
+            if (file.Handles > 0) return; // this client's last close purges it
+        }
         await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
     }
 

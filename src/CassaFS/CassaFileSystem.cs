@@ -254,7 +254,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             if (flags == XAttrFlags.Replace && !exists) throw new FileSystemException(Errno.ENODATA, name);
         }
         await _store.SetXAttrAsync(id, name, value, ct).ConfigureAwait(false);
-        await TouchAsync(inode with { Ctime = Timespec.Now }, ct).ConfigureAwait(false);
+        await TouchAsync(id, new TouchedTimes(Ctime: Timespec.Now), ct).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<string>> ListXAttrAsync(Guid id, Caller caller, CancellationToken ct = default)
@@ -272,7 +272,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         DemandXAttrAccess(inode, name, caller, AccessMode.Write);
         if (await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false) is null) throw new FileSystemException(Errno.ENODATA, name);
         await _store.RemoveXAttrAsync(id, name, ct).ConfigureAwait(false);
-        await TouchAsync(inode with { Ctime = Timespec.Now }, ct).ConfigureAwait(false);
+        await TouchAsync(id, new TouchedTimes(Ctime: Timespec.Now), ct).ConfigureAwait(false);
     }
 
     private static void ValidateXAttrName(string name)
@@ -376,11 +376,11 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private static FileSystemException StaleHolder(string subject) =>
         new(Errno.ESTALE, subject, "another client took the lock on this inode after ours was lost; the change was not made");
 
-    /// <summary>Sets atime/mtime/ctime (plain writes: the last writer wins, which is right for times).</summary>
-    internal async Task TouchAsync(Inode inode, CancellationToken ct)
+    /// <summary>Sets the times named (plain writes: the last writer wins, which is right for times).</summary>
+    internal async Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct)
     {
-        await _store.TouchAsync(inode, ct).ConfigureAwait(false);
-        _feed.Changed(inode.Id);
+        await _store.TouchAsync(id, times, ct).ConfigureAwait(false);
+        _feed.Changed(id);
     }
 
     // Entries change through these, so that other clients hear of every change that happened.
@@ -408,10 +408,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
 
     private async Task TouchDirectoryAsync(Guid dir, CancellationToken ct)
     {
-        var inode = await _store.GetInodeAsync(dir, ct).ConfigureAwait(false);
-        if (inode is null) return;
-        var now = Timespec.Now;
-        await TouchAsync(inode with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        await TouchAsync(dir, TouchedTimes.Modified(Timespec.Now), ct).ConfigureAwait(false); // a directory that went stays gone
     }
 
     private void ThrowIfReadOnly(string subject)

@@ -27,8 +27,8 @@ internal interface IFileSystemStore
     /// <summary>Writes every field of <paramref name="inode"/> if the stored fence is still <paramref name="expectedFence"/>.</summary>
     Task<FencedCommit> CommitInodeAsync(Inode inode, long expectedFence, CancellationToken ct);
 
-    /// <summary>Sets the time columns (last writer wins, which is what times want); an inode that is gone stays gone.</summary>
-    Task TouchAsync(Inode inode, CancellationToken ct);
+    /// <summary>Sets the times <paramref name="times"/> names, only those (last writer wins, which is what times want); an inode that is gone stays gone.</summary>
+    Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct);
 
     Task DeleteInodeAsync(Guid id, CancellationToken ct);
 

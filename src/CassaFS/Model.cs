@@ -94,6 +94,16 @@ public sealed record Inode
 public readonly record struct InodeVersion(long Fence, long Size, Timespec Mtime, Timespec Ctime);
 
 /// <summary>
+/// The times one touch sets (<see cref="IFileSystemStore.TouchAsync"/>); a null one keeps what is stored. A touch
+/// names only what it moves: a reader's atime must not write back the mtime and ctime it loaded, over a writer's.
+/// </summary>
+public readonly record struct TouchedTimes(Timespec? Atime = null, Timespec? Mtime = null, Timespec? Ctime = null)
+{
+    /// <summary>mtime and ctime both, as a directory's entries change them.</summary>
+    public static TouchedTimes Modified(Timespec now) => new(Mtime: now, Ctime: now);
+}
+
+/// <summary>
 /// A change another client made, as <see cref="CassaFileSystem.WatchChanges"/> reports it: the entry
 /// <see cref="Name"/> of the directory <see cref="Inode"/>, or (<see cref="Name"/> null) the inode's own attributes.
 /// </summary>

@@ -53,7 +53,7 @@ public sealed class FileHandle
 /// <see cref="CassaFileSystem"/> keeps the POSIX checks and the fenced commit of the inode.
 /// <para>Concurrency. Everything is guarded by the gate (<see cref="GatedAsync"/>), except what the ungated read path
 /// touches: the read cache and its generation (concurrent and atomic), and the read-ahead hints
-/// (<see cref="LastReadBlock"/>, <see cref="SizeSeenByReads"/>, <see cref="ChangeSeenByReads"/>), where a lost update
+/// (<see cref="LastReadBlock"/>, <see cref="SizeSeenByReads"/>, <see cref="VersionSeenByReads"/>), where a lost update
 /// costs at most a fetch. That path also looks at <see cref="WriterLock"/>, <see cref="MetadataDirty"/> and
 /// <see cref="HasBuffered"/> to choose it: a writer's first write sets them under the gate before it stores anything,
 /// and drops the read cache, so a read that raced it reads what was stored before the write, as it may.</para>
@@ -78,6 +78,12 @@ internal sealed class OpenFile
 
     public Guid Id { get; }
     public int BlockSize { get; }
+
+    /// <summary>
+    /// This client removed the file's last name while it was open here, so the kernel in front of this client knows
+    /// the name is gone: an open of it can only come through a descriptor (/proc/self/fd), never a stale name.
+    /// </summary>
+    public bool UnlinkedHere { get; set; }
 
     /// <summary>Handles open on it here; -1 once the last release retires it.</summary>
     public int Handles { get; set; }
@@ -213,13 +219,14 @@ internal sealed class OpenFile
     /// <summary>Whether this file's writer has held its lock without writing for <see cref="FileSystemOptions.WriterLockIdle"/>.</summary>
     public bool IsIdleWriter => WriterLock is not null && DateTime.UtcNow - LastWrite >= _options.WriterLockIdle;
 
-    /// <summary>Lets go of the writer's lock and what it loaded with it.</summary>
+    /// <summary>Lets go of the writer's lock and what it loaded with it: the blocks read under it are good only while it is held.</summary>
     public async Task ReleaseWriterLockAsync()
     {
         var held = WriterLock;
         WriterLock = null;
         Stamps = null;
         Allocated = null;
+        DropReadCache();
         if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -389,8 +396,8 @@ internal sealed class OpenFile
     /// <summary>The size the last read of stored data found, -1 before any.</summary>
     public long SizeSeenByReads { get; private set; } = -1;
 
-    /// <summary>The mtime and ctime the last read of stored data found: when another client changes the file, its cached blocks are stale.</summary>
-    public (Timespec Mtime, Timespec Ctime)? ChangeSeenByReads { get; private set; }
+    /// <summary>The version the last read of stored data found: when another client changes the file, its cached blocks are stale.</summary>
+    public InodeVersion? VersionSeenByReads { get; private set; }
 
     /// <summary>
     /// Starts fetching what a read at <paramref name="offset"/> wants by the size the last read saw, before the inode
@@ -404,18 +411,18 @@ internal sealed class OpenFile
 
     /// <summary>
     /// Notes the inode a read of stored data found; returns the cache generation to read in. Another client wrote
-    /// since the blocks were fetched when the size, mtime or ctime moved (NFS's rule), so `tail -f` and
-    /// Get-Content -Wait see what it appended.
+    /// since the blocks were fetched when the version moved (size, mtime or ctime, as NFS's rule has it, and the
+    /// fence: a change by another holder that kept all three still moves it), so `tail -f` and Get-Content -Wait see
+    /// what it appended.
     /// </summary>
     public long NoteStoredInode(Inode inode, long generation)
     {
-        var change = (inode.Mtime, inode.Ctime);
-        if (ChangeSeenByReads is { } seen && (seen != change || inode.Size != SizeSeenByReads))
+        if (VersionSeenByReads != inode.Version) // the first such read too: blocks read under a writer's holding may be there
         {
             DropReadCache();
             generation = CacheGeneration;
         }
-        ChangeSeenByReads = change;
+        VersionSeenByReads = inode.Version;
         SizeSeenByReads = inode.Size;
         return generation;
     }

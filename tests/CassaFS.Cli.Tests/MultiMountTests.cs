@@ -330,6 +330,35 @@ public sealed class MultiMountTests(MountFixture fixture)
     }
 
     [Fact]
+    public async Task A_name_removed_through_one_mount_while_the_other_holds_the_file_open_opens_there_as_a_new_file()
+    {
+        // SQLite's hot-journal check: B still holds the journal another mount removed (a close's release reaches the
+        // daemon late) and still caches its name. An open by that name must make a new file, as on a local disk, not
+        // reach the removed one: SQLite would roll the database back with a journal already committed.
+        var name = "held-" + Guid.NewGuid().ToString("N")[..8];
+        string onA = Path.Combine(fixture.MountA, name), onB = Path.Combine(fixture.MountB, name);
+        var buffer = new byte[16];
+        for (var round = 0; round < 3; round++)
+        {
+            await File.WriteAllTextAsync(onA, "old");
+            await UntilAsync(() => File.Exists(onB), "the new file");
+            await using (var held = new FileStream(onB, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                Assert.Equal("old", System.Text.Encoding.ASCII.GetString(buffer, 0, await held.ReadAsync(buffer)));
+                File.Delete(onA);
+                int fd = Posix.Open(onB, Posix.O_RDWR | Posix.O_CREAT, 420);
+                Assert.True(fd >= 0, $"round {round}: open(O_CREAT) on the other mount failed with errno {Posix.Errno}");
+                Assert.Equal(3, (int)Posix.Write(fd, "new"u8.ToArray(), 3));
+                Posix.Close(fd);
+                held.Seek(0, SeekOrigin.Begin);
+                Assert.Equal("old", System.Text.Encoding.ASCII.GetString(buffer, 0, await held.ReadAsync(buffer)));
+            }
+            Assert.Equal("new", await File.ReadAllTextAsync(onB));
+            File.Delete(onB);
+        }
+    }
+
+    [Fact]
     public async Task Byte_range_locks_answer_on_one_mount_and_across_two_as_on_a_local_disk()
     {
         // Issue 13 §2: the same probe (split, merge, downgrade, upgrade, close drops every record lock, OFD locks)

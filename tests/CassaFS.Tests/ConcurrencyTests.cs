@@ -127,12 +127,46 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         await holder.Fs.FsyncAsync(h);
         Assert.Equal(data.Concat(more).ToArray(), await holder.Fs.ReadAllAsync(h, data.Length + more.Length));
         Assert.Equal(0, (await Fs.Store.GetInodeAsync(file.Id, default))!.Nlink);
-        // Opening it anew after the unlink is opening a name that is gone.
+        // Opening it anew after the unlink is opening a name that is gone: for a client that holds it open too (its
+        // kernel still caching the name another client removed), but not for the one that removed it (its kernel
+        // knows the name went: only a descriptor, /proc/self/fd, reaches the file there).
         Assert.Equal(Errno.ENOENT, await ErrnoOf(() => latecomer.Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root)));
+        Assert.Equal(Errno.ENOENT, await ErrnoOf(() => holder.Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root)));
+        var own = await Fs.WriteFileAsync(dir.Id, "open-here", data);
+        var ownHandle = await Fs.OpenAsync(own.Id, OpenFlags.ReadOnly, Root);
+        await Fs.UnlinkAsync(dir.Id, "open-here", Root);
+        var reopened = await Fs.OpenAsync(own.Id, OpenFlags.ReadOnly, Root);
+        Assert.Equal(data, await Fs.ReadAllAsync(reopened, data.Length));
+        await Fs.ReleaseAsync(reopened);
+        await Fs.ReleaseAsync(ownHandle);
 
         await holder.Fs.ReleaseAsync(h);
         Assert.Null(await Fs.Store.GetInodeAsync(file.Id, default));
         Assert.Empty(await Fs.Store.BlockIndexesAsync(file.Id, 0, default).ToListAsync());
+    }
+
+    [Fact]
+    public async Task A_handle_that_wrote_and_read_under_its_lock_reads_another_clients_later_write_once_the_lock_went()
+    {
+        // Blocks read under a writer's holding are good only while it holds the lock. A handle whose first plain
+        // read came after its holding ended served them after another client's write (SQLite saw a malformed page).
+        var dir = await Fs.ScratchAsync();
+        var length = 4 * Fs.BlockSize;
+        var file = await Fs.WriteFileAsync(dir.Id, "handover", Enumerable.Repeat((byte)'A', length).ToArray());
+        var handle = await Fs.OpenAsync(file.Id, OpenFlags.ReadWrite, Root);
+        await Fs.WriteAsync(handle, 0, "a"u8.ToArray()); // takes the lock
+        var expected = Enumerable.Repeat((byte)'A', length).ToArray();
+        expected[0] = (byte)'a';
+        Assert.Equal(expected, await Fs.ReadAllAsync(handle, length)); // read under it
+        await Fs.FsyncAsync(handle);
+
+        await using var other = await f.SecondClientAsync();
+        var otherHandle = await other.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await other.Fs.WriteAsync(otherHandle, 0, Enumerable.Repeat((byte)'B', length).ToArray()); // waits for the idle holder to let go
+        await other.Fs.ReleaseAsync(otherHandle);
+
+        Assert.Equal(Enumerable.Repeat((byte)'B', length).ToArray(), await Fs.ReadAllAsync(handle, length));
+        await Fs.ReleaseAsync(handle);
     }
 
     private static Task<LockSet> LockSetFor(ILockProvider provider, LockKey key) =>

@@ -52,7 +52,8 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement GetInode { get; init; }
         public required PreparedStatement InsertInode { get; init; }
         public required PreparedStatement CommitInode { get; init; }
-        public required PreparedStatement TouchInode { get; init; }
+        /// <summary>By the times set: bit 0 atime, bit 1 mtime, bit 2 ctime (index 0 unused).</summary>
+        public required PreparedStatement[] TouchInode { get; init; }
         public required PreparedStatement DeleteInode { get; init; }
         public required PreparedStatement AllInodes { get; init; }
         public required PreparedStatement GetEntry { get; init; }
@@ -92,7 +93,7 @@ internal sealed class CassandraStore : IFileSystemStore
                 InsertInode = await P($"INSERT INTO {ks}.inodes ({InodeColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").ConfigureAwait(false),
                 CommitInode = await P($"UPDATE {ks}.inodes SET type = ?, mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, rdev = ?, atime = ?, mtime = ?, ctime = ?, " +
                     "target = ?, generation = ?, parent = ?, blocks = ?, fence = ? WHERE id = ? IF fence = ?").ConfigureAwait(false),
-                TouchInode = await P($"UPDATE {ks}.inodes SET atime = ?, mtime = ?, ctime = ? WHERE id = ?").ConfigureAwait(false),
+                TouchInode = await PrepareTouchesAsync(P, ks).ConfigureAwait(false),
                 DeleteInode = await P($"DELETE FROM {ks}.inodes WHERE id = ?").ConfigureAwait(false),
                 AllInodes = await P($"SELECT {InodeColumns} FROM {ks}.inodes").ConfigureAwait(false),
                 // Single entries and attributes are read as a one-name slice [name, name], never with "name = ?". On Cassandra
@@ -132,6 +133,19 @@ internal sealed class CassandraStore : IFileSystemStore
                     $"USING TTL {(int)ChangeNotice.Lifetime.TotalSeconds}").ConfigureAwait(false),
                 NoticesSince = await P($"SELECT at, id, client, inode, name FROM {ks}.notices WHERE bucket = ? AND at >= ?").ConfigureAwait(false),
             };
+        }
+
+        /// <summary>One UPDATE for every set of times a touch may name, by <see cref="TouchIndex"/>.</summary>
+        private static async Task<PreparedStatement[]> PrepareTouchesAsync(Func<string, Task<PreparedStatement>> prepare, string ks)
+        {
+            string[] columns = ["atime", "mtime", "ctime"];
+            var touches = new PreparedStatement[1 << columns.Length];
+            for (var set = 1; set < touches.Length; set++)
+            {
+                var assigned = string.Join(", ", columns.Where((_, bit) => (set & (1 << bit)) != 0).Select(c => c + " = ?"));
+                touches[set] = await prepare($"UPDATE {ks}.inodes SET {assigned} WHERE id = ?").ConfigureAwait(false);
+            }
+            return touches;
         }
     }
 
@@ -173,8 +187,16 @@ internal sealed class CassandraStore : IFileSystemStore
     }
 
     /// <summary>Sets time columns (last writer wins, which is what times want); null keeps the stored value.</summary>
-    public async Task TouchAsync(Inode n, CancellationToken ct) =>
-        await RunAsync(_cql.TouchInode.Bind(n.Atime.TotalNanoseconds, n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Id), idempotent: true, ct).ConfigureAwait(false);
+    public async Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct)
+    {
+        Timespec?[] all = [times.Atime, times.Mtime, times.Ctime];
+        var set = all.Where(t => t is not null).Select(t => (object?)t!.Value.TotalNanoseconds).ToList();
+        if (set.Count == 0) return;
+        set.Add(id);
+        await RunAsync(_cql.TouchInode[TouchIndex(times)].Bind(set.ToArray()), idempotent: true, ct).ConfigureAwait(false);
+    }
+
+    private static int TouchIndex(TouchedTimes t) => (t.Atime is null ? 0 : 1) | (t.Mtime is null ? 0 : 2) | (t.Ctime is null ? 0 : 4);
 
     public Task DeleteInodeAsync(Guid id, CancellationToken ct) => RunAsync(_cql.DeleteInode.Bind(id), idempotent: true, ct);
 

@@ -57,10 +57,10 @@ internal sealed class MemoryStore : IFileSystemStore
         return FencedCommit.Applied;
     }));
 
-    public Task TouchAsync(Inode inode, CancellationToken ct) => Write(() =>
+    public Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct) => Write(() =>
     {
-        if (_inodes.TryGetValue(inode.Id, out var stored))
-            _inodes[inode.Id] = stored with { Atime = inode.Atime, Mtime = inode.Mtime, Ctime = inode.Ctime };
+        if (_inodes.TryGetValue(id, out var stored))
+            _inodes[id] = stored with { Atime = times.Atime ?? stored.Atime, Mtime = times.Mtime ?? stored.Mtime, Ctime = times.Ctime ?? stored.Ctime };
     });
 
     public Task DeleteInodeAsync(Guid id, CancellationToken ct) => Write(() => _inodes.Remove(id));

@@ -92,16 +92,23 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_touch_sets_only_the_times_and_leaves_a_removed_inode_removed()
+    public async Task A_touch_sets_only_the_times_it_names_and_leaves_a_removed_inode_removed()
     {
         var inode = NewInode();
         await Store.InsertInodeAsync(inode, default);
-        var touched = inode with { Size = 999, Atime = Timespec.FromParts(1, 0), Mtime = Timespec.FromParts(2, 0), Ctime = Timespec.FromParts(3, 0) };
-        await Store.TouchAsync(touched, default);
-        Assert.Equal(inode with { Atime = touched.Atime, Mtime = touched.Mtime, Ctime = touched.Ctime }, await Store.GetInodeAsync(inode.Id, default));
+        Timespec a = Timespec.FromParts(1, 0), m = Timespec.FromParts(2, 0), c = Timespec.FromParts(3, 0);
+        await Store.TouchAsync(inode.Id, new TouchedTimes(a, m, c), default);
+        Assert.Equal(inode with { Atime = a, Mtime = m, Ctime = c }, await Store.GetInodeAsync(inode.Id, default));
+        // A reader's atime leaves a writer's mtime and ctime alone, whatever it loaded before them.
+        var written = inode with { Size = 4096, Atime = a, Mtime = Timespec.FromParts(20, 0), Ctime = Timespec.FromParts(30, 0), Fence = 7 };
+        Assert.Equal(FencedCommit.Applied, await Store.CommitInodeAsync(written, inode.Fence, default));
+        await Store.TouchAsync(inode.Id, new TouchedTimes(Atime: Timespec.FromParts(40, 0)), default);
+        Assert.Equal(written with { Atime = Timespec.FromParts(40, 0) }, await Store.GetInodeAsync(inode.Id, default));
+        await Store.TouchAsync(inode.Id, new TouchedTimes(Ctime: Timespec.FromParts(50, 0)), default);
+        Assert.Equal(written with { Atime = Timespec.FromParts(40, 0), Ctime = Timespec.FromParts(50, 0) }, await Store.GetInodeAsync(inode.Id, default));
 
         await Store.DeleteInodeAsync(inode.Id, default);
-        await Store.TouchAsync(touched, default);
+        await Store.TouchAsync(inode.Id, new TouchedTimes(a, m, c), default);
         Assert.Null(await Store.GetInodeAsync(inode.Id, default));
         Assert.DoesNotContain(await AllAsync(Store.AllInodesAsync(default)), i => i.Id == inode.Id);
     }
