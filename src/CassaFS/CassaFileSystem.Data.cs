@@ -188,7 +188,8 @@ public sealed partial class CassaFileSystem
 
     /// <summary>
     /// write(2). Data goes into this client's write-back buffer; full blocks are stored at once (up to
-    /// <see cref="FileSystemOptions.BlocksInFlight"/> in flight), partial ones when they fill up or at flush. The
+    /// <see cref="FileSystemOptions.BlocksInFlight"/> in flight), partial ones when they fill up, leave the buffer or
+    /// at flush (a range within stored data as a slice, up to <see cref="FileSystemOptions.SlicesInFlight"/>). The
     /// writer keeps the inode lock across consecutive writes. An error storing a block is reported by the next
     /// write, flush or fsync, as POSIX write-back does.
     /// </summary>
@@ -243,7 +244,7 @@ public sealed partial class CassaFileSystem
     {
         if (file.WriterLock is { AllHeld: true })
         {
-            if (file.Stamps!.Left > BlockStamps.PerOperation) return;
+            if (file.Stamps!.Left >= BlockStamps.PerOperation) return;
             await FlushFileAsync(file, ct).ConfigureAwait(false);
             await file.ReleaseWriterLockAsync().ConfigureAwait(false);
         }

@@ -108,6 +108,49 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         Assert.Equal(new string('B', 100), Encoding.ASCII.GetString(await reader.Fs.ReadFileAsync(file.Id)));
     }
 
+    /// <summary>
+    /// A stale writer (its lock lost unnoticed) buffers a small write into stored data, a slice; the next holder then
+    /// does <paramref name="fresh"/>; the stale slice is stored only after. Returns what a third client reads.
+    /// </summary>
+    private async Task<string> ReadAfterAStaleSliceAsync(string name, Func<CassaFileSystem, Guid, Task> fresh)
+    {
+        var dir = await Fs.ScratchAsync();
+        var file = await Fs.WriteFileAsync(dir.Id, name, Enumerable.Repeat((byte)'0', 100).ToArray());
+        await using var stale = await f.SecondClientAsync(real => new NeverNoticesLoss(real));
+        await using var next = await f.SecondClientAsync();
+        var staleHandle = await stale.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await stale.Fs.WriteAsync(staleHandle, 10, Enumerable.Repeat((byte)'A', 20).ToArray());
+        await stale.ZooKeeper.DisposeAsync();
+        await fresh(next.Fs, file.Id);
+        var e = await Assert.ThrowsAsync<FileSystemException>(() => stale.Fs.FsyncAsync(staleHandle));
+        Assert.Equal(Errno.ESTALE, e.Errno);
+        await using var reader = await f.SecondClientAsync();
+        return Encoding.ASCII.GetString(await reader.Fs.ReadFileAsync(file.Id));
+    }
+
+    [Fact]
+    public async Task A_slice_of_a_holder_whose_lock_was_lost_does_not_show_over_the_new_holders_block()
+    {
+        var read = await ReadAfterAStaleSliceAsync("stale-slice", async (fs, id) =>
+        {
+            var handle = await fs.OpenAsync(id, OpenFlags.WriteOnly, Root);
+            await fs.WriteAsync(handle, 0, Enumerable.Repeat((byte)'B', 100).ToArray());
+            await fs.ReleaseAsync(handle);
+        });
+        Assert.Equal(new string('B', 100), read);
+    }
+
+    [Fact]
+    public async Task A_slice_of_a_holder_whose_lock_was_lost_does_not_come_back_after_the_new_holder_truncates_and_extends()
+    {
+        var read = await ReadAfterAStaleSliceAsync("stale-slice-cut", async (fs, id) =>
+        {
+            await fs.SetAttrAsync(id, new AttributeChanges { Size = 0 }, Root);
+            await fs.SetAttrAsync(id, new AttributeChanges { Size = 100 }, Root);
+        });
+        Assert.Equal(new string('\0', 100), read);
+    }
+
     [Fact]
     public async Task A_file_another_client_unlinks_stays_readable_and_writable_where_it_is_open_and_goes_at_the_last_close()
     {

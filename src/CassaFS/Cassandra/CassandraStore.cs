@@ -68,6 +68,10 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement ReadBlock { get; init; }
         public required PreparedStatement WriteBlock { get; init; }
         public required PreparedStatement DeleteBlock { get; init; }
+        public required PreparedStatement ReadSlices { get; init; }
+        public required PreparedStatement SliceStamps { get; init; }
+        public required PreparedStatement WriteSlice { get; init; }
+        public required PreparedStatement DeleteSlices { get; init; }
         public required PreparedStatement AddIndex { get; init; }
         public required PreparedStatement DeleteIndex { get; init; }
         public required PreparedStatement IndexesFrom { get; init; }
@@ -113,9 +117,15 @@ internal sealed class CassandraStore : IFileSystemStore
                 ListEntriesAfter = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?").ConfigureAwait(false),
                 AnyEntry = await P($"SELECT inode FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 AllEntries = await P($"SELECT dir, name, inode, type FROM {ks}.entries").ConfigureAwait(false),
-                ReadBlock = await P($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                // The row's write time is the stamp of the whole-block write: slices stamped no later are superseded by it.
+                ReadBlock = await P($"SELECT data, WRITETIME(data) FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 WriteBlock = await P($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)").ConfigureAwait(false),
                 DeleteBlock = await P($"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                ReadSlices = await P($"SELECT stamp, pos, data FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                SliceStamps = await P($"SELECT stamp FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                WriteSlice = await P($"INSERT INTO {ks}.slices (inode, idx, stamp, pos, data) VALUES (?, ?, ?, ?, ?)").ConfigureAwait(false),
+                // A partition delete at a stamp removes the slices stamped at or below it; later ones survive.
+                DeleteSlices = await P($"DELETE FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 AddIndex = await P($"INSERT INTO {ks}.block_index (inode, idx) VALUES (?, ?)").ConfigureAwait(false),
                 DeleteIndex = await P($"DELETE FROM {ks}.block_index WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 IndexesFrom = await P($"SELECT idx FROM {ks}.block_index WHERE inode = ? AND idx >= ?").ConfigureAwait(false),
@@ -387,20 +397,71 @@ internal sealed class CassandraStore : IFileSystemStore
 
     // ------------------------------------------------------------------ blocks
 
-    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    /// <summary>
+    /// The slice row a compaction leaves at its stamp (no bytes, this position), written after its new block row and
+    /// before it deletes the slices it folded: the one slice that survives that delete.
+    /// </summary>
+    private const int FoldMarker = -1;
+
+    /// <summary>
+    /// A block's row merged with its newer slices (<see cref="Slice.Overlay"/>), the two read in parallel; null for a
+    /// hole. The two reads are not one snapshot: one may be answered before a compaction's row write and the other after
+    /// its delete of the slices it folded, which would show the old row without them. Such a slices read finds the
+    /// compaction's marker newer than the row read, and the row (written before the marker) is read again.
+    /// </summary>
     public async Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct)
     {
-        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
-        return rows.Count == 0 || rows[0].IsNull(0) ? (ReadOnlyMemory<byte>?)null : rows[0].Get<ReadOnlyMemory<byte>>(0);
+        var rowRead = ReadRowAsync(inode, index, ct);
+        var slices = await ReadSlicesAsync(inode, index, ct).ConfigureAwait(false);
+        var (row, rowStamp) = await rowRead.ConfigureAwait(false);
+        if (slices.Exists(s => s.Pos == FoldMarker && s.Stamp > rowStamp)) (row, rowStamp) = await ReadRowAsync(inode, index, ct).ConfigureAwait(false);
+        return Slice.Overlay(row, rowStamp, slices.Where(s => s.Pos != FoldMarker));
     }
 
-    // Every write of the blocks and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
+    /// <summary>The block's row and the stamp it was written at (its write time), or none.</summary>
+    private async Task<(ReadOnlyMemory<byte>? Row, long Stamp)> ReadRowAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
+        if (rows.Count == 0 || rows[0].IsNull(0)) return (null, long.MinValue);
+        return (rows[0].Get<ReadOnlyMemory<byte>>(0), rows[0].Get<long>(1));
+    }
+
+    private async Task<List<Slice>> ReadSlicesAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var slices = new List<Slice>();
+        await foreach (var row in _session.QueryAsync(_cql.ReadSlices.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), 1000, ct).ConfigureAwait(false))
+            slices.Add(new Slice(row.Get<long>(0), row.Get<int>(1), row.Get<ReadOnlyMemory<byte>>(2)));
+        return slices;
+    }
+
+    public async Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct)
+    {
+        var count = 0;
+        await foreach (var _ in _session.QueryAsync(_cql.SliceStamps.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), atMost, ct).ConfigureAwait(false))
+            if (++count >= atMost) break;
+        return count;
+    }
+
+    // Every write of the blocks, slices and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
 
     public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
         RunAsync(_cql.WriteBlock.Bind(inode, index, data).WithTimestamp(stamp), idempotent: true, ct);
 
-    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
-        RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+    /// <summary>The slice is keyed by its stamp and position, and written at its stamp: a stale holder's lands below every later whole-block write.</summary>
+    public Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, pos, data).WithTimestamp(stamp), idempotent: true, ct);
+
+    public async Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        await Task.WhenAll(
+            RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct),
+            RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct)).ConfigureAwait(false);
+
+    /// <summary>The marker at the fold's stamp first (<see cref="FoldMarker"/>), then the slices below it; the next fold or delete takes the marker.</summary>
+    public async Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct)
+    {
+        await RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, FoldMarker, ReadOnlyMemory<byte>.Empty).WithTimestamp(stamp), idempotent: true, ct).ConfigureAwait(false);
+        await RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp - 1), idempotent: true, ct).ConfigureAwait(false);
+    }
 
     public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
         RunAsync(_cql.AddIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);

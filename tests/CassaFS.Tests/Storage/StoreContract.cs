@@ -198,6 +198,69 @@ public abstract class StoreContract : IAsyncLifetime
         Assert.Null(await Store.ReadBlockAsync(inode, 1, default));
     }
 
+    private async Task<string?> BlockTextAsync(Guid inode, long index) =>
+        await Store.ReadBlockAsync(inode, index, default) is { } bytes ? System.Text.Encoding.ASCII.GetString(bytes.Span) : null;
+
+    [Fact]
+    public async Task A_block_reads_as_its_row_overlaid_with_newer_slices_and_a_slice_no_newer_than_the_row_is_superseded()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteBlockAsync(inode, 0, "aaaaaaaaaa"u8.ToArray(), 10, default);
+        await Store.WriteSliceAsync(inode, 0, 2, "XY"u8.ToArray(), 11, default);
+        Assert.Equal("aaXYaaaaaa", await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 8, "ZZZZ"u8.ToArray(), 12, default); // past the row's end: the block grows
+        Assert.Equal("aaXYaaaaZZZZ", await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 0, "old"u8.ToArray(), 9, default);  // older than the row
+        await Store.WriteSliceAsync(inode, 0, 0, "tie"u8.ToArray(), 10, default); // as old as the row
+        Assert.Equal("aaXYaaaaZZZZ", await BlockTextAsync(inode, 0));
+        // A later whole-block write supersedes every slice before it, the longer ones included.
+        await Store.WriteBlockAsync(inode, 0, "bbb"u8.ToArray(), 13, default);
+        Assert.Equal("bbb", await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 1, "c"u8.ToArray(), 14, default);
+        Assert.Equal("bcb", await BlockTextAsync(inode, 0));
+    }
+
+    [Fact]
+    public async Task Slices_overlay_in_stamp_order_whatever_order_they_arrive_in_and_over_a_hole_they_lie_on_zeros()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteSliceAsync(inode, 3, 0, "22"u8.ToArray(), 21, default);
+        await Store.WriteSliceAsync(inode, 3, 0, "1111"u8.ToArray(), 20, default); // arrives late, is older
+        Assert.Equal("2211", await BlockTextAsync(inode, 3));
+        Assert.Equal(2, await Store.CountSlicesAsync(inode, 3, 10, default));
+        Assert.Equal(1, await Store.CountSlicesAsync(inode, 3, 1, default));
+        Assert.Equal(0, await Store.CountSlicesAsync(inode, 5, 10, default));
+        await Store.WriteSliceAsync(inode, 4, 5, "x"u8.ToArray(), 5, default);
+        Assert.Equal("\0\0\0\0\0x", await BlockTextAsync(inode, 4));
+        Assert.Null(await BlockTextAsync(inode, 5));
+    }
+
+    [Fact]
+    public async Task Deleting_a_block_deletes_its_slices_up_to_the_stamp_so_a_stale_one_never_returns_and_a_later_one_shows()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteBlockAsync(inode, 0, "aaaa"u8.ToArray(), 10, default);
+        await Store.WriteSliceAsync(inode, 0, 1, "X"u8.ToArray(), 11, default);
+        await Store.DeleteBlockAsync(inode, 0, 12, default);
+        Assert.Null(await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 2, "stale"u8.ToArray(), 11, default); // a stale holder's, landing late
+        Assert.Null(await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 2, "Y"u8.ToArray(), 13, default);
+        Assert.Equal("\0\0Y", await BlockTextAsync(inode, 0));
+
+        // A compaction at 22 folds the slices below it into the row; a slice stamped after it overlays it and stays.
+        await Store.WriteBlockAsync(inode, 1, "row"u8.ToArray(), 20, default);
+        await Store.WriteSliceAsync(inode, 1, 0, "S"u8.ToArray(), 21, default);
+        await Store.WriteSliceAsync(inode, 1, 1, "T"u8.ToArray(), 23, default);
+        await Store.WriteBlockAsync(inode, 1, "Sow"u8.ToArray(), 22, default);
+        await Store.DeleteFoldedSlicesAsync(inode, 1, 22, default);
+        Assert.Equal("STw", await BlockTextAsync(inode, 1));
+        await Store.WriteSliceAsync(inode, 1, 2, "U"u8.ToArray(), 21, default); // below the fold, landing late: gone
+        Assert.Equal("STw", await BlockTextAsync(inode, 1));
+        await Store.WriteBlockAsync(inode, 1, "new"u8.ToArray(), 24, default);
+        Assert.Equal("new", await BlockTextAsync(inode, 1));
+    }
+
     [Fact]
     public async Task The_block_index_lists_ascending_from_an_index_and_a_whole_file_delete_hides_what_is_stamped_below_it()
     {
