@@ -80,8 +80,8 @@ public sealed record MountSettings
         Subtype = "cassafs",
         AttributeTimeout = AttributeTimeout,
         EntryTimeout = EntryTimeout,
-        // The adapter tells the kernel which cached pages are stale (CassaFuseFileSystem.KeepsCache and NoteStored).
-        AutoInvalidateData = false,
+        // auto_inval_data stays on beside the adapter's own drops (CassaFuseFileSystem.KeepsCache and NoteStored):
+        // with it off, two SQLite writers on two mounts read a malformed page now and then (MultiMountTests).
         MaxWrite = MaxWrite,
         MaxRead = MaxRead,
         ReadAheadKiB = Math.Max(128, MaxRead / 1024),

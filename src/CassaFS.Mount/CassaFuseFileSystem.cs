@@ -167,7 +167,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     /// <summary>
     /// A getattr or lookup (the kernel asks when its caches time out, so `tail -f`, `stat` and make see this) that finds
     /// a file changed by another mount while the kernel keeps pages of it: they go, as NFS drops them on a changed
-    /// mtime. The mount turns the kernel's own check (auto_inval_data) off, which took this mount's writes for changes.
+    /// mtime. (The kernel's own check, auto_inval_data, runs beside this; see the Mount README.)
     /// Dropped before the reply, so a read that refreshed the size first reads afresh: getattr is no operation the
     /// kernel holds the inode for (libfuse: notify_inval_inode deadlocks only inside setattr, unlink, rename, readdir ...).
     /// </summary>
