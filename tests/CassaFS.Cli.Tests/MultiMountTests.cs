@@ -108,7 +108,9 @@ public sealed class MultiMountTests(MountFixture fixture)
             """, TimeSpan.FromMinutes(2));
         Assert.Equal(
             "A after its own write: 977\nA after six readers at once: 977\nB reads it\nB reopened unchanged: 977\nB after A changed it: 0\n" +
-            "B reads the change\nA after its own change: 977\nA reads the change\n",
+            // A's own change drops A's pages too: the kernel's auto_inval_data takes the mtime its writes gave for a
+            // change (it never learned it), a price kept for two-mount SQLite (see the Mount README).
+            "B reads the change\nA after its own change: 0\nA reads the change\n",
             r.ShouldSucceed("reopen on both mounts").Out);
     }
 
