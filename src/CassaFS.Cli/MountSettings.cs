@@ -13,8 +13,14 @@ public sealed record MountSettings
     public bool ReadOnly { get; init; }
     public bool AllowOther { get; init; } = true;
     public bool DefaultPermissions { get; init; } = true;
-    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(1);
-    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long the kernel may trust attributes and names. Other mounts' changes drop them well before (the mount
+    /// reads their change notices every quarter second); this bounds only what a lost notice leaves stale.
+    /// </summary>
+    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <inheritdoc cref="AttributeTimeout"/>
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public int MaxWrite { get; init; } = 1 << 20;
     public int MaxRead { get; init; } = 1 << 20;
     public int MaxThreads { get; init; } = 16;
@@ -74,6 +80,8 @@ public sealed record MountSettings
         Subtype = "cassafs",
         AttributeTimeout = AttributeTimeout,
         EntryTimeout = EntryTimeout,
+        // auto_inval_data stays on beside the adapter's own drops (CassaFuseFileSystem.KeepsCache and NoteStored):
+        // with it off, two SQLite writers on two mounts read a malformed page now and then (MultiMountTests).
         MaxWrite = MaxWrite,
         MaxRead = MaxRead,
         ReadAheadKiB = Math.Max(128, MaxRead / 1024),

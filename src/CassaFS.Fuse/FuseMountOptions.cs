@@ -36,6 +36,14 @@ public sealed record FuseMountOptions
     /// <summary>Upper bound of libfuse worker threads. Handlers that complete asynchronously free their worker at once.</summary>
     public int MaxThreads { get; init; } = 10;
 
+    /// <summary>
+    /// Let the kernel drop a file's cached pages whenever attributes it fetches show another mtime or size
+    /// (auto_inval_data, libfuse's default). Turn it off when the filesystem says itself what is stale (keep_cache at
+    /// open, <see cref="FuseMount.InvalidateData"/>): without writeback caching the kernel never learns the mtime its
+    /// own writes gave a file, so with this on every write makes the next getattr drop the writer's pages.
+    /// </summary>
+    public bool AutoInvalidateData { get; init; } = true;
+
     /// <summary>Serve readdirplus (attributes with the listing) when the kernel offers it.</summary>
     public bool ReadDirPlus { get; init; } = true;
 

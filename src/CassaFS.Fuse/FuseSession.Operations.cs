@@ -322,6 +322,7 @@ internal sealed unsafe partial class FuseSession
             conn->MaxRead = (uint)s.Options.MaxRead;
             // The kernel must not cache writes on its own: other nodes of the filesystem see the store, not this page cache.
             conn->Want &= ~ConnectionInfoNative.CapWritebackCache;
+            if (!s.Options.AutoInvalidateData) conn->Want &= ~ConnectionInfoNative.CapAutoInvalData;
             if (!s.Options.ReadDirPlus)
             {
                 conn->Want &= ~(ConnectionInfoNative.CapReadDirPlus | ConnectionInfoNative.CapReadDirPlusAuto);

@@ -104,6 +104,41 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     private FileHandle HandleOf(ulong fh) =>
         _files.TryGetValue(fh, out var h) ? h : throw new FuseException(Fuse.Errno.EBADF, $"file handle {fh} is not open");
 
+    // ------------------------------------------------------------------------------------------------ other clients' changes
+
+    /// <summary>How often the mount reads what other clients changed (a change shows here about this long after it).</summary>
+    public static readonly TimeSpan ChangePoll = TimeSpan.FromMilliseconds(250);
+
+    private IAsyncDisposable? _watch;
+
+    /// <summary>From the mount on, other clients' changes drop what the kernel caches of them, so it may cache for long.</summary>
+    public override void OnMounted() => _watch = _fs.WatchChanges(OnChanged, ChangePoll);
+
+    /// <summary>
+    /// Another client changed a name (the kernel forgets it and the directory's attributes) or an inode (its
+    /// attributes go; a file's cached pages too when the stored version is no longer theirs: the notice may be of a
+    /// change this mount has read already). Runs on the watcher's task, outside every request, as invalidations must.
+    /// </summary>
+    private async ValueTask OnChanged(NamespaceChange change)
+    {
+        if (Mount is not { } mount || !_nodes.TryGetId(change.Inode, out var node)) return;
+        if (change.Name is { } name)
+        {
+            mount.InvalidateEntry(node, name);
+            return;
+        }
+        mount.InvalidateAttributes(node);
+        if (_nodes.CachedVersion(node) is null) return;
+        try
+        {
+            NoteStored(node, await _fs.GetAttrAsync(change.Inode).ConfigureAwait(false));
+        }
+        catch (FileSystemException)
+        {
+            _nodes.NoteCached(node, null); // gone, or unreadable now: the next open reads afresh
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ attributes and names
 
     public override void Forget(ulong ino, ulong lookupCount) => _nodes.Forget(ino, lookupCount);
@@ -111,6 +146,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
     {
         var inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        NoteStored(_nodes.Peek(inode.Id), inode);
         return Entry(inode, parent, name);
     }
 
@@ -118,12 +154,33 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     {
         try
         {
-            return Attributes(await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false), ino);
+            var inode = await _fs.GetAttrAsync(InodeOf(ino)).ConfigureAwait(false);
+            NoteStored(ino, inode);
+            return Attributes(inode, ino);
         }
         catch (FileSystemException e) when (e.Errno == FsErrno.ENOENT)
         {
             return Fuse.Errno.ESTALE; // removed through another mount: the VFS looks the name up again (see OpenAsync)
         }
+    }
+
+    /// <summary>
+    /// A getattr or lookup (the kernel asks when its caches time out, so `tail -f`, `stat` and make see this) that finds
+    /// a file changed by another mount while the kernel keeps pages of it: they go, as NFS drops them on a changed
+    /// mtime. (The kernel's own check, auto_inval_data, runs beside this; see the Mount README.)
+    /// Dropped before the reply, so a read that refreshed the size first reads afresh: getattr is no operation the
+    /// kernel holds the inode for (libfuse: notify_inval_inode deadlocks only inside setattr, unlink, rename, readdir ...).
+    /// </summary>
+    private void NoteStored(ulong ino, Inode inode)
+    {
+        if (inode.Type != FileType.Regular || _nodes.CachedVersion(ino) is not { } cached || cached == inode.Version) return;
+        if (_fs.CoherentVersion(inode.Id) == inode.Version)
+        {
+            _nodes.NoteCached(ino, inode.Version); // this mount's own commit, made while the file is open here
+            return;
+        }
+        _nodes.NoteCached(ino, null);
+        ForgetKernelCache(ino);
     }
 
     public override async ValueTask<FuseResult<InodeAttributes>> SetAttributesAsync(FuseRequestContext context, ulong ino, FuseChanges changes)
@@ -236,8 +293,20 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             return Fuse.Errno.ESTALE;
         }
         _files[(ulong)handle.Id] = handle;
-        // No KeepCache: each open drops the page cache, so a file another mount changed is read afresh (close-to-open).
-        return new FuseOpenedFile((ulong)handle.Id);
+        return new FuseOpenedFile((ulong)handle.Id) { KeepCache = KeepsCache(ino, handle, (flags & (int)OpenFlags.Truncate) != 0) };
+    }
+
+    /// <summary>
+    /// Close-to-open without re-reading what did not change: the kernel keeps the file's cached pages at an open only
+    /// when the version they agree with is still the one stored (another mount's commit, or any change this mount
+    /// could not follow, moves it on), and drops them otherwise. What they agree with next is what this mount's use
+    /// of the file agrees with (<see cref="FileHandle.CoherentVersion"/>), noted again at every release.
+    /// </summary>
+    private bool KeepsCache(ulong ino, FileHandle handle, bool truncated)
+    {
+        var keep = !truncated && _nodes.CachedVersion(ino) == handle.OpenedVersion;
+        _nodes.NoteCached(ino, handle.CoherentVersion);
+        return keep;
     }
 
     public override async ValueTask<FuseResult<(FuseEntry Entry, FuseOpenedFile File)>> CreateAsync(FuseRequestContext context, ulong parent, string name, uint mode, int flags)
@@ -267,13 +336,15 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     {
         // close(2) of any descriptor drops the process's fcntl locks on the file (POSIX).
         if (Locks is not null && _nodes.TryGetInode(ino, out var id)) await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
-        await _fs.FlushAsync(HandleOf(file.Handle)).ConfigureAwait(false);
+        var handle = HandleOf(file.Handle);
+        await NotingCacheAsync(ino, handle, _fs.FlushAsync(handle)).ConfigureAwait(false);
         return Fuse.Errno.Success;
     }
 
     public override async ValueTask<Fuse.Errno> SyncAsync(FuseRequestContext context, ulong ino, ulong fileHandle, bool dataOnly)
     {
-        await _fs.FsyncAsync(HandleOf(fileHandle)).ConfigureAwait(false);
+        var handle = HandleOf(fileHandle);
+        await NotingCacheAsync(ino, handle, _fs.FsyncAsync(handle)).ConfigureAwait(false);
         return Fuse.Errno.Success;
     }
 
@@ -285,8 +356,21 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
             await Locks.ReleaseRangesAsync(id, file.LockOwner).ConfigureAwait(false);
         }
         if (Locks is not null) await Locks.ReleaseDescriptionAsync(file.Handle).ConfigureAwait(false);
-        if (_files.TryRemove(file.Handle, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);
+        if (_files.TryRemove(file.Handle, out var handle)) await NotingCacheAsync(ino, handle, _fs.ReleaseAsync(handle)).ConfigureAwait(false);
         return Fuse.Errno.Success;
+    }
+
+    /// <summary>Awaits a flush, fsync or release (each may commit the file), then notes what the kernel's pages agree with: nothing known, when it failed.</summary>
+    private async Task NotingCacheAsync(ulong ino, FileHandle handle, Task committing)
+    {
+        try
+        {
+            await committing.ConfigureAwait(false);
+        }
+        finally
+        {
+            _nodes.NoteCached(ino, handle.CoherentVersion);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ directories
@@ -478,6 +562,7 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
     /// <summary>Releases every file still open (unmount while files were open): their data is flushed.</summary>
     public async Task CloseAllAsync()
     {
+        if (_watch is not null) await _watch.DisposeAsync().ConfigureAwait(false);
         foreach (var key in _files.Keys.ToList())
         {
             if (_files.TryRemove(key, out var handle)) await _fs.ReleaseAsync(handle).ConfigureAwait(false);

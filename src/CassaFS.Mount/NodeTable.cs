@@ -24,6 +24,9 @@ public sealed class NodeTable
 
         /// <summary>Where the kernel last found it (null for the root, and once its name went).</summary>
         public (ulong Parent, string Name)? Name { get; set; }
+
+        /// <summary>The stored version the kernel's cached pages of it agree with, null when unknown.</summary>
+        public InodeVersion? Cached { get; set; }
     }
 
     /// <summary>The FUSE root node id.</summary>
@@ -124,6 +127,12 @@ public sealed class NodeTable
         }
     }
 
+    /// <summary>The id the kernel holds <paramref name="inode"/> by; false when it holds none.</summary>
+    public bool TryGetId(Guid inode, out ulong id)
+    {
+        lock (_gate) return _byInode.TryGetValue(inode, out id);
+    }
+
     /// <summary>The inode behind a node id; false when the kernel asks about an id it has forgotten (answer ESTALE).</summary>
     public bool TryGetInode(ulong id, out Guid inode)
     {
@@ -137,6 +146,24 @@ public sealed class NodeTable
         }
         inode = default;
         return false;
+    }
+
+    /// <summary>
+    /// The stored version the kernel's cached pages of node <paramref name="id"/> agree with, or null when unknown. It
+    /// lives as long as the node: the kernel's pages go with its inode, which it forgets first.
+    /// </summary>
+    public InodeVersion? CachedVersion(ulong id)
+    {
+        lock (_gate) return _byId.TryGetValue(id, out var node) ? node.Cached : null;
+    }
+
+    /// <summary>Notes what the kernel's cached pages of node <paramref name="id"/> agree with (null: they may be stale).</summary>
+    public void NoteCached(ulong id, InodeVersion? version)
+    {
+        lock (_gate)
+        {
+            if (_byId.TryGetValue(id, out var node)) node.Cached = version;
+        }
     }
 
     /// <summary>The kernel dropped <paramref name="count"/> references; the mapping goes when none is left.</summary>

@@ -1,7 +1,7 @@
 namespace CassaFS;
 
 /// <summary>
-/// Write timestamps for the <c>blocks</c> and <c>block_index</c> tables, made from the inode lock's fencing token
+/// Write timestamps for the <c>blocks</c>, <c>slices</c> and <c>block_index</c> tables, made from the inode lock's fencing token
 /// instead of a clock: the fence of data writes.
 /// <para>Cassandra keeps, of two writes of one cell, the one with the larger timestamp, whatever order they arrive in.
 /// With clock timestamps, a block write of a holder whose lock was lost (a process paused past its ZooKeeper session,
@@ -28,8 +28,12 @@ internal sealed class BlockStamps
     /// </summary>
     public const long Purge = 1L << 62;
 
-    /// <summary>The most stamps one operation takes (a truncate: the flush of its buffer, then its cut and deletes).</summary>
-    public const int PerOperation = 2;
+    /// <summary>
+    /// The most stamps one operation and the flush after it take: a write takes two (its block and slice stores, then
+    /// the compactions they made due), a flush two (its stores, then the compactions due), a truncate three (the flush
+    /// of its buffer, then its cut and deletes).
+    /// </summary>
+    public const int PerOperation = 5;
 
     private long _next;
     private readonly long _end;

@@ -6,34 +6,41 @@ namespace CassaFS;
 
 public sealed partial class CassaFileSystem
 {
+    /// <summary>The version this client's use of the open file <paramref name="id"/> agrees with (<see cref="FileHandle.CoherentVersion"/>); null when not open here.</summary>
+    public InodeVersion? CoherentVersion(Guid id) => _open.TryGetValue(id, out var file) ? file.Coherent : null;
+
     /// <summary>open(2) of an existing inode: permission checks by the access mode; O_TRUNC truncates.</summary>
     public Task<FileHandle> OpenAsync(Guid id, OpenFlags flags, Caller caller, CancellationToken ct = default) => OpenInodeAsync(id, flags, caller, ct);
 
     /// <summary>open(2) with O_CREAT: creates a regular file, or opens the existing one (EEXIST with O_EXCL).</summary>
     public async Task<(FileHandle Handle, Inode Inode)> CreateAsync(Guid parent, string name, int mode, OpenFlags flags, Caller caller, CancellationToken ct = default)
     {
+        // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT). Its hold is
+        // taken beside the create (its id is new: nobody else can know it yet), not after.
+        var handle = Track(Guid.NewGuid(), flags, caller);
+        var hold = HoldAsync(handle.File, ct);
         Inode inode;
         try
         {
-            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct).ConfigureAwait(false);
+            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct, handle.Inode).ConfigureAwait(false);
+            await hold.ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
         {
+            Forget(hold);
+            await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             inode = await LookupAsync(parent, name, caller, ct).ConfigureAwait(false);
             var opened = await OpenInodeAsync(inode.Id, flags, caller, ct).ConfigureAwait(false);
             return (opened, await GetAttrAsync(inode.Id, ct).ConfigureAwait(false));
         }
-        // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT).
-        var handle = Track(inode.Id, flags, caller);
-        try
-        {
-            await HoldAsync(handle.File, ct).ConfigureAwait(false);
-        }
         catch
         {
+            Forget(hold);
             await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             throw;
         }
+        handle.File.NoteOpened(inode);
+        handle.OpenedVersion = inode.Version;
         return (handle, inode);
     }
 
@@ -46,8 +53,13 @@ public sealed partial class CassaFileSystem
         {
             var first = await HoldAsync(handle.File, ct).ConfigureAwait(false);
             var inode = await LoadAsync(id, subject, ct).ConfigureAwait(false);
-            // Its last name went before this client held it: the open comes after the unlink, so the file is gone for it.
-            if (first && inode.Nlink == 0 && inode.Type == FileType.Regular) throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
+            // Its last name is gone. Before this client held it, the open came after the unlink. While it is held
+            // here, an open that did not come through a descriptor (/proc/self/fd) came by a name the kernel here
+            // still caches, which only another client can have removed: on a local disk that name is gone.
+            if (inode.Nlink == 0 && inode.Type == FileType.Regular && (first || !handle.File.UnlinkedHere))
+                throw new FileSystemException(Errno.ENOENT, subject, "its last name was removed");
+            handle.File.NoteOpened(inode);
+            handle.OpenedVersion = inode.Version;
             if (inode.Type == FileType.Symlink) throw new FileSystemException(Errno.ELOOP, subject, "open follows no symbolic link here: resolve it first");
             var access = flags & OpenFlags.AccessModeMask;
             var wantsWrite = access is OpenFlags.WriteOnly or OpenFlags.ReadWrite || flags.HasFlag(OpenFlags.Truncate);
@@ -155,6 +167,7 @@ public sealed partial class CassaFileSystem
     {
         var inode = await LoadAsync(handle.Inode, handle.Inode.ToString(), ct).ConfigureAwait(false);
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, handle.Inode.ToString());
+        handle.File.NoteLoaded(inode);
         if (!handle.AtimeConsidered)
         {
             handle.AtimeConsidered = true;
@@ -170,12 +183,13 @@ public sealed partial class CassaFileSystem
         var now = Timespec.Now;
         var dayOld = now.TotalNanoseconds - inode.Atime.TotalNanoseconds > 86_400_000_000_000L;
         if (inode.Atime <= inode.Mtime || inode.Atime <= inode.Ctime || dayOld)
-            await TouchAsync(inode with { Atime = now }, ct).ConfigureAwait(false);
+            await _store.TouchAsync(inode.Id, new TouchedTimes(Atime: now), ct).ConfigureAwait(false); // no notice: no cache holds atime dear
     }
 
     /// <summary>
     /// write(2). Data goes into this client's write-back buffer; full blocks are stored at once (up to
-    /// <see cref="FileSystemOptions.BlocksInFlight"/> in flight), partial ones when they fill up or at flush. The
+    /// <see cref="FileSystemOptions.BlocksInFlight"/> in flight), partial ones when they fill up, leave the buffer or
+    /// at flush (a range within stored data as a slice, up to <see cref="FileSystemOptions.SlicesInFlight"/>). The
     /// writer keeps the inode lock across consecutive writes. An error storing a block is reported by the next
     /// write, flush or fsync, as POSIX write-back does.
     /// </summary>
@@ -230,7 +244,7 @@ public sealed partial class CassaFileSystem
     {
         if (file.WriterLock is { AllHeld: true })
         {
-            if (file.Stamps!.Left > BlockStamps.PerOperation) return;
+            if (file.Stamps!.Left >= BlockStamps.PerOperation) return;
             await FlushFileAsync(file, ct).ConfigureAwait(false);
             await file.ReleaseWriterLockAsync().ConfigureAwait(false);
         }
@@ -246,6 +260,7 @@ public sealed partial class CassaFileSystem
         file.Stamps = new BlockStamps(file.WriterLock.TokenFor(LockKey.ForInode(file.Id)));
         var inode = await LoadAsync(file.Id, file.Id.ToString(), ct).ConfigureAwait(false);
         if (inode.IsDirectory) throw new FileSystemException(Errno.EISDIR, file.Id.ToString());
+        file.NoteLoaded(inode);
         file.Inode = inode;
         file.Size = inode.Size;
         file.DropReadCache();
@@ -272,14 +287,16 @@ public sealed partial class CassaFileSystem
             file.ThrowWriteBackError();
             return;
         }
-        await file.StoreBufferedAsync(ct).ConfigureAwait(false);
-        if (!file.MetadataDirty) return;
-        var pending = file.Inode!;
-        var size = file.Size;
-        var blocks = file.Allocated!.Count;
         Inode committed;
+        var blocks = 0;
         try
         {
+            await file.StoreBufferedAsync(ct).ConfigureAwait(false);
+            if (!file.MetadataDirty) return;
+            var pending = file.Inode!;
+            var size = file.Size;
+            var attributes = file.AttributesSet;
+            blocks = file.Allocated!.Count;
             committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
             {
                 Size = size,
@@ -287,6 +304,9 @@ public sealed partial class CassaFileSystem
                 Mtime = pending.Mtime,
                 Ctime = pending.Ctime,
                 Mode = pending.Mode,
+                Uid = attributes ? pending.Uid : stored.Uid,
+                Gid = attributes ? pending.Gid : stored.Gid,
+                Atime = attributes ? pending.Atime : stored.Atime,
             }, ct).ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.ESTALE)
@@ -296,9 +316,17 @@ public sealed partial class CassaFileSystem
             await file.ReleaseWriterLockAsync().ConfigureAwait(false);
             throw;
         }
+        catch
+        {
+            // What was written may or may not be stored: whatever a face cached of it is no longer known good.
+            file.Coherent = null;
+            throw;
+        }
         await _store.AddUsageAsync(blocks - file.Inode!.Blocks, 0, ct).ConfigureAwait(false);
+        file.NoteCommitted(committed);
         file.Inode = committed;
         file.MetadataDirty = false;
+        file.AttributesSet = false;
     }
 
     /// <summary>flush (close of one descriptor): stores what this client buffered and commits the metadata.</summary>
@@ -386,6 +414,7 @@ public sealed partial class CassaFileSystem
                     Ctime = size != old.Size || handle is not null ? now : stored.Ctime,
                     Mode = Permissions.ModeAfterWrite(stored, caller),
                 }, ct).ConfigureAwait(false);
+                file.NoteCommitted(file.Inode);
                 file.Size = size;
                 foreach (var chunk in doomed.Chunk(_options.BlocksInFlight))
                 {

@@ -41,7 +41,7 @@ public sealed partial class CassaFileSystem
     /// one wins and the others get EEXIST), then the parent's link count and times. Dying after the first write leaves an
     /// inode nothing points to, which fsck removes.
     /// </summary>
-    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct)
+    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct, Guid? id = null)
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
@@ -59,7 +59,7 @@ public sealed partial class CassaFileSystem
         if (isDirectory && inheritGroup) mode |= ModeBits.SetGid;
         var inode = new Inode
         {
-            Id = Guid.NewGuid(),
+            Id = id ?? Guid.NewGuid(),
             Type = type,
             Mode = mode,
             Uid = caller.Uid,
@@ -75,19 +75,27 @@ public sealed partial class CassaFileSystem
             Parent = isDirectory ? parent : Guid.Empty,
         };
         await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
-        var existing = await _store.InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
+        var existing = await InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
         if (existing is not null)
         {
             await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, name);
         }
         if (isDirectory)
+        {
             await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        }
         else
-            await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        {
+            // The name exists now, so rmdir cannot take the directory: its lock goes beside the times' write.
+            var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct);
+            await locks.DisposeAsync().ConfigureAwait(false);
+            await touched.ConfigureAwait(false);
+        }
         await _store.AddUsageAsync(0, 1, ct).ConfigureAwait(false);
         return inode;
     }
+
 
     /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
     public async Task UnlinkAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
@@ -99,15 +107,37 @@ public sealed partial class CassaFileSystem
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
             await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Read), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct).ConfigureAwait(false);
-            var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
-            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
-            var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
+            var victimRead = _store.GetInodeAsync(entry.Inode, ct); // beside the directory's read
+            Inode dir;
+            try
+            {
+                dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+                Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+            }
+            catch
+            {
+                Forget(victimRead);
+                throw;
+            }
+            var victim = await victimRead.ConfigureAwait(false);
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
-            if (!await _store.DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
+            if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
             var now = Timespec.Now;
-            await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
-            if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
-            var after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+            var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct); // beside the link count's commit
+            if (victim is null)
+            {
+                await touched.ConfigureAwait(false);
+                return; // the name pointed nowhere (crash garbage): removing it is all there is
+            }
+            Inode after;
+            try
+            {
+                after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                await touched.ConfigureAwait(false);
+            }
             if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
             return;
         }
@@ -138,7 +168,7 @@ public sealed partial class CassaFileSystem
                 Permissions.DemandStickyOwnership(dir, victim, caller, name);
                 if (await _store.HasEntriesAsync(victim.Id, ct).ConfigureAwait(false)) throw new FileSystemException(Errno.ENOTEMPTY, name);
             }
-            if (!await _store.DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
+            if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
             var now = Timespec.Now;
             await CommitAsync(locks, parent, name, d => d with { Nlink = Math.Max(2, d.Nlink - 1), Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             if (victim is not null)
@@ -167,12 +197,12 @@ public sealed partial class CassaFileSystem
         // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
         // lowers it), never a name the count does not cover (which would let unlink free a file still named).
         var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
-        if (await _store.InsertEntryAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
+        if (await InsertEntryAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
         {
             await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, newName);
         }
-        await TouchAsync(dir with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        await TouchAsync(dir.Id, TouchedTimes.Modified(now), ct).ConfigureAwait(false);
         return WithOpenState(linked);
     }
 
@@ -191,8 +221,11 @@ public sealed partial class CassaFileSystem
         var exchange = flags.HasFlag(RenameFlags.Exchange);
         for (var attempt = 0; attempt < NameRetries; attempt++)
         {
-            var source = await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
-            var target = await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false);
+            // Reads that nothing orders go out together (here and under the locks); their errors keep the order above.
+            var (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
+            await Task.WhenAll(sourceRead, targetRead).ConfigureAwait(false);
+            var source = await sourceRead.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
+            var target = await targetRead.ConfigureAwait(false);
             if (target is not null && flags.HasFlag(RenameFlags.NoReplace)) throw new FileSystemException(Errno.EEXIST, newName);
             if (target is null && exchange) throw new FileSystemException(Errno.ENOENT, newName);
             if (target is not null && target.Inode == source.Inode) return; // two names of one file: POSIX says do nothing
@@ -210,14 +243,26 @@ public sealed partial class CassaFileSystem
             await using var locks = await LockAsync(keys, $"rename {oldName} to {newName}", ct).ConfigureAwait(false);
 
             // Re-read under the locks: if either name moved meanwhile, start over with what is there now.
-            if (await _store.GetEntryAsync(oldParent, oldName, ct).ConfigureAwait(false) != source ||
-                await _store.GetEntryAsync(newParent, newName, ct).ConfigureAwait(false) != target)
+            (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
+            var fromDirRead = LoadDirectoryAsync(oldParent, ct);
+            var toDirRead = crossDirectory ? LoadDirectoryAsync(newParent, ct) : fromDirRead;
+            var movedRead = _store.GetInodeAsync(source.Inode, ct);
+            var replacedRead = target is null ? Task.FromResult<Inode?>(null) : _store.GetInodeAsync(target.Inode, ct);
+            try
+            {
+                await Task.WhenAll(sourceRead, targetRead).ConfigureAwait(false);
+            }
+            finally
+            {
+                Forget(Task.WhenAll(new Task[] { fromDirRead, toDirRead, movedRead, replacedRead }));
+            }
+            if (await sourceRead.ConfigureAwait(false) != source || await targetRead.ConfigureAwait(false) != target)
                 continue;
-
-            var fromDir = await LoadDirectoryAsync(oldParent, ct).ConfigureAwait(false);
-            var toDir = crossDirectory ? await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false) : fromDir;
-            var moved = await LoadAsync(source.Inode, oldName, ct).ConfigureAwait(false);
-            var replaced = target is null ? null : await _store.GetInodeAsync(target.Inode, ct).ConfigureAwait(false);
+            await Task.WhenAll(new Task[] { fromDirRead, toDirRead, movedRead, replacedRead }).ConfigureAwait(false);
+            var fromDir = await fromDirRead.ConfigureAwait(false);
+            var toDir = await toDirRead.ConfigureAwait(false);
+            var moved = await movedRead.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
+            var replaced = await replacedRead.ConfigureAwait(false);
             CheckRenamePermissions(fromDir, toDir, moved, replaced, crossDirectory, exchange, caller, oldName, newName);
             if (toDir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the target directory has been removed");
 
@@ -282,9 +327,9 @@ public sealed partial class CassaFileSystem
         var moving = new DirectoryEntry(newName, source.Inode, source.Type);
         if (target is null)
         {
-            if (await _store.InsertEntryAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
+            if (await InsertEntryAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
         }
-        else if (!await _store.ReplaceEntryAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
+        else if (!await ReplaceEntryAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
         {
             return false;
         }
@@ -292,7 +337,7 @@ public sealed partial class CassaFileSystem
         if (source.Type == FileType.Directory && crossDirectory)
             await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
         else
-            await TouchAsync(await LoadAsync(source.Inode, newName, ct).ConfigureAwait(false) with { Ctime = now }, ct).ConfigureAwait(false);
+            await TouchAsync(source.Inode, new TouchedTimes(Ctime: now), ct).ConfigureAwait(false);
         await RemoveOldNameAsync(oldParent, source, ct).ConfigureAwait(false);
 
         var directoryMoved = source.Type == FileType.Directory && crossDirectory ? 1 : 0;
@@ -323,7 +368,7 @@ public sealed partial class CassaFileSystem
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            if (await _store.DeleteEntryAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
+            if (await DeleteEntryAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
             var now = await _store.GetEntrySettledAsync(oldParent, source.Name, ct).ConfigureAwait(false);
             if (now is null || now.Inode != source.Inode) return;
         }
@@ -333,11 +378,11 @@ public sealed partial class CassaFileSystem
     private async Task<bool> ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
     {
         var now = Timespec.Now;
-        if (!await _store.ReplaceEntryAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
-        if (!await _store.ReplaceEntryAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
+        if (!await ReplaceEntryAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
+        if (!await ReplaceEntryAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
         {
             // Undo the first half; the old name still points where it did.
-            await _store.ReplaceEntryAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
+            await ReplaceEntryAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
             return false;
         }
         if (oldParent != newParent)
@@ -358,7 +403,11 @@ public sealed partial class CassaFileSystem
     /// <summary>An inode lost its last name: purge it now, or at the last close of whichever client still has it open.</summary>
     private async Task DropInodeAsync(Inode inode, CancellationToken ct)
     {
-        if (_open.TryGetValue(inode.Id, out var file) && file.Handles > 0) return; // this client's last close purges it
+        if (_open.TryGetValue(inode.Id, out var file))
+        {
+            file.UnlinkedHere = true;
+            if (file.Handles > 0) return; // this client's last close purges it
+        }
         await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
     }
 
@@ -389,9 +438,9 @@ public sealed partial class CassaFileSystem
             await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, BlockStamps.Purge, ct))).ConfigureAwait(false);
             freed += chunk.Length;
         }
-        await _store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct).ConfigureAwait(false);
-        await _store.RemoveXAttrsAsync(inode.Id, ct).ConfigureAwait(false);
+        await Task.WhenAll(_store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct), _store.RemoveXAttrsAsync(inode.Id, ct)).ConfigureAwait(false);
         await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
+        _feed.Changed(inode.Id);
         await _store.AddUsageAsync(-freed, -1, ct).ConfigureAwait(false);
     }
 

@@ -34,6 +34,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private readonly ConcurrentDictionary<Guid, OpenFile> _open = new();
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _idleReleaser;
+    private readonly ChangeFeed _feed;
     private long _nextHandle;
 
     private CassaFileSystem(IFileSystemStore store, FileSystemOptions options, int blockSize, IReadOnlyDictionary<string, string> meta)
@@ -44,7 +45,15 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         BlockSize = blockSize;
         Settings = meta;
         _idleReleaser = Task.Run(ReleaseIdleWritersAsync);
+        _feed = new ChangeFeed(store, options.Logger);
     }
+
+    /// <summary>
+    /// Awaits <paramref name="onChange"/> for every entry or inode another client changes from now on, about one
+    /// <paramref name="interval"/> after it did (a change whose notice was lost is not reported). For caches a face
+    /// keeps, such as the kernel's behind a mount; dispose the result to stop.
+    /// </summary>
+    public IAsyncDisposable WatchChanges(Func<NamespaceChange, ValueTask> onChange, TimeSpan interval) => _feed.Watch(onChange, interval);
 
     /// <summary>Bytes per data block, fixed at format time.</summary>
     public int BlockSize { get; }
@@ -92,18 +101,31 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     /// <summary>Looks a name up in a directory (search permission on the directory required).</summary>
     public async Task<Inode> LookupAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
     {
-        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
-        Permissions.Demand(dir, caller, AccessMode.Execute, name);
+        // The entry is read beside the directory (one round trip, not two); the errors keep their order.
+        var early = Names.IsEntry(name) ? _store.GetEntryAsync(parent, name, ct) : null;
+        Inode dir;
+        try
+        {
+            dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+            Permissions.Demand(dir, caller, AccessMode.Execute, name);
+        }
+        catch
+        {
+            Forget(early);
+            throw;
+        }
         if (name == ".") return WithOpenState(dir);
         if (name == "..") return WithOpenState(await LoadAsync(dir.Parent, "..", ct).ConfigureAwait(false));
         Names.Entry(name);
-        var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false)
-                    ?? throw new FileSystemException(Errno.ENOENT, name);
+        var entry = await early!.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
         // An entry whose inode is gone is garbage of a crash (fsck removes it): it reads as absent.
         var inode = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false)
                     ?? throw new FileSystemException(Errno.ENOENT, name);
         return WithOpenState(inode);
     }
+
+    /// <summary>Lets a read started alongside an operation that failed end unobserved.</summary>
+    private static void Forget(Task? started) => started?.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>access(2): throws EACCES when the caller may not.</summary>
     public async Task AccessAsync(Guid id, AccessMode mode, Caller caller, CancellationToken ct = default)
@@ -125,8 +147,28 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             await TruncateAsync(id, size, caller, handle, ct).ConfigureAwait(false);
             if (changes with { Size = null } == new AttributeChanges()) return await GetAttrAsync(id, ct).ConfigureAwait(false);
         }
+        if (await TryApplyToWriterAsync(id, changes with { Size = null }, caller, ct).ConfigureAwait(false) is { } pending) return pending;
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(id), LockMode.Write) }, "setattr", ct).ConfigureAwait(false);
         return await CommitAsync(locks, id, id.ToString(), inode => ApplyAttributes(inode, changes with { Size = null }, caller), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A file this client is writing has its inode lock already: chmod, chown and utimens on it join the writer's
+    /// pending inode and go with its commit (at flush, fsync, close, or when the idle writer lets go), as its size and
+    /// times do. tar sets all three on every file it writes, each of which would otherwise cost the writer's commit,
+    /// a lock of its own and a fenced commit. Null when nobody here holds the file's writer lock.
+    /// </summary>
+    private async Task<Inode?> TryApplyToWriterAsync(Guid id, AttributeChanges changes, Caller caller, CancellationToken ct)
+    {
+        if (!_open.TryGetValue(id, out var file)) return null;
+        return await file.GatedAsync(() =>
+        {
+            if (file.WriterLock is not { AllHeld: true } || file.Inode is null) return ValueTask.FromResult<Inode?>(null);
+            file.Inode = ApplyAttributes(file.Inode, changes, caller);
+            file.MetadataDirty = true;
+            file.AttributesSet = true;
+            return ValueTask.FromResult<Inode?>(file.Inode with { Size = file.Size });
+        }, ct).ConfigureAwait(false);
     }
 
     private static Inode ApplyAttributes(Inode inode, AttributeChanges c, Caller caller)
@@ -212,7 +254,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             if (flags == XAttrFlags.Replace && !exists) throw new FileSystemException(Errno.ENODATA, name);
         }
         await _store.SetXAttrAsync(id, name, value, ct).ConfigureAwait(false);
-        await TouchAsync(inode with { Ctime = Timespec.Now }, ct).ConfigureAwait(false);
+        await TouchAsync(id, new TouchedTimes(Ctime: Timespec.Now), ct).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<string>> ListXAttrAsync(Guid id, Caller caller, CancellationToken ct = default)
@@ -230,7 +272,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         DemandXAttrAccess(inode, name, caller, AccessMode.Write);
         if (await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false) is null) throw new FileSystemException(Errno.ENODATA, name);
         await _store.RemoveXAttrAsync(id, name, ct).ConfigureAwait(false);
-        await TouchAsync(inode with { Ctime = Timespec.Now }, ct).ConfigureAwait(false);
+        await TouchAsync(id, new TouchedTimes(Ctime: Timespec.Now), ct).ConfigureAwait(false);
     }
 
     private static void ValidateXAttrName(string name)
@@ -320,7 +362,11 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             if (before.Fence > token) throw StaleHolder(subject);
             var after = change(before) with { Fence = token };
             var outcome = await _store.CommitInodeAsync(after, before.Fence, ct).ConfigureAwait(false);
-            if (outcome.Result == FencedCommitResult.Applied) return after;
+            if (outcome.Result == FencedCommitResult.Applied)
+            {
+                _feed.Changed(id);
+                return after;
+            }
             if (outcome.Result == FencedCommitResult.Gone) throw new FileSystemException(Errno.ENOENT, subject);
             if (outcome.StoredFence > token) throw StaleHolder(subject);
         }
@@ -330,15 +376,39 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private static FileSystemException StaleHolder(string subject) =>
         new(Errno.ESTALE, subject, "another client took the lock on this inode after ours was lost; the change was not made");
 
-    /// <summary>Sets atime/mtime/ctime (plain writes: the last writer wins, which is right for times).</summary>
-    internal Task TouchAsync(Inode inode, CancellationToken ct) => _store.TouchAsync(inode, ct);
+    /// <summary>Sets the times named (plain writes: the last writer wins, which is right for times).</summary>
+    internal async Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct)
+    {
+        await _store.TouchAsync(id, times, ct).ConfigureAwait(false);
+        _feed.Changed(id);
+    }
+
+    // Entries change through these, so that other clients hear of every change that happened.
+
+    private async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
+    {
+        var existing = await _store.InsertEntryAsync(dir, entry, freshInode, ct).ConfigureAwait(false);
+        if (existing is null) _feed.Changed(dir, entry.Name);
+        return existing;
+    }
+
+    private async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    {
+        var replaced = await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
+        if (replaced) _feed.Changed(dir, replacement.Name);
+        return replaced;
+    }
+
+    private async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    {
+        var deleted = await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
+        if (deleted) _feed.Changed(dir, name);
+        return deleted;
+    }
 
     private async Task TouchDirectoryAsync(Guid dir, CancellationToken ct)
     {
-        var inode = await _store.GetInodeAsync(dir, ct).ConfigureAwait(false);
-        if (inode is null) return;
-        var now = Timespec.Now;
-        await _store.TouchAsync(inode with { Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+        await TouchAsync(dir, TouchedTimes.Modified(Timespec.Now), ct).ConfigureAwait(false); // a directory that went stays gone
     }
 
     private void ThrowIfReadOnly(string subject)
@@ -350,7 +420,10 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private Inode WithOpenState(Inode inode)
     {
         if (!_open.TryGetValue(inode.Id, out var file) || file.Inode is null) return inode;
-        return file.MetadataDirty ? inode with { Size = file.Size, Mtime = file.Inode.Mtime, Ctime = file.Inode.Ctime, Mode = file.Inode.Mode } : inode;
+        if (!file.MetadataDirty) return inode;
+        var pending = file.Inode;
+        var overlaid = inode with { Size = file.Size, Mtime = pending.Mtime, Ctime = pending.Ctime, Mode = pending.Mode };
+        return file.AttributesSet ? overlaid with { Uid = pending.Uid, Gid = pending.Gid, Atime = pending.Atime } : overlaid;
     }
 
     /// <summary>Stores what every open file buffered and lets go of its lock; one file that cannot be stored does not keep the others from it (its error is thrown after).</summary>
@@ -376,6 +449,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
             }, CancellationToken.None).ConfigureAwait(false);
         }
         await _store.FlushUsageAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await _feed.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await _closing.CancelAsync().ConfigureAwait(false);
         try
         {

@@ -45,8 +45,18 @@ public sealed record FileSystemOptions
     public string ClientName { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
     /// <summary>Blocks a file may hold in memory not yet written (write-back), per open file.</summary>
     public int WriteBackBlocks { get; init; } = 16;
+    /// <summary>
+    /// A writer that finds this many slices in one block (or stored a block's worth of bytes as slices there) compacts
+    /// them: it writes the merged block back as a whole and deletes the slices, so reads stay one row and a few slices.
+    /// Each compaction rewrites a whole block: at 16, random 4 KiB writes spent more on compaction than on their own
+    /// slices (a 1 MiB rewrite per 64 KiB written): one benchmark run each, on a loaded two-core machine, gave about
+    /// 420 IOPS at 16 and 640 at 64.
+    /// </summary>
+    public int CompactAfterSlices { get; init; } = 64;
     /// <summary>Block reads or writes in flight at once per file operation.</summary>
     public int BlocksInFlight { get; init; } = 8;
+    /// <summary>Writes in flight at once per open file, slices included (a slice holds only its own bytes, often 4 KiB).</summary>
+    public int SlicesInFlight { get; init; } = 64;
     /// <summary>Blocks read ahead when a file is read sequentially.</summary>
     public int ReadAheadBlocks { get; init; } = 4;
     /// <summary>An open writer keeps its inode lock across consecutive writes; it lets go after this long without one.</summary>
@@ -76,6 +86,11 @@ internal static partial class Names
         DataCenterPattern().IsMatch(name) ? name : throw new FileSystemException(Errno.EINVAL, name, "not a valid data center name");
 
     public const int MaxNameBytes = 255;
+
+    /// <summary>Whether <see cref="Entry"/> passes <paramref name="name"/>.</summary>
+    public static bool IsEntry(string name) =>
+        !string.IsNullOrEmpty(name) && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) &&
+        !name.Contains('\0', StringComparison.Ordinal) && System.Text.Encoding.UTF8.GetByteCount(name) <= MaxNameBytes;
 
     /// <summary>Checks one path component: not empty, not . or .., no '/' or NUL, at most 255 UTF-8 bytes.</summary>
     public static string Entry(string name)

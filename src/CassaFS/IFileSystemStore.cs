@@ -10,8 +10,10 @@ namespace CassaFS;
 /// <see cref="DeleteEntryAsync"/>, <see cref="CommitInodeAsync"/>) are linearizable per row, and answer for certain: a
 /// write whose reply was lost (a timeout, a dropped connection) is settled before the method returns, so the caller is
 /// told whether it happened and never sees the store's own errors for it.</item>
-/// <item>Block and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one with the
-/// higher stamp wins whatever order they arrive in, and on equal stamps a delete wins.</item>
+/// <item>Block, slice and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one
+/// with the higher stamp wins whatever order they arrive in, and on equal stamps a delete wins.</item>
+/// <item>A block reads merged (<see cref="Slice.Overlay"/>): its row overlaid, in stamp order, with its slices stamped
+/// above the row's write; a slice no newer than the row was superseded by that whole-block write and never shows.</item>
 /// <item>Plain writes (inodes inserted, times touched, extended attributes) are last-writer-wins and idempotent.</item>
 /// <item>Listings are in the order of the names' UTF-8 bytes.</item>
 /// </list>
@@ -27,8 +29,8 @@ internal interface IFileSystemStore
     /// <summary>Writes every field of <paramref name="inode"/> if the stored fence is still <paramref name="expectedFence"/>.</summary>
     Task<FencedCommit> CommitInodeAsync(Inode inode, long expectedFence, CancellationToken ct);
 
-    /// <summary>Sets the time columns (last writer wins, which is what times want); an inode that is gone stays gone.</summary>
-    Task TouchAsync(Inode inode, CancellationToken ct);
+    /// <summary>Sets the times <paramref name="times"/> names, only those (last writer wins, which is what times want); an inode that is gone stays gone.</summary>
+    Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct);
 
     Task DeleteInodeAsync(Guid id, CancellationToken ct);
 
@@ -63,12 +65,32 @@ internal interface IFileSystemStore
 
     // ------------------------------------------------------------------ blocks
 
-    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    /// <summary>
+    /// A block's bytes (possibly shorter than the block size) merged with its slices newer than its row, or null for a
+    /// hole (no row, no slice). The row and the slices are read at once, not one after the other.
+    /// </summary>
     Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct);
 
     Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct);
 
+    /// <summary>
+    /// Stores <paramref name="data"/> at <paramref name="pos"/> within block <paramref name="index"/> without reading or
+    /// rewriting the rest of the block (a small write into a large block costs its own bytes, not the block's).
+    /// </summary>
+    Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct);
+
+    /// <summary>The block's slice rows, superseded ones included (compaction clears those too), counting at most <paramref name="atMost"/>.</summary>
+    Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct);
+
+    /// <summary>Deletes the block's row and its slices stamped at or below <paramref name="stamp"/> (later slices survive, as they should).</summary>
     Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct);
+
+    /// <summary>
+    /// A compaction's last step: the block's row, just written at <paramref name="stamp"/>, holds every slice stamped
+    /// below it, and those slices go (later ones survive). A read that overlaps this never shows the row from before
+    /// the compaction without the slices it folded.
+    /// </summary>
+    Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct);
 
     Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct);
 
@@ -97,6 +119,17 @@ internal interface IFileSystemStore
 
     IAsyncEnumerable<Guid> InodesWithXAttrsAsync(CancellationToken ct);
 
+    // ------------------------------------------------------------------ change notices
+
+    /// <summary>
+    /// Tells other clients what changed (plain writes that expire after <see cref="ChangeNotice.Lifetime"/>): a
+    /// notice only makes caches drop what they hold, so one lost leaves them stale until their own timeout.
+    /// </summary>
+    Task AnnounceAsync(IReadOnlyList<ChangeNotice> notices, CancellationToken ct);
+
+    /// <summary>The notices announced at or after <paramref name="since"/> (microseconds since the Unix epoch, by the announcer's clock).</summary>
+    Task<IReadOnlyList<ChangeNotice>> NoticesSinceAsync(long since, CancellationToken ct);
+
     // ------------------------------------------------------------------ usage (statfs estimates)
 
     /// <summary>Counts blocks and inodes used; may return before the count is stored (statfs figures are estimates).</summary>
@@ -107,6 +140,21 @@ internal interface IFileSystemStore
 
     /// <summary>Stores what <see cref="AddUsageAsync"/> still holds, waiting at most <paramref name="wait"/>; called once, at close.</summary>
     Task FlushUsageAsync(TimeSpan wait);
+}
+
+/// <summary>
+/// One announced change (<see cref="IFileSystemStore.AnnounceAsync"/>): at <see cref="At"/> (microseconds since the
+/// Unix epoch), <see cref="Client"/> changed <see cref="Change"/>. <see cref="Id"/> tells two notices apart.
+/// </summary>
+internal readonly record struct ChangeNotice(long At, Guid Id, Guid Client, NamespaceChange Change)
+{
+    /// <summary>How long a notice is kept: watchers read the last few seconds; the rest is slack for clock skew.</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>Notices are kept in partitions of this many microseconds (10 s), so a watcher reads one or two.</summary>
+    public const long BucketMicros = 10_000_000;
+
+    public long Bucket => At / BucketMicros;
 }
 
 /// <summary>How a fenced inode commit ended: applied, not applied because the fence moved (to <see cref="StoredFence"/>), or the inode is gone.</summary>

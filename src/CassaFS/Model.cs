@@ -81,7 +81,33 @@ public sealed record Inode
 
     /// <summary>st_blocks in 512-byte units for a filesystem of the given block size: allocated blocks only.</summary>
     public long StBlocks(int blockSize) => Blocks * (blockSize / 512);
+
+    /// <summary>What moves whenever the file's data may have changed (see <see cref="InodeVersion"/>).</summary>
+    public InodeVersion Version => new(Fence, Size, Mtime, Ctime);
 }
+
+/// <summary>
+/// A stored state of an inode's data: every data change commits a new size, mtime or ctime, and a change by another
+/// lock holder a new fence, so two equal versions saw the same bytes. A face that caches file data (the kernel's page
+/// cache behind FUSE) keeps it across opens only while the version it cached stays the stored one.
+/// </summary>
+public readonly record struct InodeVersion(long Fence, long Size, Timespec Mtime, Timespec Ctime);
+
+/// <summary>
+/// The times one touch sets (<see cref="IFileSystemStore.TouchAsync"/>); a null one keeps what is stored. A touch
+/// names only what it moves: a reader's atime must not write back the mtime and ctime it loaded, over a writer's.
+/// </summary>
+public readonly record struct TouchedTimes(Timespec? Atime = null, Timespec? Mtime = null, Timespec? Ctime = null)
+{
+    /// <summary>mtime and ctime both, as a directory's entries change them.</summary>
+    public static TouchedTimes Modified(Timespec now) => new(Mtime: now, Ctime: now);
+}
+
+/// <summary>
+/// A change another client made, as <see cref="CassaFileSystem.WatchChanges"/> reports it: the entry
+/// <see cref="Name"/> of the directory <see cref="Inode"/>, or (<see cref="Name"/> null) the inode's own attributes.
+/// </summary>
+public readonly record struct NamespaceChange(Guid Inode, string? Name);
 
 /// <summary>One name in a directory.</summary>
 public sealed record DirectoryEntry(string Name, Guid Inode, FileType Type);

@@ -32,6 +32,16 @@ public sealed class FileHandle
 
     internal bool Released { get; set; }
 
+    /// <summary>The inode's version as this open found it stored (before an O_TRUNC truncated it).</summary>
+    public InodeVersion OpenedVersion { get; internal set; }
+
+    /// <summary>
+    /// The version every byte this client read or wrote through the file agrees with, or null when another client
+    /// changed the file meanwhile (or it cannot tell). A face that keeps the file's data cached (FUSE's keep_cache) may
+    /// keep it at the next open if that open finds this version still stored (<see cref="OpenedVersion"/>).
+    /// </summary>
+    public InodeVersion? CoherentVersion => File.Coherent;
+
     /// <summary>Whether this handle's reads have had their atime considered (relatime: once per handle).</summary>
     internal bool AtimeConsidered { get; set; }
 }
@@ -43,7 +53,7 @@ public sealed class FileHandle
 /// <see cref="CassaFileSystem"/> keeps the POSIX checks and the fenced commit of the inode.
 /// <para>Concurrency. Everything is guarded by the gate (<see cref="GatedAsync"/>), except what the ungated read path
 /// touches: the read cache and its generation (concurrent and atomic), and the read-ahead hints
-/// (<see cref="LastReadBlock"/>, <see cref="SizeSeenByReads"/>, <see cref="ChangeSeenByReads"/>), where a lost update
+/// (<see cref="LastReadBlock"/>, <see cref="SizeSeenByReads"/>, <see cref="VersionSeenByReads"/>), where a lost update
 /// costs at most a fetch. That path also looks at <see cref="WriterLock"/>, <see cref="MetadataDirty"/> and
 /// <see cref="HasBuffered"/> to choose it: a writer's first write sets them under the gate before it stores anything,
 /// and drops the read cache, so a read that raced it reads what was stored before the write, as it may.</para>
@@ -55,7 +65,7 @@ internal sealed class OpenFile
     private readonly IFileSystemStore _store;
     private readonly FileSystemOptions _options;
     private readonly Dictionary<long, DirtyBlock> _dirty = new();
-    private readonly List<(long Index, Task Write)> _inFlight = new();
+    private readonly List<(long Index, Task Write, bool Slice)> _inFlight = new();
     private Exception? _writeBackError;
 
     public OpenFile(Guid id, int blockSize, IFileSystemStore store, FileSystemOptions options)
@@ -69,8 +79,69 @@ internal sealed class OpenFile
     public Guid Id { get; }
     public int BlockSize { get; }
 
+    /// <summary>
+    /// This client removed the file's last name while it was open here, so the kernel in front of this client knows
+    /// the name is gone: an open of it can only come through a descriptor (/proc/self/fd), never a stale name.
+    /// </summary>
+    public bool UnlinkedHere { get; set; }
+
     /// <summary>Handles open on it here; -1 once the last release retires it.</summary>
     public int Handles { get; set; }
+
+    /// <summary>
+    /// The stored version that every byte this client passed through the file's handles (reads answered, writes
+    /// taken) agrees with: set by the first open, moved on by this client's own commits when they started from it,
+    /// null for good once the file was seen changed by anyone else. A face may keep what it cached of the file's data
+    /// while this is the version stored (<see cref="FileHandle.CoherentVersion"/>).
+    /// </summary>
+    public InodeVersion? Coherent
+    {
+        get
+        {
+            lock (_coherence) return _coherent;
+        }
+        set
+        {
+            lock (_coherence) _coherent = value;
+        }
+    }
+
+    // Guards the version (a multi-word value the ungated read path notes too) and whether an open has set it yet.
+    private readonly object _coherence = new();
+    private InodeVersion? _coherent;
+    private bool _coherenceStarted;
+
+    /// <summary>
+    /// Notes the inode an open loaded: the first load of this open file's life starts the coherent version (nothing
+    /// has passed through a handle yet; concurrent opens may load in any order), later ones are checked against it.
+    /// </summary>
+    public void NoteOpened(Inode stored)
+    {
+        lock (_coherence)
+        {
+            if (!_coherenceStarted) _coherent = stored.Version;
+            else if (_coherent != stored.Version) _coherent = null;
+            _coherenceStarted = true;
+        }
+    }
+
+    /// <summary>Notes an inode of this file as loaded from storage: a version other than the coherent one means another change.</summary>
+    public void NoteLoaded(Inode stored)
+    {
+        lock (_coherence)
+        {
+            if (_coherent != stored.Version) _coherent = null;
+        }
+    }
+
+    /// <summary>Notes this client's own commit of <paramref name="committed"/>: coherent still, when it was before.</summary>
+    public void NoteCommitted(Inode committed)
+    {
+        lock (_coherence)
+        {
+            if (_coherent is not null) _coherent = committed.Version;
+        }
+    }
 
     /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>
     public Task<CassaFS.Locks.ILockHandle>? Hold { get; set; }
@@ -131,6 +202,9 @@ internal sealed class OpenFile
     /// <summary>Metadata changed by writes (size, mtime, mode) not yet committed.</summary>
     public bool MetadataDirty { get; set; }
 
+    /// <summary>chmod, chown or utimens joined the writer's pending inode: its commit carries owner, group and atime too.</summary>
+    public bool AttributesSet { get; set; }
+
     /// <summary>Blocks that exist in storage (loaded when the writer lock is taken).</summary>
     public HashSet<long>? Allocated { get; set; }
 
@@ -145,13 +219,17 @@ internal sealed class OpenFile
     /// <summary>Whether this file's writer has held its lock without writing for <see cref="FileSystemOptions.WriterLockIdle"/>.</summary>
     public bool IsIdleWriter => WriterLock is not null && DateTime.UtcNow - LastWrite >= _options.WriterLockIdle;
 
-    /// <summary>Lets go of the writer's lock and what it loaded with it.</summary>
+    /// <summary>Lets go of the writer's lock and what it loaded with it: the blocks read under it are good only while it is held.</summary>
     public async Task ReleaseWriterLockAsync()
     {
         var held = WriterLock;
         WriterLock = null;
         Stamps = null;
         Allocated = null;
+        DropReadCache();
+        _slicesStored.Clear(); // counted per holding: the next one starts afresh
+        _compactionsDue.Clear();
+        _slicesFound.Clear();
         if (held is not null) await held.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -165,12 +243,16 @@ internal sealed class OpenFile
     /// fills, and the oldest beyond <see cref="FileSystemOptions.WriteBackBlocks"/>. Needs the writer's holding. When
     /// <paramref name="owner"/> holds the owner of <paramref name="data"/> and the write is exactly one whole block not
     /// yet buffered, the block keeps that array (no copy) and <paramref name="owner"/> is emptied.
+    /// <para>A partial write into a block that holds stored data never reads that block: the buffer keeps only the
+    /// range written (<see cref="DirtyBlock.Partial"/>), which is stored as a slice. Reading the block first cost a
+    /// whole block read per small write, and random small writes ran at a few dozen a second (issue 15).</para>
     /// </summary>
     public async Task BufferWriteAsync(long offset, ReadOnlyMemory<byte> data, System.Runtime.CompilerServices.StrongBox<IMemoryOwner<byte>?>? owner, CancellationToken ct)
     {
         DropReadCache();
         var end = offset + data.Length;
-        var committedSize = Inode!.Size;
+        // What storage may hold: the committed size, or more where this holding stored blocks beyond it.
+        var storedSize = Math.Max(Inode!.Size, Size);
         long? stamp = null; // one for every block this call stores: each is stored at most once per call
         for (var index = offset / BlockSize; index * BlockSize < end; index++)
         {
@@ -183,29 +265,17 @@ internal sealed class OpenFile
                 await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
                 continue;
             }
+            // One range per buffered block: a write apart from it stores the range first (this call's stamp, a
+            // position of its own) and starts another.
+            if (_dirty.TryGetValue(index, out var buffered) && !buffered.Touches(from, to))
+                await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
             if (!_dirty.TryGetValue(index, out var block))
             {
-                block = new DirtyBlock(BlockSize);
-                _dirty[index] = block;
-                // A partial write inside stored data must keep the bytes around it: read the block once.
-                var coversStored = from == 0 && to >= Math.Min(BlockSize, committedSize - blockStart);
-                if (!coversStored && blockStart < committedSize && Allocated!.Contains(index))
-                {
-                    // A full block leaves the buffer as soon as its write starts; until that write lands, storage
-                    // still holds the older bytes, and a read-modify-write on them would undo it.
-                    while (_inFlight.Exists(w => w.Index == index)) await AwaitOldestWriteAsync().ConfigureAwait(false);
-                    var stored = await _store.ReadBlockAsync(Id, index, ct).ConfigureAwait(false);
-                    if (stored is { } bytes)
-                    {
-                        bytes.Span.CopyTo(block.Buffer);
-                        block.Length = bytes.Length;
-                    }
-                }
+                var extent = Allocated!.Contains(index) ? (int)Math.Clamp(storedSize - blockStart, 0, BlockSize) : 0;
+                _dirty[index] = block = new DirtyBlock(BlockSize, from, extent);
             }
-            if (from > block.Length) block.Buffer.AsSpan(block.Length, from - block.Length).Clear();
-            data.Span.Slice((int)(blockStart + from - offset), to - from).CopyTo(block.Buffer.AsSpan(from));
-            block.Length = Math.Max(block.Length, to);
-            if (block.Length == BlockSize) await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
+            block.Write(from, data.Span.Slice((int)(blockStart + from - offset), to - from));
+            if (block.Length == BlockSize && !block.Partial) await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
         }
         Size = Math.Max(Size, end);
         MetadataDirty = true;
@@ -213,9 +283,13 @@ internal sealed class OpenFile
         if (_dirty.Count > _options.WriteBackBlocks)
             foreach (var index in _dirty.Keys.Order().Take(_dirty.Count - _options.WriteBackBlocks).ToList())
                 await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
+        await StartCompactionsAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>Starts storing every buffered block and waits for all in flight; throws the first error any of them met.</summary>
+    /// <summary>
+    /// Starts storing every buffered block and waits for all in flight, then runs the compactions due (so a file
+    /// written by many short holdings gets compacted too); throws the first error any of them met.
+    /// </summary>
     public async Task StoreBufferedAsync(CancellationToken ct)
     {
         if (_dirty.Count > 0)
@@ -224,25 +298,54 @@ internal sealed class OpenFile
             foreach (var index in _dirty.Keys.Order().ToList()) await StartBlockWriteAsync(index, stamp, ct).ConfigureAwait(false);
         }
         while (_inFlight.Count > 0) await AwaitOldestWriteAsync().ConfigureAwait(false);
+        if (_writeBackError is null) await StartCompactionsAsync(ct).ConfigureAwait(false);
+        while (_inFlight.Count > 0) await AwaitOldestWriteAsync().ConfigureAwait(false);
         ThrowWriteBackError();
     }
 
-    /// <summary>Starts storing one buffered block (its index row first, so every stored block is indexed), waiting if too many are in flight.</summary>
+    /// <summary>
+    /// Starts storing one buffered block (its index row first, so every stored block is indexed), waiting if too many
+    /// are in flight: a whole block as the block's row, a partial one as a slice.
+    /// </summary>
     private async Task StartBlockWriteAsync(long index, long stamp, CancellationToken ct)
     {
         if (!_dirty.Remove(index, out var block)) return;
         WriterLock!.ThrowIfLost(Id.ToString());
         var isNew = Allocated!.Add(index);
-        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, stamp, ct)));
-        while (_inFlight.Count >= _options.BlocksInFlight) await AwaitOldestWriteAsync().ConfigureAwait(false);
+        var countStored = false;
+        if (block.Partial)
+        {
+            // Fetched copies of the block were merged with this range while it was buffered; it is stored now.
+            DropReadCache();
+            countStored = !isNew && !_slicesStored.ContainsKey(index); // this holding's first slice here: what did earlier ones leave?
+            var (count, bytes) = _slicesStored.GetValueOrDefault(index);
+            _slicesStored[index] = (count + 1, bytes + block.Length - block.Start);
+            if (count + 1 >= _options.CompactAfterSlices || bytes + block.Length - block.Start >= BlockSize) _compactionsDue.Add(index);
+        }
+        else
+        {
+            _slicesStored.Remove(index); // the row supersedes them
+            _compactionsDue.Remove(index);
+        }
+        _inFlight.Add((index, WriteBlockAsync(index, block, isNew, countStored, stamp, ct), block.Partial));
+        await BoundInFlightAsync().ConfigureAwait(false);
     }
 
-    private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, long stamp, CancellationToken ct)
+    private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, bool countStored, long stamp, CancellationToken ct)
     {
+        // A slice's bytes are copied out and its block's buffer given back at once: slices in flight
+        // (SlicesInFlight of them) cost their own bytes, not a block each.
+        var (start, slice) = block.Partial ? (block.Start, block.Range.ToArray()) : (0, null);
+        if (slice is not null) block.Dispose();
         try
         {
             if (isNew) await _store.AddBlockIndexAsync(Id, index, stamp, ct).ConfigureAwait(false);
-            await _store.WriteBlockAsync(Id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
+            if (slice is not null)
+            {
+                await _store.WriteSliceAsync(Id, index, start, slice, stamp, ct).ConfigureAwait(false);
+                if (countStored) _slicesFound[index] = await _store.CountSlicesAsync(Id, index, _options.CompactAfterSlices, ct).ConfigureAwait(false);
+            }
+            else await _store.WriteBlockAsync(Id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -250,9 +353,80 @@ internal sealed class OpenFile
         }
     }
 
+    /// <summary>
+    /// Waits while too many writes are in flight: <see cref="FileSystemOptions.BlocksInFlight"/> whole blocks and
+    /// compactions (each moves a block), <see cref="FileSystemOptions.SlicesInFlight"/> in all. Slices are small, and a
+    /// random small write costs one slice write's round trip: their throughput is how many are under way at once.
+    /// </summary>
+    private async Task BoundInFlightAsync()
+    {
+        while (_inFlight.Count >= _options.SlicesInFlight || _inFlight.Count(w => !w.Slice) >= _options.BlocksInFlight)
+            await AwaitOldestWriteAsync().ConfigureAwait(false);
+    }
+
+    // ------------------------------------------------------------------ compaction
+
+    /// <summary>
+    /// Slices this holding stored into each block since the block's row was last written, and their bytes: a block
+    /// is compacted after <see cref="FileSystemOptions.CompactAfterSlices"/> of them or a block's worth of bytes, so a
+    /// read never merges more than that.
+    /// </summary>
+    private readonly Dictionary<long, (int Count, long Bytes)> _slicesStored = new();
+
+    /// <summary>Blocks that reached <see cref="FileSystemOptions.CompactAfterSlices"/>, compacted at the end of the next write or at flush.</summary>
+    private readonly HashSet<long> _compactionsDue = new();
+
+    /// <summary>
+    /// Slices a block held once this holding stored its first one there (earlier holdings' included), counted by that
+    /// write in flight: slices left by many short holdings, each storing a few, add up to a compaction too.
+    /// </summary>
+    private readonly ConcurrentDictionary<long, int> _slicesFound = new();
+
+    /// <summary>
+    /// Compacts the blocks due, in flight, under one stamp taken after every stamp their slices carry. Started only
+    /// after the stores of a write call or flush: a store of the same call, stamped below the compaction, would
+    /// otherwise lose to it. A write or a flush thus takes two stamps.
+    /// </summary>
+    private async Task StartCompactionsAsync(CancellationToken ct)
+    {
+        foreach (var (index, found) in _slicesFound)
+        {
+            _slicesFound.TryRemove(index, out _);
+            // A whole-block write since has superseded them (and will be cleared by the next compaction).
+            if (!_slicesStored.TryGetValue(index, out var stored)) continue;
+            _slicesStored[index] = stored with { Count = Math.Max(stored.Count, found) };
+            if (found >= _options.CompactAfterSlices) _compactionsDue.Add(index);
+        }
+        if (_compactionsDue.Count == 0) return;
+        var stamp = Stamps!.Next();
+        foreach (var index in _compactionsDue.Order().ToList())
+        {
+            _compactionsDue.Remove(index);
+            _slicesStored.Remove(index);
+            WriterLock!.ThrowIfLost(Id.ToString());
+            var earlier = _inFlight.Where(w => w.Index == index).Select(w => w.Write).ToArray();
+            _inFlight.Add((index, CompactAsync(index, earlier, stamp, ct), false));
+            await BoundInFlightAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Writes the merged block back as its row at <paramref name="stamp"/>, then deletes the slices it folded in. Once
+    /// this block's earlier writes have landed, every slice it has is stamped below <paramref name="stamp"/>: readers
+    /// see the old row with its slices, then the new row (which supersedes them), then the row alone. Slices of later
+    /// writes carry later stamps: they overlay the new row and survive the delete.
+    /// </summary>
+    private async Task CompactAsync(long index, Task[] earlier, long stamp, CancellationToken ct)
+    {
+        await Task.WhenAll(earlier).ConfigureAwait(false);
+        if (await _store.ReadBlockAsync(Id, index, ct).ConfigureAwait(false) is not { } merged) return;
+        await _store.WriteBlockAsync(Id, index, merged, stamp, ct).ConfigureAwait(false);
+        await _store.DeleteFoldedSlicesAsync(Id, index, stamp, ct).ConfigureAwait(false);
+    }
+
     private async Task AwaitOldestWriteAsync()
     {
-        var (_, write) = _inFlight[0];
+        var (_, write, _) = _inFlight[0];
         _inFlight.RemoveAt(0);
         try
         {
@@ -261,11 +435,16 @@ internal sealed class OpenFile
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _writeBackError ??= e;
+            Coherent = null;
         }
     }
 
     /// <summary>Keeps the first error of a write-back for the next write, flush or fsync to report (as POSIX does).</summary>
-    public void NoteWriteBackError(Exception e) => _writeBackError ??= e;
+    public void NoteWriteBackError(Exception e)
+    {
+        _writeBackError ??= e;
+        Coherent = null;
+    }
 
     /// <summary>Reports (once) the first error of a write-back that failed.</summary>
     public void ThrowWriteBackError()
@@ -281,7 +460,12 @@ internal sealed class OpenFile
         foreach (var block in _dirty.Values) block.Dispose();
         _dirty.Clear();
         _inFlight.Clear();
+        _slicesStored.Clear();
+        _compactionsDue.Clear();
+        _slicesFound.Clear();
         MetadataDirty = false;
+        AttributesSet = false;
+        Coherent = null;
         DropReadCache();
     }
 
@@ -314,8 +498,8 @@ internal sealed class OpenFile
     /// <summary>The size the last read of stored data found, -1 before any.</summary>
     public long SizeSeenByReads { get; private set; } = -1;
 
-    /// <summary>The mtime and ctime the last read of stored data found: when another client changes the file, its cached blocks are stale.</summary>
-    public (Timespec Mtime, Timespec Ctime)? ChangeSeenByReads { get; private set; }
+    /// <summary>The version the last read of stored data found: when another client changes the file, its cached blocks are stale.</summary>
+    public InodeVersion? VersionSeenByReads { get; private set; }
 
     /// <summary>
     /// Starts fetching what a read at <paramref name="offset"/> wants by the size the last read saw, before the inode
@@ -329,18 +513,18 @@ internal sealed class OpenFile
 
     /// <summary>
     /// Notes the inode a read of stored data found; returns the cache generation to read in. Another client wrote
-    /// since the blocks were fetched when the size, mtime or ctime moved (NFS's rule), so `tail -f` and
-    /// Get-Content -Wait see what it appended.
+    /// since the blocks were fetched when the version moved (size, mtime or ctime, as NFS's rule has it, and the
+    /// fence: a change by another holder that kept all three still moves it), so `tail -f` and Get-Content -Wait see
+    /// what it appended.
     /// </summary>
     public long NoteStoredInode(Inode inode, long generation)
     {
-        var change = (inode.Mtime, inode.Ctime);
-        if (ChangeSeenByReads is { } seen && (seen != change || inode.Size != SizeSeenByReads))
+        if (VersionSeenByReads != inode.Version) // the first such read too: blocks read under a writer's holding may be there
         {
             DropReadCache();
             generation = CacheGeneration;
         }
-        ChangeSeenByReads = change;
+        VersionSeenByReads = inode.Version;
         SizeSeenByReads = inode.Size;
         return generation;
     }
@@ -368,7 +552,7 @@ internal sealed class OpenFile
         var fetches = new Task<ReadOnlyMemory<byte>?>?[window.Last - window.First + 1];
         for (var index = window.First; index <= window.LastWanted; index++)
         {
-            if (buffered && _dirty.ContainsKey(index)) continue;
+            if (buffered && _dirty.TryGetValue(index, out var dirty) && !dirty.Partial) continue; // a partial one is read merged
             var fetch = FetchBlock(index, generation);
             if (index <= window.Last) fetches[index - window.First] = fetch;
         }
@@ -397,8 +581,13 @@ internal sealed class OpenFile
             var to = (int)Math.Min(BlockSize, offset + count - blockStart);
             var destination = buffer.Slice((int)(blockStart + from - offset), to - from);
             ReadOnlyMemory<byte> data;
-            if (buffered && _dirty.TryGetValue(index, out var dirty)) data = dirty.Buffer.AsMemory(0, dirty.Length);
-            else data = await fetches[index - first]!.WaitAsync(ct).ConfigureAwait(false) ?? ReadOnlyMemory<byte>.Empty;
+            var dirty = buffered ? _dirty.GetValueOrDefault(index) : null;
+            if (dirty is { Partial: false }) data = dirty.Buffer.AsMemory(0, dirty.Length);
+            else
+            {
+                var stored = await fetches[index - first]!.WaitAsync(ct).ConfigureAwait(false);
+                data = (dirty is null ? stored : Slice.Overlay(stored, long.MinValue, new[] { dirty.AsOverlay })) ?? ReadOnlyMemory<byte>.Empty;
+            }
             var available = Math.Max(0, Math.Min(to, data.Length) - from);
             if (available > 0) data.Span.Slice(from, available).CopyTo(destination.Span);
             destination.Span[available..].Clear();
@@ -425,13 +614,24 @@ internal sealed class OpenFile
 
 /// <summary>
 /// A block being assembled in memory: a buffer of at least the block size and how much of it is valid. The buffer is
-/// rented from the pool, or is the array of a whole-block write whose owner it then keeps and disposes.
+/// rented from the pool, or is the array of a whole-block write whose owner it then keeps and disposes. A block that
+/// holds stored data the writes so far do not cover is <see cref="Partial"/>: it knows one range, stored as a slice.
 /// </summary>
 internal sealed class DirtyBlock : IDisposable
 {
     private IMemoryOwner<byte>? _owner;
 
-    public DirtyBlock(int blockSize) => Buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+    /// <summary>
+    /// A block whose first write starts at <paramref name="start"/>; storage may hold data in its first
+    /// <paramref name="extent"/> bytes (0: none, so the bytes not written read as zeros).
+    /// </summary>
+    public DirtyBlock(int blockSize, int start, int extent)
+    {
+        Buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+        Extent = extent;
+        Partial = extent > 0;
+        if (Partial) Start = Length = start;
+    }
 
     private DirtyBlock(byte[] buffer, int length, IMemoryOwner<byte> owner)
     {
@@ -454,8 +654,40 @@ internal sealed class DirtyBlock : IDisposable
 
     public byte[] Buffer { get; private set; }
 
-    /// <summary>Bytes from the start of the block that hold data (the rest of the file's block reads as zeros).</summary>
-    public int Length { get; set; }
+    /// <summary>Bytes from the start of the block that hold data (the rest of the file's block reads as zeros); a partial block's range ends here.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Where a partial block's range starts (0 for a whole one).</summary>
+    public int Start { get; private set; }
+
+    /// <summary>The bytes storage may hold in this block: a range from 0 to at least this knows all of it.</summary>
+    private int Extent { get; }
+
+    /// <summary>Only [<see cref="Start"/>, <see cref="Length"/>) is known; the rest of the block is what storage holds.</summary>
+    public bool Partial { get; private set; }
+
+    /// <summary>A partial block's range (the slice it is stored as).</summary>
+    public ReadOnlyMemory<byte> Range => Buffer.AsMemory(Start, Length - Start);
+
+    /// <summary>The known bytes as a slice newer than anything stored, to lay over the stored block.</summary>
+    public Slice AsOverlay => new(long.MaxValue, Start, Range);
+
+    /// <summary>Whether a write of [<paramref name="from"/>, <paramref name="to"/>) can join this block's range (a whole block takes any).</summary>
+    public bool Touches(int from, int to) => !Partial || (from <= Length && to >= Start);
+
+    /// <summary>
+    /// Copies <paramref name="bytes"/> in at <paramref name="from"/> (which <see cref="Touches"/> must allow). A whole
+    /// block's gap before it reads as zeros; a partial block whose range comes to cover all stored data becomes whole.
+    /// </summary>
+    public void Write(int from, ReadOnlySpan<byte> bytes)
+    {
+        if (!Partial && from > Length) Buffer.AsSpan(Length, from - Length).Clear();
+        bytes.CopyTo(Buffer.AsSpan(from));
+        Length = Math.Max(Length, from + bytes.Length);
+        if (!Partial) return;
+        Start = Math.Min(Start, from);
+        Partial = Start > 0 || Length < Extent;
+    }
 
     public void Dispose()
     {

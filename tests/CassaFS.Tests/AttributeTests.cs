@@ -191,3 +191,71 @@ public class AttributeTests(FileSystemFixture f) : IClassFixture<FileSystemFixtu
         Assert.Equal(after.TotalBlocks, after.FreeBlocks + after.UsedBlocks);
     }
 }
+
+/// <summary>chmod, chown and utimens of a file this client is writing (tar does all three to every file it extracts).</summary>
+public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
+{
+    [Fact]
+    public async Task Attributes_set_while_writing_join_the_writers_commit_without_locks_of_their_own_and_show_everywhere_after_close()
+    {
+        var counting = new CountingLocks();
+        await using var writer = await f.SecondClientAsync(real => counting.Wrapping(real));
+        var dir = await f.Fs.ScratchAsync();
+        var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x180, OpenFlags.WriteOnly, FsTestExtensions.Root);
+        await writer.Fs.WriteAsync(handle, 0, "some bytes"u8.ToArray());
+        var before = counting.Acquired;
+        var mtime = Timespec.FromParts(1_600_000_000, 5);
+        await writer.Fs.SetAttrAsync(inode.Id, new AttributeChanges { Mtime = TimeChange.To(mtime) }, FsTestExtensions.Root, handle);
+        await writer.Fs.SetAttrAsync(inode.Id, new AttributeChanges { Uid = 1000, Gid = 50 }, FsTestExtensions.Root, handle);
+        var seen = await writer.Fs.SetAttrAsync(inode.Id, new AttributeChanges { Mode = 0x1A4 }, FsTestExtensions.Root, handle);
+        Assert.Equal(before, counting.Acquired);
+        Assert.Equal((0x1A4, 1000, 50, mtime, 10L), (seen.Mode, seen.Uid, seen.Gid, seen.Mtime, seen.Size));
+        var local = await writer.Fs.GetAttrAsync(inode.Id);
+        Assert.Equal((0x1A4, 1000, 50, mtime), (local.Mode, local.Uid, local.Gid, local.Mtime));
+
+        await writer.Fs.ReleaseAsync(handle);
+        var stored = await f.Fs.GetAttrAsync(inode.Id);
+        Assert.Equal((0x1A4, 1000, 50, mtime, 10L), (stored.Mode, stored.Uid, stored.Gid, stored.Mtime, stored.Size));
+    }
+
+    [Fact]
+    public async Task An_owner_check_still_refuses_a_chmod_by_another_user_of_a_file_being_written()
+    {
+        var dir = await f.Fs.ScratchAsync();
+        var (handle, inode) = await f.Fs.CreateAsync(dir.Id, "f", 0x1B6, OpenFlags.WriteOnly, FsTestExtensions.Alice);
+        await f.Fs.WriteAsync(handle, 0, "x"u8.ToArray());
+        Assert.Equal(Errno.EPERM, await FsTestExtensions.ErrnoOf(() => f.Fs.SetAttrAsync(inode.Id, new AttributeChanges { Mode = 0x1FF }, FsTestExtensions.Bob, handle)));
+        await f.Fs.ReleaseAsync(handle);
+        Assert.Equal(0x1B6, (await f.Fs.GetAttrAsync(inode.Id)).Mode);
+    }
+
+    /// <summary>Counts the locks a client acquires.</summary>
+    private sealed class CountingLocks
+    {
+        private int _acquired;
+
+        public int Acquired => Volatile.Read(ref _acquired);
+
+        public CassaFS.Locks.ILockProvider Wrapping(CassaFS.Locks.ILockProvider inner) => new Provider(this, inner);
+
+        private sealed class Provider(CountingLocks counts, CassaFS.Locks.ILockProvider inner) : CassaFS.Locks.ILockProvider
+        {
+            public string Name => inner.Name;
+
+            public ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default)
+            {
+                Interlocked.Increment(ref counts._acquired);
+                return inner.AcquireAsync(request, ct);
+            }
+
+            public IAsyncEnumerable<CassaFS.Locks.LockInfo> ListAsync(string? keyPrefix = null, CancellationToken ct = default) => inner.ListAsync(keyPrefix, ct);
+
+            public ValueTask<CassaFS.Locks.LockInfo> InspectAsync(CassaFS.Locks.LockKey key, CancellationToken ct = default) => inner.InspectAsync(key, ct);
+
+            public ValueTask<bool> BreakAsync(CassaFS.Locks.LockKey key, string participantId, string reason, CancellationToken ct = default) =>
+                inner.BreakAsync(key, participantId, reason, ct);
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
+    }
+}

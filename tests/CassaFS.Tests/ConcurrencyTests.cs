@@ -108,6 +108,49 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         Assert.Equal(new string('B', 100), Encoding.ASCII.GetString(await reader.Fs.ReadFileAsync(file.Id)));
     }
 
+    /// <summary>
+    /// A stale writer (its lock lost unnoticed) buffers a small write into stored data, a slice; the next holder then
+    /// does <paramref name="fresh"/>; the stale slice is stored only after. Returns what a third client reads.
+    /// </summary>
+    private async Task<string> ReadAfterAStaleSliceAsync(string name, Func<CassaFileSystem, Guid, Task> fresh)
+    {
+        var dir = await Fs.ScratchAsync();
+        var file = await Fs.WriteFileAsync(dir.Id, name, Enumerable.Repeat((byte)'0', 100).ToArray());
+        await using var stale = await f.SecondClientAsync(real => new NeverNoticesLoss(real));
+        await using var next = await f.SecondClientAsync();
+        var staleHandle = await stale.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await stale.Fs.WriteAsync(staleHandle, 10, Enumerable.Repeat((byte)'A', 20).ToArray());
+        await stale.ZooKeeper.DisposeAsync();
+        await fresh(next.Fs, file.Id);
+        var e = await Assert.ThrowsAsync<FileSystemException>(() => stale.Fs.FsyncAsync(staleHandle));
+        Assert.Equal(Errno.ESTALE, e.Errno);
+        await using var reader = await f.SecondClientAsync();
+        return Encoding.ASCII.GetString(await reader.Fs.ReadFileAsync(file.Id));
+    }
+
+    [Fact]
+    public async Task A_slice_of_a_holder_whose_lock_was_lost_does_not_show_over_the_new_holders_block()
+    {
+        var read = await ReadAfterAStaleSliceAsync("stale-slice", async (fs, id) =>
+        {
+            var handle = await fs.OpenAsync(id, OpenFlags.WriteOnly, Root);
+            await fs.WriteAsync(handle, 0, Enumerable.Repeat((byte)'B', 100).ToArray());
+            await fs.ReleaseAsync(handle);
+        });
+        Assert.Equal(new string('B', 100), read);
+    }
+
+    [Fact]
+    public async Task A_slice_of_a_holder_whose_lock_was_lost_does_not_come_back_after_the_new_holder_truncates_and_extends()
+    {
+        var read = await ReadAfterAStaleSliceAsync("stale-slice-cut", async (fs, id) =>
+        {
+            await fs.SetAttrAsync(id, new AttributeChanges { Size = 0 }, Root);
+            await fs.SetAttrAsync(id, new AttributeChanges { Size = 100 }, Root);
+        });
+        Assert.Equal(new string('\0', 100), read);
+    }
+
     [Fact]
     public async Task A_file_another_client_unlinks_stays_readable_and_writable_where_it_is_open_and_goes_at_the_last_close()
     {
@@ -127,12 +170,46 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         await holder.Fs.FsyncAsync(h);
         Assert.Equal(data.Concat(more).ToArray(), await holder.Fs.ReadAllAsync(h, data.Length + more.Length));
         Assert.Equal(0, (await Fs.Store.GetInodeAsync(file.Id, default))!.Nlink);
-        // Opening it anew after the unlink is opening a name that is gone.
+        // Opening it anew after the unlink is opening a name that is gone: for a client that holds it open too (its
+        // kernel still caching the name another client removed), but not for the one that removed it (its kernel
+        // knows the name went: only a descriptor, /proc/self/fd, reaches the file there).
         Assert.Equal(Errno.ENOENT, await ErrnoOf(() => latecomer.Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root)));
+        Assert.Equal(Errno.ENOENT, await ErrnoOf(() => holder.Fs.OpenAsync(file.Id, OpenFlags.ReadOnly, Root)));
+        var own = await Fs.WriteFileAsync(dir.Id, "open-here", data);
+        var ownHandle = await Fs.OpenAsync(own.Id, OpenFlags.ReadOnly, Root);
+        await Fs.UnlinkAsync(dir.Id, "open-here", Root);
+        var reopened = await Fs.OpenAsync(own.Id, OpenFlags.ReadOnly, Root);
+        Assert.Equal(data, await Fs.ReadAllAsync(reopened, data.Length));
+        await Fs.ReleaseAsync(reopened);
+        await Fs.ReleaseAsync(ownHandle);
 
         await holder.Fs.ReleaseAsync(h);
         Assert.Null(await Fs.Store.GetInodeAsync(file.Id, default));
         Assert.Empty(await Fs.Store.BlockIndexesAsync(file.Id, 0, default).ToListAsync());
+    }
+
+    [Fact]
+    public async Task A_handle_that_wrote_and_read_under_its_lock_reads_another_clients_later_write_once_the_lock_went()
+    {
+        // Blocks read under a writer's holding are good only while it holds the lock. A handle whose first plain
+        // read came after its holding ended served them after another client's write (SQLite saw a malformed page).
+        var dir = await Fs.ScratchAsync();
+        var length = 4 * Fs.BlockSize;
+        var file = await Fs.WriteFileAsync(dir.Id, "handover", Enumerable.Repeat((byte)'A', length).ToArray());
+        var handle = await Fs.OpenAsync(file.Id, OpenFlags.ReadWrite, Root);
+        await Fs.WriteAsync(handle, 0, "a"u8.ToArray()); // takes the lock
+        var expected = Enumerable.Repeat((byte)'A', length).ToArray();
+        expected[0] = (byte)'a';
+        Assert.Equal(expected, await Fs.ReadAllAsync(handle, length)); // read under it
+        await Fs.FsyncAsync(handle);
+
+        await using var other = await f.SecondClientAsync();
+        var otherHandle = await other.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        await other.Fs.WriteAsync(otherHandle, 0, Enumerable.Repeat((byte)'B', length).ToArray()); // waits for the idle holder to let go
+        await other.Fs.ReleaseAsync(otherHandle);
+
+        Assert.Equal(Enumerable.Repeat((byte)'B', length).ToArray(), await Fs.ReadAllAsync(handle, length));
+        await Fs.ReleaseAsync(handle);
     }
 
     private static Task<LockSet> LockSetFor(ILockProvider provider, LockKey key) =>

@@ -35,13 +35,17 @@ public sealed class FileSystemFixture : IAsyncLifetime
         return await CqlSession.ConnectAsync(options);
     }
 
-    /// <summary>Another client of the same filesystem: its own Cassandra session and ZooKeeper session (its locks seen through <paramref name="locks"/> when given).</summary>
-    public async Task<Client> SecondClientAsync(Func<ILockProvider, ILockProvider>? locks = null)
+    /// <summary>
+    /// Another client of the same filesystem: its own Cassandra session and ZooKeeper session (its locks seen through
+    /// <paramref name="locks"/> when given, its options changed by <paramref name="options"/>).
+    /// </summary>
+    public async Task<Client> SecondClientAsync(Func<ILockProvider, ILockProvider>? locks = null, Func<FileSystemOptions, FileSystemOptions>? options = null)
     {
         var session = await Connect(ContactPoint);
         var zk = await ZooKeeperClient.ConnectAsync(ZooKeeperConnect);
         ILockProvider provider = new ZooKeeperLockProvider(zk);
-        var fs = await CassaFileSystem.OpenAsync(session, new FileSystemOptions { Keyspace = Keyspace, Locks = locks?.Invoke(provider) ?? provider });
+        var settings = new FileSystemOptions { Keyspace = Keyspace, Locks = locks?.Invoke(provider) ?? provider };
+        var fs = await CassaFileSystem.OpenAsync(session, options?.Invoke(settings) ?? settings);
         return new Client(session, zk, fs);
     }
 

@@ -90,6 +90,7 @@ internal unsafe struct ConnectionInfoNative
     public const uint CapPosixLocks = 1u << 1;
     public const uint CapAtomicOTrunc = 1u << 3;
     public const uint CapFlockLocks = 1u << 10;
+    public const uint CapAutoInvalData = 1u << 12;
     public const uint CapReadDirPlus = 1u << 13;
     public const uint CapReadDirPlusAuto = 1u << 14;
     public const uint CapWritebackCache = 1u << 16;

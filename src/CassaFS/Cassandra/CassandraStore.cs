@@ -52,7 +52,8 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement GetInode { get; init; }
         public required PreparedStatement InsertInode { get; init; }
         public required PreparedStatement CommitInode { get; init; }
-        public required PreparedStatement TouchInode { get; init; }
+        /// <summary>By the times set: bit 0 atime, bit 1 mtime, bit 2 ctime (index 0 unused).</summary>
+        public required PreparedStatement[] TouchInode { get; init; }
         public required PreparedStatement DeleteInode { get; init; }
         public required PreparedStatement AllInodes { get; init; }
         public required PreparedStatement GetEntry { get; init; }
@@ -67,6 +68,10 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement ReadBlock { get; init; }
         public required PreparedStatement WriteBlock { get; init; }
         public required PreparedStatement DeleteBlock { get; init; }
+        public required PreparedStatement ReadSlices { get; init; }
+        public required PreparedStatement SliceStamps { get; init; }
+        public required PreparedStatement WriteSlice { get; init; }
+        public required PreparedStatement DeleteSlices { get; init; }
         public required PreparedStatement AddIndex { get; init; }
         public required PreparedStatement DeleteIndex { get; init; }
         public required PreparedStatement IndexesFrom { get; init; }
@@ -80,6 +85,8 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement Usage { get; init; }
         public required PreparedStatement IndexedInodes { get; init; }
         public required PreparedStatement AttributedInodes { get; init; }
+        public required PreparedStatement Announce { get; init; }
+        public required PreparedStatement NoticesSince { get; init; }
 
         public static async Task<Statements> PrepareAsync(CqlSession session, string ks, CancellationToken ct)
         {
@@ -90,7 +97,7 @@ internal sealed class CassandraStore : IFileSystemStore
                 InsertInode = await P($"INSERT INTO {ks}.inodes ({InodeColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").ConfigureAwait(false),
                 CommitInode = await P($"UPDATE {ks}.inodes SET type = ?, mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, rdev = ?, atime = ?, mtime = ?, ctime = ?, " +
                     "target = ?, generation = ?, parent = ?, blocks = ?, fence = ? WHERE id = ? IF fence = ?").ConfigureAwait(false),
-                TouchInode = await P($"UPDATE {ks}.inodes SET atime = ?, mtime = ?, ctime = ? WHERE id = ?").ConfigureAwait(false),
+                TouchInode = await PrepareTouchesAsync(P, ks).ConfigureAwait(false),
                 DeleteInode = await P($"DELETE FROM {ks}.inodes WHERE id = ?").ConfigureAwait(false),
                 AllInodes = await P($"SELECT {InodeColumns} FROM {ks}.inodes").ConfigureAwait(false),
                 // Single entries and attributes are read as a one-name slice [name, name], never with "name = ?". On Cassandra
@@ -110,9 +117,15 @@ internal sealed class CassandraStore : IFileSystemStore
                 ListEntriesAfter = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?").ConfigureAwait(false),
                 AnyEntry = await P($"SELECT inode FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 AllEntries = await P($"SELECT dir, name, inode, type FROM {ks}.entries").ConfigureAwait(false),
-                ReadBlock = await P($"SELECT data FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                // The row's write time is the stamp of the whole-block write: slices stamped no later are superseded by it.
+                ReadBlock = await P($"SELECT data, WRITETIME(data) FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 WriteBlock = await P($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)").ConfigureAwait(false),
                 DeleteBlock = await P($"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                ReadSlices = await P($"SELECT stamp, pos, data FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                SliceStamps = await P($"SELECT stamp FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                WriteSlice = await P($"INSERT INTO {ks}.slices (inode, idx, stamp, pos, data) VALUES (?, ?, ?, ?, ?)").ConfigureAwait(false),
+                // A partition delete at a stamp removes the slices stamped at or below it; later ones survive.
+                DeleteSlices = await P($"DELETE FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 AddIndex = await P($"INSERT INTO {ks}.block_index (inode, idx) VALUES (?, ?)").ConfigureAwait(false),
                 DeleteIndex = await P($"DELETE FROM {ks}.block_index WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 IndexesFrom = await P($"SELECT idx FROM {ks}.block_index WHERE inode = ? AND idx >= ?").ConfigureAwait(false),
@@ -126,7 +139,23 @@ internal sealed class CassandraStore : IFileSystemStore
                 Usage = await P($"SELECT blocks, inodes FROM {ks}.usage WHERE fs = 'fs'").ConfigureAwait(false),
                 IndexedInodes = await P($"SELECT DISTINCT inode FROM {ks}.block_index").ConfigureAwait(false),
                 AttributedInodes = await P($"SELECT DISTINCT inode FROM {ks}.xattrs").ConfigureAwait(false),
+                Announce = await P($"INSERT INTO {ks}.notices (bucket, at, id, client, inode, name) VALUES (?, ?, ?, ?, ?, ?) " +
+                    $"USING TTL {(int)ChangeNotice.Lifetime.TotalSeconds}").ConfigureAwait(false),
+                NoticesSince = await P($"SELECT at, id, client, inode, name FROM {ks}.notices WHERE bucket = ? AND at >= ?").ConfigureAwait(false),
             };
+        }
+
+        /// <summary>One UPDATE for every set of times a touch may name, by <see cref="TouchIndex"/>.</summary>
+        private static async Task<PreparedStatement[]> PrepareTouchesAsync(Func<string, Task<PreparedStatement>> prepare, string ks)
+        {
+            string[] columns = ["atime", "mtime", "ctime"];
+            var touches = new PreparedStatement[1 << columns.Length];
+            for (var set = 1; set < touches.Length; set++)
+            {
+                var assigned = string.Join(", ", columns.Where((_, bit) => (set & (1 << bit)) != 0).Select(c => c + " = ?"));
+                touches[set] = await prepare($"UPDATE {ks}.inodes SET {assigned} WHERE id = ?").ConfigureAwait(false);
+            }
+            return touches;
         }
     }
 
@@ -168,8 +197,16 @@ internal sealed class CassandraStore : IFileSystemStore
     }
 
     /// <summary>Sets time columns (last writer wins, which is what times want); null keeps the stored value.</summary>
-    public async Task TouchAsync(Inode n, CancellationToken ct) =>
-        await RunAsync(_cql.TouchInode.Bind(n.Atime.TotalNanoseconds, n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Id), idempotent: true, ct).ConfigureAwait(false);
+    public async Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct)
+    {
+        Timespec?[] all = [times.Atime, times.Mtime, times.Ctime];
+        var set = all.Where(t => t is not null).Select(t => (object?)t!.Value.TotalNanoseconds).ToList();
+        if (set.Count == 0) return;
+        set.Add(id);
+        await RunAsync(_cql.TouchInode[TouchIndex(times)].Bind(set.ToArray()), idempotent: true, ct).ConfigureAwait(false);
+    }
+
+    private static int TouchIndex(TouchedTimes t) => (t.Atime is null ? 0 : 1) | (t.Mtime is null ? 0 : 2) | (t.Ctime is null ? 0 : 4);
 
     public Task DeleteInodeAsync(Guid id, CancellationToken ct) => RunAsync(_cql.DeleteInode.Bind(id), idempotent: true, ct);
 
@@ -360,20 +397,71 @@ internal sealed class CassandraStore : IFileSystemStore
 
     // ------------------------------------------------------------------ blocks
 
-    /// <summary>A block's bytes (possibly shorter than the block size), or null for a hole.</summary>
+    /// <summary>
+    /// The slice row a compaction leaves at its stamp (no bytes, this position), written after its new block row and
+    /// before it deletes the slices it folded: the one slice that survives that delete.
+    /// </summary>
+    private const int FoldMarker = -1;
+
+    /// <summary>
+    /// A block's row merged with its newer slices (<see cref="Slice.Overlay"/>), the two read in parallel; null for a
+    /// hole. The two reads are not one snapshot: one may be answered before a compaction's row write and the other after
+    /// its delete of the slices it folded, which would show the old row without them. Such a slices read finds the
+    /// compaction's marker newer than the row read, and the row (written before the marker) is read again.
+    /// </summary>
     public async Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct)
     {
-        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
-        return rows.Count == 0 || rows[0].IsNull(0) ? (ReadOnlyMemory<byte>?)null : rows[0].Get<ReadOnlyMemory<byte>>(0);
+        var rowRead = ReadRowAsync(inode, index, ct);
+        var slices = await ReadSlicesAsync(inode, index, ct).ConfigureAwait(false);
+        var (row, rowStamp) = await rowRead.ConfigureAwait(false);
+        if (slices.Exists(s => s.Pos == FoldMarker && s.Stamp > rowStamp)) (row, rowStamp) = await ReadRowAsync(inode, index, ct).ConfigureAwait(false);
+        return Slice.Overlay(row, rowStamp, slices.Where(s => s.Pos != FoldMarker));
     }
 
-    // Every write of the blocks and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
+    /// <summary>The block's row and the stamp it was written at (its write time), or none.</summary>
+    private async Task<(ReadOnlyMemory<byte>? Row, long Stamp)> ReadRowAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var rows = await RunAsync(_cql.ReadBlock.Bind(inode, index), idempotent: true, ct).ConfigureAwait(false);
+        if (rows.Count == 0 || rows[0].IsNull(0)) return (null, long.MinValue);
+        return (rows[0].Get<ReadOnlyMemory<byte>>(0), rows[0].Get<long>(1));
+    }
+
+    private async Task<List<Slice>> ReadSlicesAsync(Guid inode, long index, CancellationToken ct)
+    {
+        var slices = new List<Slice>();
+        await foreach (var row in _session.QueryAsync(_cql.ReadSlices.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), 1000, ct).ConfigureAwait(false))
+            slices.Add(new Slice(row.Get<long>(0), row.Get<int>(1), row.Get<ReadOnlyMemory<byte>>(2)));
+        return slices;
+    }
+
+    public async Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct)
+    {
+        var count = 0;
+        await foreach (var _ in _session.QueryAsync(_cql.SliceStamps.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), atMost, ct).ConfigureAwait(false))
+            if (++count >= atMost) break;
+        return count;
+    }
+
+    // Every write of the blocks, slices and block_index tables carries a stamp (BlockStamps) as its timestamp: the fence of data.
 
     public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
         RunAsync(_cql.WriteBlock.Bind(inode, index, data).WithTimestamp(stamp), idempotent: true, ct);
 
-    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
-        RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
+    /// <summary>The slice is keyed by its stamp and position, and written at its stamp: a stale holder's lands below every later whole-block write.</summary>
+    public Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, pos, data).WithTimestamp(stamp), idempotent: true, ct);
+
+    public async Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
+        await Task.WhenAll(
+            RunAsync(_cql.DeleteBlock.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct),
+            RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct)).ConfigureAwait(false);
+
+    /// <summary>The marker at the fold's stamp first (<see cref="FoldMarker"/>), then the slices below it; the next fold or delete takes the marker.</summary>
+    public async Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct)
+    {
+        await RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, FoldMarker, ReadOnlyMemory<byte>.Empty).WithTimestamp(stamp), idempotent: true, ct).ConfigureAwait(false);
+        await RunAsync(_cql.DeleteSlices.Bind(inode, index).WithTimestamp(stamp - 1), idempotent: true, ct).ConfigureAwait(false);
+    }
 
     public Task AddBlockIndexAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
         RunAsync(_cql.AddIndex.Bind(inode, index).WithTimestamp(stamp), idempotent: true, ct);
@@ -413,6 +501,30 @@ internal sealed class CassandraStore : IFileSystemStore
     public Task RemoveXAttrAsync(Guid inode, string name, CancellationToken ct) => RunAsync(_cql.RemoveXattr.Bind(inode, name), idempotent: true, ct);
 
     public Task RemoveXAttrsAsync(Guid inode, CancellationToken ct) => RunAsync(_cql.RemoveXattrs.Bind(inode), idempotent: true, ct);
+
+    // ------------------------------------------------------------------ change notices
+
+    /// <summary>One unlogged batch per partition: a notice lost with its batch only leaves a cache stale until its timeout.</summary>
+    public async Task AnnounceAsync(IReadOnlyList<ChangeNotice> notices, CancellationToken ct)
+    {
+        foreach (var bucket in notices.GroupBy(n => n.Bucket))
+        {
+            var batch = new BatchStatement(BatchType.Unlogged);
+            foreach (var n in bucket) batch.Add(_cql.Announce.Bind(n.Bucket, n.At, n.Id, n.Client, n.Change.Inode, n.Change.Name));
+            await RunAsync(batch, idempotent: true, ct).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<IReadOnlyList<ChangeNotice>> NoticesSinceAsync(long since, CancellationToken ct)
+    {
+        var notices = new List<ChangeNotice>();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        // A clock ahead of ours may have announced into the next partition already.
+        for (var bucket = since / ChangeNotice.BucketMicros; bucket <= (now / ChangeNotice.BucketMicros) + 1; bucket++)
+            foreach (var r in await RunAsync(_cql.NoticesSince.Bind(bucket, since), idempotent: true, ct).ConfigureAwait(false))
+                notices.Add(new ChangeNotice(r.Get<long>(0), r.Get<Guid>(1), r.Get<Guid>(2), new NamespaceChange(r.Get<Guid>(3), r.IsNull(4) ? null : r.Get<string>(4))));
+        return notices;
+    }
 
     // ------------------------------------------------------------------ usage (statfs estimates)
 
@@ -545,6 +657,6 @@ internal sealed class CassandraStore : IFileSystemStore
             yield return row.Get<Guid>(0);
     }
 
-    private Task<RowSet> RunAsync(BoundStatement statement, bool idempotent, CancellationToken ct) =>
+    private Task<RowSet> RunAsync(Statement statement, bool idempotent, CancellationToken ct) =>
         _session.ExecuteAsync(statement.WithConsistency(_consistency).AsIdempotent(idempotent), ct);
 }

@@ -15,9 +15,12 @@ internal sealed class MemoryStore : IFileSystemStore
     private readonly Dictionary<Guid, Inode> _inodes = new();
     private readonly Dictionary<Guid, SortedDictionary<string, DirectoryEntry>> _entries = new();
     private readonly Dictionary<(Guid Inode, long Index), Stamped<byte[]>> _blocks = new();
+    private readonly Dictionary<(Guid Inode, long Index), SortedDictionary<(long Stamp, int Pos), byte[]>> _slices = new();
+    private readonly Dictionary<(Guid Inode, long Index), long> _slicesDeleted = new();
     private readonly Dictionary<Guid, SortedDictionary<long, Stamped<bool>>> _indexes = new();
     private readonly Dictionary<Guid, long> _indexesDeleted = new();
     private readonly Dictionary<Guid, SortedDictionary<string, byte[]>> _xattrs = new();
+    private readonly List<ChangeNotice> _notices = new();
     private long _blocksUsed, _inodesUsed;
 
     /// <summary>A cell's value (null: deleted) and the stamp of the write that put it there.</summary>
@@ -29,6 +32,19 @@ internal sealed class MemoryStore : IFileSystemStore
         public static readonly Utf8Order Instance = new();
 
         public int Compare(string? x, string? y) => Encoding.UTF8.GetBytes(x ?? "").AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(y ?? ""));
+    }
+
+    /// <summary>A store holding what format writes: the root directory.</summary>
+    public static async Task<MemoryStore> FormattedAsync()
+    {
+        var store = new MemoryStore();
+        var now = Timespec.Now;
+        await store.InsertInodeAsync(new Inode
+        {
+            Id = Inode.RootId, Type = FileType.Directory, Mode = 0x1ED, Uid = 0, Gid = 0, Nlink = 2,
+            Atime = now, Mtime = now, Ctime = now, Parent = Inode.RootId,
+        }, default);
+        return store;
     }
 
     private T Read<T>(Func<T> read)
@@ -56,10 +72,10 @@ internal sealed class MemoryStore : IFileSystemStore
         return FencedCommit.Applied;
     }));
 
-    public Task TouchAsync(Inode inode, CancellationToken ct) => Write(() =>
+    public Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct) => Write(() =>
     {
-        if (_inodes.TryGetValue(inode.Id, out var stored))
-            _inodes[inode.Id] = stored with { Atime = inode.Atime, Mtime = inode.Mtime, Ctime = inode.Ctime };
+        if (_inodes.TryGetValue(id, out var stored))
+            _inodes[id] = stored with { Atime = times.Atime ?? stored.Atime, Mtime = times.Mtime ?? stored.Mtime, Ctime = times.Ctime ?? stored.Ctime };
     });
 
     public Task DeleteInodeAsync(Guid id, CancellationToken ct) => Write(() => _inodes.Remove(id));
@@ -123,13 +139,53 @@ internal sealed class MemoryStore : IFileSystemStore
             _blocks[(inode, index)] = new Stamped<byte[]>(data, stamp);
     }
 
+    /// <summary>Block reads so far (a small write must not cost one).</summary>
+    public int BlockReads => Volatile.Read(ref _blockReads);
+
+    private int _blockReads;
+
     public Task<ReadOnlyMemory<byte>?> ReadBlockAsync(Guid inode, long index, CancellationToken ct) => Task.FromResult(Read(() =>
-        _blocks.TryGetValue((inode, index), out var stored) && stored.Value is { } data ? (ReadOnlyMemory<byte>?)data.ToArray() : null));
+    {
+        _blockReads++;
+        var row = _blocks.TryGetValue((inode, index), out var stored) && stored.Value is { } data ? data : null;
+        var slices = _slices.TryGetValue((inode, index), out var cells)
+            ? cells.Select(c => new Slice(c.Key.Stamp, c.Key.Pos, c.Value.ToArray())).ToList()
+            : new List<Slice>();
+        return row is null ? Slice.Overlay(null, long.MinValue, slices) : Slice.Overlay(row.ToArray(), stored.Stamp, slices);
+    }));
 
     public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
         Write(() => PutBlock(inode, index, data.ToArray(), stamp));
 
-    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => PutBlock(inode, index, null, stamp));
+    /// <summary>A slice is a cell keyed by (stamp, position); one at or below the block's slice partition delete never shows.</summary>
+    public Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) => Write(() =>
+    {
+        if (stamp <= _slicesDeleted.GetValueOrDefault((inode, index), long.MinValue)) return;
+        if (!_slices.TryGetValue((inode, index), out var cells)) _slices[(inode, index)] = cells = new SortedDictionary<(long, int), byte[]>();
+        cells[(stamp, pos)] = data.ToArray();
+    });
+
+    public Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct) =>
+        Task.FromResult(Read(() => Math.Min(atMost, _slices.TryGetValue((inode, index), out var cells) ? cells.Count : 0)));
+
+    public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() =>
+    {
+        PutBlock(inode, index, null, stamp);
+        DeleteSlices(inode, index, stamp);
+    });
+
+    /// <summary>Atomic here: the slices below the fold go at once (Cassandra's store needs a marker for readers in between).</summary>
+    public Task DeleteFoldedSlicesAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() => DeleteSlices(inode, index, stamp - 1));
+
+    /// <summary>A partition delete of the block's slices: hides every one stamped at or below it, now and when it arrives late.</summary>
+    private void DeleteSlices(Guid inode, long index, long stamp)
+    {
+        _slicesDeleted[(inode, index)] = Math.Max(stamp, _slicesDeleted.GetValueOrDefault((inode, index), long.MinValue));
+        if (!_slices.TryGetValue((inode, index), out var cells)) return;
+        foreach (var key in cells.Keys.Where(k => k.Stamp <= stamp).ToList()) cells.Remove(key);
+        if (cells.Count == 0) _slices.Remove((inode, index));
+    }
+
 
     private void PutIndex(Guid inode, long index, bool present, long stamp)
     {
@@ -191,6 +247,11 @@ internal sealed class MemoryStore : IFileSystemStore
     public Task<(long Blocks, long Inodes)> UsageAsync(CancellationToken ct) => Task.FromResult(Read(() => (_blocksUsed, _inodesUsed)));
 
     public Task FlushUsageAsync(TimeSpan wait) => Task.CompletedTask;
+
+    public Task AnnounceAsync(IReadOnlyList<ChangeNotice> notices, CancellationToken ct) => Write(() => _notices.AddRange(notices));
+
+    public Task<IReadOnlyList<ChangeNotice>> NoticesSinceAsync(long since, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<ChangeNotice>>(Read(() => _notices.Where(n => n.At >= since).OrderBy(n => n.At).ToList()));
 
     /// <summary>A listing taken under the lock and handed out after it, as a paged read would see one moment.</summary>
     private async IAsyncEnumerable<T> Snapshot<T>(Func<List<T>> take, [EnumeratorCancellation] CancellationToken ct)

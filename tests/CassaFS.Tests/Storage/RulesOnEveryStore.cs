@@ -97,15 +97,6 @@ public sealed class RulesOnCassandra : RulesOnEveryStore, IClassFixture<FileSyst
 /// <summary>The same rules over the in-memory store, with in-process locks.</summary>
 public sealed class RulesOnMemory : RulesOnEveryStore
 {
-    private protected override async Task<CassaFileSystem> OpenAsync()
-    {
-        var store = new MemoryStore();
-        var now = Timespec.Now;
-        await store.InsertInodeAsync(new Inode
-        {
-            Id = Inode.RootId, Type = FileType.Directory, Mode = 0x1ED, Uid = 0, Gid = 0, Nlink = 2,
-            Atime = now, Mtime = now, Ctime = now, Parent = Inode.RootId,
-        }, default);
-        return CassaFileSystem.Open(store, new FileSystemOptions { Keyspace = "memory", Locks = new LocalLockProvider() }, 64 * 1024);
-    }
+    private protected override async Task<CassaFileSystem> OpenAsync() =>
+        CassaFileSystem.Open(await MemoryStore.FormattedAsync(), new FileSystemOptions { Keyspace = "memory", Locks = new LocalLockProvider() }, 64 * 1024);
 }

@@ -46,6 +46,22 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Change_notices_read_back_from_the_time_asked_for_across_partitions_and_not_before()
+    {
+        var client = Guid.NewGuid();
+        var boundary = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000 / ChangeNotice.BucketMicros * ChangeNotice.BucketMicros;
+        var dir = Guid.NewGuid();
+        ChangeNotice At(long at, string? name) => new(at, Guid.NewGuid(), client, new NamespaceChange(name is null ? Guid.NewGuid() : dir, name));
+        var tooEarly = At(boundary - 2, "too early");
+        var lastOfOne = At(boundary - 1, "last of one partition");
+        var firstOfNext = At(boundary, null);
+        var later = At(boundary + 5, "later");
+        await Store.AnnounceAsync(new[] { tooEarly, lastOfOne, firstOfNext, later }, default);
+        var read = (await Store.NoticesSinceAsync(boundary - 1, default)).Where(n => n.Client == client).OrderBy(n => n.At).ToList();
+        Assert.Equal(new[] { lastOfOne, firstOfNext, later }, read);
+    }
+
+    [Fact]
     public async Task An_inode_reads_back_with_every_field_and_is_gone_after_its_delete()
     {
         var inode = NewInode();
@@ -76,16 +92,23 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_touch_sets_only_the_times_and_leaves_a_removed_inode_removed()
+    public async Task A_touch_sets_only_the_times_it_names_and_leaves_a_removed_inode_removed()
     {
         var inode = NewInode();
         await Store.InsertInodeAsync(inode, default);
-        var touched = inode with { Size = 999, Atime = Timespec.FromParts(1, 0), Mtime = Timespec.FromParts(2, 0), Ctime = Timespec.FromParts(3, 0) };
-        await Store.TouchAsync(touched, default);
-        Assert.Equal(inode with { Atime = touched.Atime, Mtime = touched.Mtime, Ctime = touched.Ctime }, await Store.GetInodeAsync(inode.Id, default));
+        Timespec a = Timespec.FromParts(1, 0), m = Timespec.FromParts(2, 0), c = Timespec.FromParts(3, 0);
+        await Store.TouchAsync(inode.Id, new TouchedTimes(a, m, c), default);
+        Assert.Equal(inode with { Atime = a, Mtime = m, Ctime = c }, await Store.GetInodeAsync(inode.Id, default));
+        // A reader's atime leaves a writer's mtime and ctime alone, whatever it loaded before them.
+        var written = inode with { Size = 4096, Atime = a, Mtime = Timespec.FromParts(20, 0), Ctime = Timespec.FromParts(30, 0), Fence = 7 };
+        Assert.Equal(FencedCommit.Applied, await Store.CommitInodeAsync(written, inode.Fence, default));
+        await Store.TouchAsync(inode.Id, new TouchedTimes(Atime: Timespec.FromParts(40, 0)), default);
+        Assert.Equal(written with { Atime = Timespec.FromParts(40, 0) }, await Store.GetInodeAsync(inode.Id, default));
+        await Store.TouchAsync(inode.Id, new TouchedTimes(Ctime: Timespec.FromParts(50, 0)), default);
+        Assert.Equal(written with { Atime = Timespec.FromParts(40, 0), Ctime = Timespec.FromParts(50, 0) }, await Store.GetInodeAsync(inode.Id, default));
 
         await Store.DeleteInodeAsync(inode.Id, default);
-        await Store.TouchAsync(touched, default);
+        await Store.TouchAsync(inode.Id, new TouchedTimes(a, m, c), default);
         Assert.Null(await Store.GetInodeAsync(inode.Id, default));
         Assert.DoesNotContain(await AllAsync(Store.AllInodesAsync(default)), i => i.Id == inode.Id);
     }
@@ -173,6 +196,69 @@ public abstract class StoreContract : IAsyncLifetime
         await Store.WriteBlockAsync(inode, 0, "later"u8.ToArray(), 11, default);
         Assert.Equal("later"u8.ToArray(), (await Store.ReadBlockAsync(inode, 0, default))!.Value.ToArray());
         Assert.Null(await Store.ReadBlockAsync(inode, 1, default));
+    }
+
+    private async Task<string?> BlockTextAsync(Guid inode, long index) =>
+        await Store.ReadBlockAsync(inode, index, default) is { } bytes ? System.Text.Encoding.ASCII.GetString(bytes.Span) : null;
+
+    [Fact]
+    public async Task A_block_reads_as_its_row_overlaid_with_newer_slices_and_a_slice_no_newer_than_the_row_is_superseded()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteBlockAsync(inode, 0, "aaaaaaaaaa"u8.ToArray(), 10, default);
+        await Store.WriteSliceAsync(inode, 0, 2, "XY"u8.ToArray(), 11, default);
+        Assert.Equal("aaXYaaaaaa", await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 8, "ZZZZ"u8.ToArray(), 12, default); // past the row's end: the block grows
+        Assert.Equal("aaXYaaaaZZZZ", await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 0, "old"u8.ToArray(), 9, default);  // older than the row
+        await Store.WriteSliceAsync(inode, 0, 0, "tie"u8.ToArray(), 10, default); // as old as the row
+        Assert.Equal("aaXYaaaaZZZZ", await BlockTextAsync(inode, 0));
+        // A later whole-block write supersedes every slice before it, the longer ones included.
+        await Store.WriteBlockAsync(inode, 0, "bbb"u8.ToArray(), 13, default);
+        Assert.Equal("bbb", await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 1, "c"u8.ToArray(), 14, default);
+        Assert.Equal("bcb", await BlockTextAsync(inode, 0));
+    }
+
+    [Fact]
+    public async Task Slices_overlay_in_stamp_order_whatever_order_they_arrive_in_and_over_a_hole_they_lie_on_zeros()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteSliceAsync(inode, 3, 0, "22"u8.ToArray(), 21, default);
+        await Store.WriteSliceAsync(inode, 3, 0, "1111"u8.ToArray(), 20, default); // arrives late, is older
+        Assert.Equal("2211", await BlockTextAsync(inode, 3));
+        Assert.Equal(2, await Store.CountSlicesAsync(inode, 3, 10, default));
+        Assert.Equal(1, await Store.CountSlicesAsync(inode, 3, 1, default));
+        Assert.Equal(0, await Store.CountSlicesAsync(inode, 5, 10, default));
+        await Store.WriteSliceAsync(inode, 4, 5, "x"u8.ToArray(), 5, default);
+        Assert.Equal("\0\0\0\0\0x", await BlockTextAsync(inode, 4));
+        Assert.Null(await BlockTextAsync(inode, 5));
+    }
+
+    [Fact]
+    public async Task Deleting_a_block_deletes_its_slices_up_to_the_stamp_so_a_stale_one_never_returns_and_a_later_one_shows()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteBlockAsync(inode, 0, "aaaa"u8.ToArray(), 10, default);
+        await Store.WriteSliceAsync(inode, 0, 1, "X"u8.ToArray(), 11, default);
+        await Store.DeleteBlockAsync(inode, 0, 12, default);
+        Assert.Null(await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 2, "stale"u8.ToArray(), 11, default); // a stale holder's, landing late
+        Assert.Null(await BlockTextAsync(inode, 0));
+        await Store.WriteSliceAsync(inode, 0, 2, "Y"u8.ToArray(), 13, default);
+        Assert.Equal("\0\0Y", await BlockTextAsync(inode, 0));
+
+        // A compaction at 22 folds the slices below it into the row; a slice stamped after it overlays it and stays.
+        await Store.WriteBlockAsync(inode, 1, "row"u8.ToArray(), 20, default);
+        await Store.WriteSliceAsync(inode, 1, 0, "S"u8.ToArray(), 21, default);
+        await Store.WriteSliceAsync(inode, 1, 1, "T"u8.ToArray(), 23, default);
+        await Store.WriteBlockAsync(inode, 1, "Sow"u8.ToArray(), 22, default);
+        await Store.DeleteFoldedSlicesAsync(inode, 1, 22, default);
+        Assert.Equal("STw", await BlockTextAsync(inode, 1));
+        await Store.WriteSliceAsync(inode, 1, 2, "U"u8.ToArray(), 21, default); // below the fold, landing late: gone
+        Assert.Equal("STw", await BlockTextAsync(inode, 1));
+        await Store.WriteBlockAsync(inode, 1, "new"u8.ToArray(), 24, default);
+        Assert.Equal("new", await BlockTextAsync(inode, 1));
     }
 
     [Fact]
