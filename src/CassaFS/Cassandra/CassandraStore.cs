@@ -145,7 +145,7 @@ internal sealed class CassandraStore : IFileSystemStore
             };
         }
 
-        /// <summary>One UPDATE for every set of times a touch may name, by <see cref="TouchIndex"/>.</summary>
+        /// <summary>One UPDATE for every set of times a touch may name, indexed by its bits (see <see cref="TouchAsync"/>).</summary>
         private static async Task<PreparedStatement[]> PrepareTouchesAsync(Func<string, Task<PreparedStatement>> prepare, string ks)
         {
             string[] columns = ["atime", "mtime", "ctime"];
@@ -199,14 +199,20 @@ internal sealed class CassandraStore : IFileSystemStore
     /// <summary>Sets time columns (last writer wins, which is what times want); null keeps the stored value.</summary>
     public async Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct)
     {
+        // In the columns' order of PrepareTouchesAsync: the times set pick the statement and are its values.
         Timespec?[] all = [times.Atime, times.Mtime, times.Ctime];
-        var set = all.Where(t => t is not null).Select(t => (object?)t!.Value.TotalNanoseconds).ToList();
-        if (set.Count == 0) return;
-        set.Add(id);
-        await RunAsync(_cql.TouchInode[TouchIndex(times)].Bind(set.ToArray()), idempotent: true, ct).ConfigureAwait(false);
+        var values = new List<object?>(all.Length + 1);
+        var statement = 0;
+        for (var bit = 0; bit < all.Length; bit++)
+        {
+            if (all[bit] is not { } time) continue;
+            statement |= 1 << bit;
+            values.Add(time.TotalNanoseconds);
+        }
+        if (statement == 0) return;
+        values.Add(id);
+        await RunAsync(_cql.TouchInode[statement].Bind(values.ToArray()), idempotent: true, ct).ConfigureAwait(false);
     }
-
-    private static int TouchIndex(TouchedTimes t) => (t.Atime is null ? 0 : 1) | (t.Mtime is null ? 0 : 2) | (t.Ctime is null ? 0 : 4);
 
     public Task DeleteInodeAsync(Guid id, CancellationToken ct) => RunAsync(_cql.DeleteInode.Bind(id), idempotent: true, ct);
 
