@@ -232,11 +232,33 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     public async Task<byte[]> GetXAttrAsync(Guid id, string name, Caller caller, CancellationToken ct = default)
     {
         RefuseSystemNamespace(name);
-        var inode = await LoadAsync(id, name, ct).ConfigureAwait(false);
-        DemandXAttrAccess(inode, name, caller, AccessMode.Read);
-        var value = await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false)
-                    ?? throw new FileSystemException(Errno.ENODATA, name);
-        return value.ToArray();
+        var (answered, value) = await TryXAttrOfWriterAsync(id, name, caller, ct).ConfigureAwait(false);
+        if (!answered)
+        {
+            var inode = await LoadAsync(id, name, ct).ConfigureAwait(false);
+            DemandXAttrAccess(inode, name, caller, AccessMode.Read);
+            value = (await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false))?.ToArray();
+        }
+        return value ?? throw new FileSystemException(Errno.ENODATA, name);
+    }
+
+    /// <summary>
+    /// Answers from memory while this client writes the file under its inode lock, which every change of attributes
+    /// needs: the kernel asks for security.capability before each write (to drop it, as a write must), and that
+    /// cost two reads from Cassandra per write. The first ask of a holding reads the store; not answered (the store is
+    /// asked as usual) when nobody here holds the file's writer lock.
+    /// </summary>
+    private async Task<(bool Answered, byte[]? Value)> TryXAttrOfWriterAsync(Guid id, string name, Caller caller, CancellationToken ct)
+    {
+        if (!_open.TryGetValue(id, out var file)) return (false, null);
+        return await file.GatedAsync(async () =>
+        {
+            if (file.WriterLock is not { AllHeld: true } || file.Inode is null) return (false, null);
+            DemandXAttrAccess(file.Inode, name, caller, AccessMode.Read);
+            if (!file.XAttrsUnderLock.TryGetValue(name, out var value))
+                file.XAttrsUnderLock[name] = value = (await _store.GetXAttrAsync(id, name, ct).ConfigureAwait(false))?.ToArray();
+            return (true, value);
+        }, ct).ConfigureAwait(false);
     }
 
     public async Task SetXAttrAsync(Guid id, string name, ReadOnlyMemory<byte> value, XAttrFlags flags, Caller caller, CancellationToken ct = default)

@@ -46,6 +46,11 @@ public sealed record FileSystemOptions
     /// <summary>Blocks a file may hold in memory not yet written (write-back), per open file.</summary>
     public int WriteBackBlocks { get; init; } = 16;
     /// <summary>
+    /// Bytes a file may hold in memory in ranges written into stored blocks (partial blocks, each stored as one slice
+    /// row when the total passes this, or at flush): scattered small writes pile up into few rows.
+    /// </summary>
+    public long WriteBackSliceBytes { get; init; } = 4L << 20;
+    /// <summary>
     /// A writer that finds this many slices in one block (or stored a block's worth of bytes as slices there) compacts
     /// them: it writes the merged block back as a whole and deletes the slices, so reads stay one row and a few slices.
     /// Each compaction rewrites a whole block: at 16, random 4 KiB writes spent more on compaction than on their own

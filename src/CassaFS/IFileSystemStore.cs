@@ -74,10 +74,11 @@ internal interface IFileSystemStore
     Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct);
 
     /// <summary>
-    /// Stores <paramref name="data"/> at <paramref name="pos"/> within block <paramref name="index"/> without reading or
-    /// rewriting the rest of the block (a small write into a large block costs its own bytes, not the block's).
+    /// Stores <paramref name="ranges"/> (disjoint, in position order) within block <paramref name="index"/> as one slice
+    /// row, without reading or rewriting the rest of the block: small writes into a large block cost their own bytes,
+    /// not the block's, and scattered ones into one block cost one write.
     /// </summary>
-    Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct);
+    Task WriteSliceAsync(Guid inode, long index, IReadOnlyList<BlockRange> ranges, long stamp, CancellationToken ct);
 
     /// <summary>The block's slice rows, superseded ones included (compaction clears those too), counting at most <paramref name="atMost"/>.</summary>
     Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct);
@@ -140,6 +141,13 @@ internal interface IFileSystemStore
 
     /// <summary>Stores what <see cref="AddUsageAsync"/> still holds, waiting at most <paramref name="wait"/>; called once, at close.</summary>
     Task FlushUsageAsync(TimeSpan wait);
+}
+
+internal static class FileSystemStoreExtensions
+{
+    /// <summary>A slice row of one range.</summary>
+    public static Task WriteSliceAsync(this IFileSystemStore store, Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
+        store.WriteSliceAsync(inode, index, new[] { new BlockRange(pos, data) }, stamp, ct);
 }
 
 /// <summary>

@@ -65,6 +65,7 @@ internal sealed class OpenFile
     private readonly IFileSystemStore _store;
     private readonly FileSystemOptions _options;
     private readonly Dictionary<long, DirtyBlock> _dirty = new();
+    private long _partialBytes; // what the partial blocks in _dirty hold
     private readonly List<(long Index, Task Write, bool Slice)> _inFlight = new();
     private Exception? _writeBackError;
 
@@ -216,6 +217,12 @@ internal sealed class OpenFile
 
     public DateTime LastWrite { get; set; }
 
+    /// <summary>
+    /// Extended attributes read while <see cref="WriterLock"/> is held (null for one not set): nobody else can change
+    /// them meanwhile, since that takes the same lock, and this client's own changes make the writer let go first.
+    /// </summary>
+    public Dictionary<string, byte[]?> XAttrsUnderLock { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Whether this file's writer has held its lock without writing for <see cref="FileSystemOptions.WriterLockIdle"/>.</summary>
     public bool IsIdleWriter => WriterLock is not null && DateTime.UtcNow - LastWrite >= _options.WriterLockIdle;
 
@@ -226,6 +233,7 @@ internal sealed class OpenFile
         WriterLock = null;
         Stamps = null;
         Allocated = null;
+        XAttrsUnderLock.Clear();
         DropReadCache();
         _slicesStored.Clear(); // counted per holding: the next one starts afresh
         _compactionsDue.Clear();
@@ -244,8 +252,10 @@ internal sealed class OpenFile
     /// <paramref name="owner"/> holds the owner of <paramref name="data"/> and the write is exactly one whole block not
     /// yet buffered, the block keeps that array (no copy) and <paramref name="owner"/> is emptied.
     /// <para>A partial write into a block that holds stored data never reads that block: the buffer keeps only the
-    /// range written (<see cref="DirtyBlock.Partial"/>), which is stored as a slice. Reading the block first cost a
-    /// whole block read per small write, and random small writes ran at a few dozen a second (issue 15).</para>
+    /// ranges written (<see cref="DirtyBlock.Partial"/>), which are stored as one slice row. Reading the block first cost a
+    /// whole block read per small write, and random small writes ran at a few dozen a second (issue 15); storing each
+    /// write as a row of its own kept them at Cassandra's rate of rows (about 800 a second here). Partial blocks stay
+    /// buffered until their ranges reach <see cref="FileSystemOptions.WriteBackSliceBytes"/> in all.</para>
     /// </summary>
     public async Task BufferWriteAsync(long offset, ReadOnlyMemory<byte> data, System.Runtime.CompilerServices.StrongBox<IMemoryOwner<byte>?>? owner, CancellationToken ct)
     {
@@ -265,23 +275,27 @@ internal sealed class OpenFile
                 await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
                 continue;
             }
-            // One range per buffered block: a write apart from it stores the range first (this call's stamp, a
-            // position of its own) and starts another.
-            if (_dirty.TryGetValue(index, out var buffered) && !buffered.Touches(from, to))
+            // A partial block full of ranges stores them first (this call's stamp) and starts afresh.
+            if (_dirty.TryGetValue(index, out var buffered) && !buffered.Takes(from, to))
                 await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
             if (!_dirty.TryGetValue(index, out var block))
             {
                 var extent = Allocated!.Contains(index) ? (int)Math.Clamp(storedSize - blockStart, 0, BlockSize) : 0;
-                _dirty[index] = block = new DirtyBlock(BlockSize, from, extent);
+                _dirty[index] = block = new DirtyBlock(BlockSize, extent);
             }
+            var held = block.PartialBytes;
             block.Write(from, data.Span.Slice((int)(blockStart + from - offset), to - from));
+            _partialBytes += block.PartialBytes - held;
             if (block.Length == BlockSize && !block.Partial) await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
         }
         Size = Math.Max(Size, end);
         MetadataDirty = true;
         LastWrite = DateTime.UtcNow;
-        if (_dirty.Count > _options.WriteBackBlocks)
-            foreach (var index in _dirty.Keys.Order().Take(_dirty.Count - _options.WriteBackBlocks).ToList())
+        if (_dirty.Count > _options.WriteBackBlocks && _dirty.Where(d => !d.Value.Partial).Select(d => d.Key).ToList() is { } wholeBlocks && wholeBlocks.Count > _options.WriteBackBlocks)
+            foreach (var index in wholeBlocks.Order().Take(wholeBlocks.Count - _options.WriteBackBlocks))
+                await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
+        if (_partialBytes > _options.WriteBackSliceBytes)
+            foreach (var index in _dirty.Where(d => d.Value.Partial).Select(d => d.Key).Order().ToList())
                 await StartBlockWriteAsync(index, stamp ??= Stamps!.Next(), ct).ConfigureAwait(false);
         await StartCompactionsAsync(ct).ConfigureAwait(false);
     }
@@ -310,6 +324,7 @@ internal sealed class OpenFile
     private async Task StartBlockWriteAsync(long index, long stamp, CancellationToken ct)
     {
         if (!_dirty.Remove(index, out var block)) return;
+        _partialBytes -= block.PartialBytes;
         WriterLock!.ThrowIfLost(Id.ToString());
         var isNew = Allocated!.Add(index);
         var countStored = false;
@@ -319,8 +334,8 @@ internal sealed class OpenFile
             DropReadCache();
             countStored = !isNew && !_slicesStored.ContainsKey(index); // this holding's first slice here: what did earlier ones leave?
             var (count, bytes) = _slicesStored.GetValueOrDefault(index);
-            _slicesStored[index] = (count + 1, bytes + block.Length - block.Start);
-            if (count + 1 >= _options.CompactAfterSlices || bytes + block.Length - block.Start >= BlockSize) _compactionsDue.Add(index);
+            _slicesStored[index] = (count + 1, bytes + block.PartialBytes);
+            if (count + 1 >= _options.CompactAfterSlices || bytes + block.PartialBytes >= BlockSize) _compactionsDue.Add(index);
         }
         else
         {
@@ -333,16 +348,14 @@ internal sealed class OpenFile
 
     private async Task WriteBlockAsync(long index, DirtyBlock block, bool isNew, bool countStored, long stamp, CancellationToken ct)
     {
-        // A slice's bytes are copied out and its block's buffer given back at once: slices in flight
-        // (SlicesInFlight of them) cost their own bytes, not a block each.
-        var (start, slice) = block.Partial ? (block.Start, block.Range.ToArray()) : (0, null);
-        if (slice is not null) block.Dispose();
+        // A partial block holds only its ranges' bytes: slices in flight (SlicesInFlight of them) cost those, not a block each.
+        var ranges = block.Partial ? block.Ranges : null;
         try
         {
             if (isNew) await _store.AddBlockIndexAsync(Id, index, stamp, ct).ConfigureAwait(false);
-            if (slice is not null)
+            if (ranges is not null)
             {
-                await _store.WriteSliceAsync(Id, index, start, slice, stamp, ct).ConfigureAwait(false);
+                await _store.WriteSliceAsync(Id, index, ranges, stamp, ct).ConfigureAwait(false);
                 if (countStored) _slicesFound[index] = await _store.CountSlicesAsync(Id, index, _options.CompactAfterSlices, ct).ConfigureAwait(false);
             }
             else await _store.WriteBlockAsync(Id, index, block.Buffer.AsMemory(0, block.Length), stamp, ct).ConfigureAwait(false);
@@ -459,6 +472,7 @@ internal sealed class OpenFile
     {
         foreach (var block in _dirty.Values) block.Dispose();
         _dirty.Clear();
+        _partialBytes = 0;
         _inFlight.Clear();
         _slicesStored.Clear();
         _compactionsDue.Clear();
@@ -586,7 +600,7 @@ internal sealed class OpenFile
             else
             {
                 var stored = await fetches[index - first]!.WaitAsync(ct).ConfigureAwait(false);
-                data = (dirty is null ? stored : Slice.Overlay(stored, long.MinValue, new[] { dirty.AsOverlay })) ?? ReadOnlyMemory<byte>.Empty;
+                data = (dirty is null ? stored : Slice.Overlay(stored, long.MinValue, dirty.Overlays)) ?? ReadOnlyMemory<byte>.Empty;
             }
             var available = Math.Max(0, Math.Min(to, data.Length) - from);
             if (available > 0) data.Span.Slice(from, available).CopyTo(destination.Span);
@@ -613,28 +627,36 @@ internal sealed class OpenFile
 }
 
 /// <summary>
-/// A block being assembled in memory: a buffer of at least the block size and how much of it is valid. The buffer is
-/// rented from the pool, or is the array of a whole-block write whose owner it then keeps and disposes. A block that
-/// holds stored data the writes so far do not cover is <see cref="Partial"/>: it knows one range, stored as a slice.
+/// A block being assembled in memory. A whole one is a buffer of at least the block size and how much of it is valid,
+/// rented from the pool or the array of a whole-block write whose owner it then keeps and disposes. A block that holds
+/// stored data the writes so far do not cover is <see cref="Partial"/>: it keeps only the ranges written (disjoint,
+/// each in an array of its own, so memory follows the bytes written), stored together as one slice row.
 /// </summary>
 internal sealed class DirtyBlock : IDisposable
 {
-    private IMemoryOwner<byte>? _owner;
+    /// <summary>The most ranges one partial block keeps apart (one slice row's worth).</summary>
+    public const int MaxRanges = 64;
 
-    /// <summary>
-    /// A block whose first write starts at <paramref name="start"/>; storage may hold data in its first
-    /// <paramref name="extent"/> bytes (0: none, so the bytes not written read as zeros).
-    /// </summary>
-    public DirtyBlock(int blockSize, int start, int extent)
+    private IMemoryOwner<byte>? _owner;
+    private readonly int _blockSize;
+    private List<Run>? _runs;
+
+    /// <summary>A block storage may hold data in the first <paramref name="extent"/> bytes of (0: none, so the bytes not written read as zeros).</summary>
+    public DirtyBlock(int blockSize, int extent)
     {
-        Buffer = ArrayPool<byte>.Shared.Rent(blockSize);
+        _blockSize = blockSize;
         Extent = extent;
-        Partial = extent > 0;
-        if (Partial) Start = Length = start;
+        if (extent > 0)
+        {
+            Buffer = Array.Empty<byte>();
+            _runs = new List<Run>();
+        }
+        else Buffer = ArrayPool<byte>.Shared.Rent(blockSize);
     }
 
     private DirtyBlock(byte[] buffer, int length, IMemoryOwner<byte> owner)
     {
+        _blockSize = length;
         Buffer = buffer;
         Length = length;
         _owner = owner;
@@ -652,41 +674,64 @@ internal sealed class DirtyBlock : IDisposable
         return new DirtyBlock(segment.Array!, blockSize, taken);
     }
 
+    /// <summary>A whole block's bytes (empty for a partial one).</summary>
     public byte[] Buffer { get; private set; }
 
-    /// <summary>Bytes from the start of the block that hold data (the rest of the file's block reads as zeros); a partial block's range ends here.</summary>
+    /// <summary>A whole block's bytes from the start that hold data (the rest of the file's block reads as zeros).</summary>
     public int Length { get; private set; }
-
-    /// <summary>Where a partial block's range starts (0 for a whole one).</summary>
-    public int Start { get; private set; }
 
     /// <summary>The bytes storage may hold in this block: a range from 0 to at least this knows all of it.</summary>
     private int Extent { get; }
 
-    /// <summary>Only [<see cref="Start"/>, <see cref="Length"/>) is known; the rest of the block is what storage holds.</summary>
-    public bool Partial { get; private set; }
+    /// <summary>Only the ranges written are known; the rest of the block is what storage holds.</summary>
+    public bool Partial => _runs is not null;
 
-    /// <summary>A partial block's range (the slice it is stored as).</summary>
-    public ReadOnlyMemory<byte> Range => Buffer.AsMemory(Start, Length - Start);
+    /// <summary>The bytes a partial block's ranges hold (0 for a whole block).</summary>
+    public int PartialBytes { get; private set; }
 
-    /// <summary>The known bytes as a slice newer than anything stored, to lay over the stored block.</summary>
-    public Slice AsOverlay => new(long.MaxValue, Start, Range);
+    /// <summary>A partial block's ranges, in position order (the slice row it is stored as).</summary>
+    public IReadOnlyList<BlockRange> Ranges => _runs?.Select(r => new BlockRange(r.Start, r.Data.AsMemory(0, r.Length))).ToList() ?? (IReadOnlyList<BlockRange>)Array.Empty<BlockRange>();
 
-    /// <summary>Whether a write of [<paramref name="from"/>, <paramref name="to"/>) can join this block's range (a whole block takes any).</summary>
-    public bool Touches(int from, int to) => !Partial || (from <= Length && to >= Start);
+    /// <summary>The known bytes as slices newer than anything stored, to lay over the stored block.</summary>
+    public IEnumerable<Slice> Overlays => Slice.Of(long.MaxValue, Ranges);
+
+    /// <summary>Whether a write of [<paramref name="from"/>, <paramref name="to"/>) can join this block (a partial one keeps at most <see cref="MaxRanges"/> apart).</summary>
+    public bool Takes(int from, int to) => _runs is null || _runs.Count < MaxRanges || _runs.Exists(r => r.Start <= to && r.End >= from);
 
     /// <summary>
-    /// Copies <paramref name="bytes"/> in at <paramref name="from"/> (which <see cref="Touches"/> must allow). A whole
-    /// block's gap before it reads as zeros; a partial block whose range comes to cover all stored data becomes whole.
+    /// Copies <paramref name="bytes"/> in at <paramref name="from"/> (which <see cref="Takes"/> must allow). A whole
+    /// block's gap before it reads as zeros; a partial block whose ranges come to cover all stored data becomes whole.
     /// </summary>
     public void Write(int from, ReadOnlySpan<byte> bytes)
     {
-        if (!Partial && from > Length) Buffer.AsSpan(Length, from - Length).Clear();
-        bytes.CopyTo(Buffer.AsSpan(from));
-        Length = Math.Max(Length, from + bytes.Length);
-        if (!Partial) return;
-        Start = Math.Min(Start, from);
-        Partial = Start > 0 || Length < Extent;
+        if (_runs is null)
+        {
+            if (from > Length) Buffer.AsSpan(Length, from - Length).Clear();
+            bytes.CopyTo(Buffer.AsSpan(from));
+            Length = Math.Max(Length, from + bytes.Length);
+            return;
+        }
+        var to = from + bytes.Length;
+        // The ranges this one overlaps or touches merge with it into one.
+        var first = _runs.FindIndex(r => r.End >= from);
+        if (first < 0) first = _runs.Count;
+        var last = first;
+        while (last < _runs.Count && _runs[last].Start <= to) last++;
+        var absorbed = _runs.GetRange(first, last - first);
+        var merged = absorbed.Count > 0 ? absorbed[0].Absorb(absorbed, from, bytes, _blockSize) : Run.Of(from, bytes);
+        PartialBytes += merged.Length - absorbed.Sum(r => r.Length);
+        _runs.RemoveRange(first, absorbed.Count);
+        _runs.Insert(first, merged);
+        if (_runs is [{ Start: 0 } only] && only.End >= Extent) BecomeWhole(only);
+    }
+
+    private void BecomeWhole(Run only)
+    {
+        Buffer = ArrayPool<byte>.Shared.Rent(_blockSize);
+        only.Data.AsSpan(0, only.Length).CopyTo(Buffer);
+        Length = only.Length;
+        PartialBytes = 0;
+        _runs = null;
     }
 
     public void Dispose()
@@ -696,5 +741,33 @@ internal sealed class DirtyBlock : IDisposable
         else ArrayPool<byte>.Shared.Return(Buffer);
         _owner = null;
         Buffer = Array.Empty<byte>();
+    }
+
+    /// <summary>One range of a partial block: its bytes at the front of an array that grows by doubling, as appends come.</summary>
+    private sealed class Run(int start, byte[] data, int length)
+    {
+        public int Start { get; } = start;
+        public byte[] Data { get; } = data;
+        public int Length { get; } = length;
+        public int End => Start + Length;
+
+        public static Run Of(int from, ReadOnlySpan<byte> bytes) => new(from, bytes.ToArray(), bytes.Length);
+
+        /// <summary>
+        /// This run (the first of <paramref name="runs"/>) merged with the others and the write: in place when the
+        /// write lands within or just after it and its array has room, else in a new array.
+        /// </summary>
+        public Run Absorb(List<Run> runs, int from, ReadOnlySpan<byte> bytes, int blockSize)
+        {
+            var start = Math.Min(Start, from);
+            var end = Math.Max(Math.Max(End, runs[^1].End), from + bytes.Length);
+            var data = runs.Count == 1 && start == Start && end - start <= Data.Length
+                ? Data
+                : new byte[Math.Min(blockSize, Math.Max(end - start, start == Start ? 2 * Data.Length : 0))];
+            if (!ReferenceEquals(data, Data))
+                foreach (var r in runs) r.Data.AsSpan(0, r.Length).CopyTo(data.AsSpan(r.Start - start));
+            bytes.CopyTo(data.AsSpan(from - start));
+            return new Run(start, data, end - start);
+        }
     }
 }

@@ -8,6 +8,9 @@ namespace CassaFS;
 /// </summary>
 internal readonly record struct Slice(long Stamp, int Pos, ReadOnlyMemory<byte> Data)
 {
+    /// <summary>The slices one stored row holds: its disjoint ranges, all at the row's stamp.</summary>
+    public static IEnumerable<Slice> Of(long stamp, IEnumerable<BlockRange> ranges) => ranges.Select(r => new Slice(stamp, r.Pos, r.Data));
+
     /// <summary>The block offset just after the slice's last byte.</summary>
     public int End => Pos + Data.Length;
 
@@ -27,4 +30,13 @@ internal readonly record struct Slice(long Stamp, int Pos, ReadOnlyMemory<byte> 
         foreach (var slice in applied) slice.Data.Span.CopyTo(merged.AsSpan(slice.Pos));
         return merged;
     }
+}
+
+/// <summary>
+/// Bytes at <see cref="Pos"/> within one block. A slice row stores one or several disjoint ones under one stamp, so a
+/// writer's scattered small writes into a block cost one row, not one each.
+/// </summary>
+internal readonly record struct BlockRange(int Pos, ReadOnlyMemory<byte> Data)
+{
+    public int End => Pos + Data.Length;
 }

@@ -12,9 +12,10 @@ namespace CassaFS.Benchmarks;
 /// (the daemon as its own process, default options), beside a plain FUSE passthrough (Debian's bindfs over local disk,
 /// installed here when missing) and the local disk itself, in turn within each round so that all three share the
 /// machine's moods. Prints each round with the load average, then the medians and a verdict per target; exits 0 only
-/// when every target is met. Random reads run first on the file's pages dropped (fadvise DONTNEED: the "cold" row,
-/// served by the daemon), then after one sequential read of it (the targets: a file that fits in memory, which
-/// the mount keeps in the page cache across opens while it is unchanged). Options: --files N (1000) metadata files; --tree-files N (1000) entries of the tar tree;
+/// when every target is met. Random reads run, 1 job then 4, first on the file's pages dropped before each (fadvise
+/// DONTNEED: the "cold" rows, served by the daemon), then after one sequential read of it before each (the targets: a
+/// file that fits in memory, which the mount keeps in the page cache across opens while it is unchanged); random
+/// writes come last. Options: --files N (1000) metadata files; --tree-files N (1000) entries of the tar tree;
 /// --repo-files N (258); --io-mib N (64) random-I/O file; --seconds S (5) per random-I/O run; --rounds N (3).
 /// </summary>
 internal sealed class WorkloadBenchmark : IBenchmark
@@ -102,15 +103,20 @@ internal sealed class WorkloadBenchmark : IBenchmark
                     Note(subject, "git clone s", await SecondsAsync($"git clone -q --no-hardlinks '{repo}' '{dir}/clone'", ct));
                     var file = Path.Combine(dir, "io.bin");
                     await Daemon.Shell($"head -c {(long)ioMib * 1048576} /dev/urandom > '{file}'", ct);
-                    // Reads served by the daemon, not the page cache: this file's pages dropped first (fadvise DONTNEED).
-                    await Daemon.Shell($"dd if='{file}' iflag=nocache count=0 status=none", ct);
-                    Note(subject, "randread x1 cold IOPS", await IopsAsync(fsops, "randread", file, 1, seconds, ct));
-                    await Daemon.Shell($"cat '{file}' > /dev/null", ct); // the rest: a file read once, then at random
+                    // Each read row starts alike: cold, the file's pages dropped (fadvise DONTNEED), so the daemon serves
+                    // them; warm, after one sequential read. Writes come last, so no read row follows a write.
                     foreach (var jobs in new[] { 1, 4 })
                     {
-                        Note(subject, $"randread x{jobs} IOPS", await IopsAsync(fsops, "randread", file, jobs, seconds, ct));
-                        Note(subject, $"randwrite x{jobs} IOPS", await IopsAsync(fsops, "randwrite", file, jobs, seconds, ct));
+                        await Daemon.Shell($"dd if='{file}' iflag=nocache count=0 status=none", ct);
+                        Note(subject, $"randread x{jobs} cold IOPS", await IopsAsync(fsops, "randread", file, jobs, seconds, ct));
                     }
+                    foreach (var jobs in new[] { 1, 4 })
+                    {
+                        await Daemon.Shell($"cat '{file}' > /dev/null", ct);
+                        Note(subject, $"randread x{jobs} IOPS", await IopsAsync(fsops, "randread", file, jobs, seconds, ct));
+                    }
+                    foreach (var jobs in new[] { 1, 4 })
+                        Note(subject, $"randwrite x{jobs} IOPS", await IopsAsync(fsops, "randwrite", file, jobs, seconds, ct));
                     await Daemon.Shell($"rm -rf '{dir}'", ct);
                     line.Append(CultureInfo.InvariantCulture, $" {subject} done;");
                 }

@@ -1,3 +1,5 @@
+using CassaFS.Tests.Storage;
+
 namespace CassaFS.Tests;
 
 public class AttributeTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
@@ -216,6 +218,52 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
         await writer.Fs.ReleaseAsync(handle);
         var stored = await f.Fs.GetAttrAsync(inode.Id);
         Assert.Equal((0x1A4, 1000, 50, mtime, 10L), (stored.Mode, stored.Uid, stored.Gid, stored.Mtime, stored.Size));
+    }
+
+    [Fact]
+    public async Task Extended_attributes_read_while_writing_come_from_memory_and_a_change_by_another_client_shows_once_the_writer_lets_go()
+    {
+        await using var writer = await f.SecondClientAsync();
+        var dir = await f.Fs.ScratchAsync();
+        var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x1A4, OpenFlags.ReadWrite, FsTestExtensions.Root);
+        await writer.Fs.WriteAsync(handle, 0, "first"u8.ToArray());
+        Assert.Equal(Errno.ENODATA, await FsTestExtensions.ErrnoOf(() => writer.Fs.GetXAttrAsync(inode.Id, "security.capability", FsTestExtensions.Root)));
+        // Another client's change takes the inode's lock, which the writer lets go once idle; its next read sees the change.
+        await f.Fs.SetXAttrAsync(inode.Id, "security.capability", "cap"u8.ToArray(), XAttrFlags.Either, FsTestExtensions.Root);
+        Assert.Equal("cap"u8.ToArray(), await writer.Fs.GetXAttrAsync(inode.Id, "security.capability", FsTestExtensions.Root));
+        await writer.Fs.WriteAsync(handle, 5, "second"u8.ToArray());
+        Assert.Equal("cap"u8.ToArray(), await writer.Fs.GetXAttrAsync(inode.Id, "security.capability", FsTestExtensions.Root));
+        // The writer's own change and removal show at once too.
+        await writer.Fs.SetXAttrAsync(inode.Id, "user.colour", "red"u8.ToArray(), XAttrFlags.Either, FsTestExtensions.Root);
+        await writer.Fs.WriteAsync(handle, 11, "third"u8.ToArray());
+        Assert.Equal("red"u8.ToArray(), await writer.Fs.GetXAttrAsync(inode.Id, "user.colour", FsTestExtensions.Root));
+        await writer.Fs.RemoveXAttrAsync(inode.Id, "security.capability", FsTestExtensions.Root);
+        await writer.Fs.WriteAsync(handle, 16, "fourth"u8.ToArray());
+        Assert.Equal(Errno.ENODATA, await FsTestExtensions.ErrnoOf(() => writer.Fs.GetXAttrAsync(inode.Id, "security.capability", FsTestExtensions.Root)));
+        // Permission is still checked: a trusted attribute is not for a plain user, writer or not.
+        Assert.Equal(Errno.ENODATA, await FsTestExtensions.ErrnoOf(() => writer.Fs.GetXAttrAsync(inode.Id, "trusted.x", FsTestExtensions.Alice)));
+        await writer.Fs.ReleaseAsync(handle);
+        Assert.Equal("firstsecondthirdfourth"u8.ToArray(), await f.Fs.ReadFileAsync(inode.Id));
+    }
+
+    [Fact]
+    public async Task Repeated_reads_of_an_extended_attribute_while_writing_read_the_store_once()
+    {
+        var store = await MemoryStore.FormattedAsync();
+        var options = new FileSystemOptions { Keyspace = "memory", Locks = new CassaFS.Locks.LocalLockProvider() };
+        await using var fs = CassaFileSystem.Open(store, options, 64 * 1024);
+        var dir = await fs.ScratchAsync();
+        var (handle, inode) = await fs.CreateAsync(dir.Id, "f", 0x1A4, OpenFlags.WriteOnly, FsTestExtensions.Root);
+        await fs.WriteAsync(handle, 0, "x"u8.ToArray());
+        var before = store.XAttrReads;
+        for (var i = 0; i < 100; i++)
+        {
+            // What the kernel does before each write: ask for security.capability.
+            Assert.Equal(Errno.ENODATA, await FsTestExtensions.ErrnoOf(() => fs.GetXAttrAsync(inode.Id, "security.capability", FsTestExtensions.Root)));
+            await fs.WriteAsync(handle, i + 1, "y"u8.ToArray());
+        }
+        Assert.Equal(before + 1, store.XAttrReads);
+        await fs.ReleaseAsync(handle);
     }
 
     [Fact]

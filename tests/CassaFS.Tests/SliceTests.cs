@@ -92,6 +92,74 @@ public class SliceTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
     }
 
     [Fact]
+    public async Task Scattered_small_writes_into_a_stored_block_are_stored_as_one_slice_row_until_it_holds_its_most_ranges()
+    {
+        var dir = await Fs.ScratchAsync();
+        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * 2);
+        var file = await Fs.WriteFileAsync(dir.Id, "scattered", model);
+        var handle = await Fs.OpenAsync(file.Id, OpenFlags.ReadWrite, Root);
+        var random = new Random(19);
+        var slot = BlockSize / 256;
+        // Writes apart from each other (a slot between any two), in no order, into block 1.
+        async Task WriteApartAsync(IEnumerable<int> slots)
+        {
+            foreach (var k in slots.OrderBy(_ => random.Next()))
+                await WriteRandomBytesAsync(Fs, handle, model, BlockSize + (k * 2 * slot) + random.Next(0, slot / 2), random.Next(1, slot / 2), random);
+        }
+
+        await WriteApartAsync(Enumerable.Range(0, 40));
+        Assert.Equal(model, await Fs.ReadAllAsync(handle, model.Length)); // the buffered ranges over the stored block
+        await Fs.FsyncAsync(handle);
+        Assert.Equal(1, await SlicesStoredAsync(file.Id, 1));
+        await using var other = await f.SecondClientAsync();
+
+        await WriteApartAsync(Enumerable.Range(0, DirtyBlock.MaxRanges + 30)); // more than one row holds: two rows
+        await Fs.FsyncAsync(handle);
+        Assert.Equal(3, await SlicesStoredAsync(file.Id, 1));
+        Assert.Equal(model, await Fs.ReadAllAsync(handle, model.Length));
+        await Fs.ReleaseAsync(handle);
+        Assert.Equal(model, await other.Fs.ReadFileAsync(file.Id));
+        Assert.True((await Fsck.RunAsync(Fs, new FsckOptions())).Clean);
+    }
+
+    [Fact]
+    public async Task Small_writes_into_stored_blocks_stay_buffered_up_to_the_slice_byte_limit_and_are_stored_when_they_pass_it()
+    {
+        var dir = await Fs.ScratchAsync();
+        var model = System.Security.Cryptography.RandomNumberGenerator.GetBytes(BlockSize * 8);
+        var file = await Fs.WriteFileAsync(dir.Id, "limit", model);
+        await using var writer = await f.SecondClientAsync(options: o => o with { WriteBackSliceBytes = 10_000 });
+        var handle = await writer.Fs.OpenAsync(file.Id, OpenFlags.WriteOnly, Root);
+        var random = new Random(20);
+        for (var index = 0; index < 8; index++) // 8 blocks of 1,000 bytes: under the limit, nothing stored yet
+            await WriteRandomBytesAsync(writer.Fs, handle, model, (index * BlockSize) + 100, 1000, random);
+        Assert.Equal(0, await SlicesStoredAsync(file.Id, 0));
+        await WriteRandomBytesAsync(writer.Fs, handle, model, 5000, 2500, random); // past it: every partial block goes
+        // Stored in the background, with no flush asked for: they land within moments.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        int[] stored;
+        while ((stored = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => SlicesStoredAsync(file.Id, i)))).Any(n => n != 1) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.Equal(Enumerable.Repeat(1, 8), stored);
+        await writer.Fs.ReleaseAsync(handle);
+        Assert.Equal(model, await Fs.ReadFileAsync(file.Id));
+    }
+
+    [Fact]
+    public async Task A_damaged_packed_slice_row_reads_as_EIO_that_says_what_to_do()
+    {
+        var dir = await Fs.ScratchAsync();
+        var file = await Fs.WriteFileAsync(dir.Id, "damaged", new byte[100]);
+        // A layout that claims more bytes than the row holds, as a torn or foreign write would leave.
+        await f.Session.ExecuteAsync($"INSERT INTO {f.Keyspace}.slices (inode, idx, stamp, pos, data, ranges) VALUES (?, 0, ?, 0, 0xffff, 0x0000000000000010)",
+            file.Id, long.MaxValue / 2);
+        await using var other = await f.SecondClientAsync();
+        var error = await Assert.ThrowsAsync<FileSystemException>(() => other.Fs.ReadFileAsync(file.Id));
+        Assert.Equal(Errno.EIO, error.Errno);
+        Assert.Contains("restore the file from a copy", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Many_small_writes_into_one_block_over_many_holdings_are_compacted_and_read_back_right()
     {
         var (file, model, writer) = await CompactionSubjectAsync("compacted", 3);

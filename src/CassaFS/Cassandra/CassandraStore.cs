@@ -71,6 +71,7 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement ReadSlices { get; init; }
         public required PreparedStatement SliceStamps { get; init; }
         public required PreparedStatement WriteSlice { get; init; }
+        public required PreparedStatement WritePackedSlice { get; init; }
         public required PreparedStatement DeleteSlices { get; init; }
         public required PreparedStatement AddIndex { get; init; }
         public required PreparedStatement DeleteIndex { get; init; }
@@ -121,9 +122,11 @@ internal sealed class CassandraStore : IFileSystemStore
                 ReadBlock = await P($"SELECT data, WRITETIME(data) FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 WriteBlock = await P($"INSERT INTO {ks}.blocks (inode, idx, data) VALUES (?, ?, ?)").ConfigureAwait(false),
                 DeleteBlock = await P($"DELETE FROM {ks}.blocks WHERE inode = ? AND idx = ?").ConfigureAwait(false),
-                ReadSlices = await P($"SELECT stamp, pos, data FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
+                ReadSlices = await P($"SELECT stamp, pos, data, ranges FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 SliceStamps = await P($"SELECT stamp FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 WriteSlice = await P($"INSERT INTO {ks}.slices (inode, idx, stamp, pos, data) VALUES (?, ?, ?, ?, ?)").ConfigureAwait(false),
+                // Several ranges in one row: their bytes end to end in data, and where each goes in ranges (PackedRanges).
+                WritePackedSlice = await P($"INSERT INTO {ks}.slices (inode, idx, stamp, pos, data, ranges) VALUES (?, ?, ?, ?, ?, ?)").ConfigureAwait(false),
                 // A partition delete at a stamp removes the slices stamped at or below it; later ones survive.
                 DeleteSlices = await P($"DELETE FROM {ks}.slices WHERE inode = ? AND idx = ?").ConfigureAwait(false),
                 AddIndex = await P($"INSERT INTO {ks}.block_index (inode, idx) VALUES (?, ?)").ConfigureAwait(false),
@@ -436,7 +439,11 @@ internal sealed class CassandraStore : IFileSystemStore
     {
         var slices = new List<Slice>();
         await foreach (var row in _session.QueryAsync(_cql.ReadSlices.Bind(inode, index).WithConsistency(_consistency).AsIdempotent(), 1000, ct).ConfigureAwait(false))
-            slices.Add(new Slice(row.Get<long>(0), row.Get<int>(1), row.Get<ReadOnlyMemory<byte>>(2)));
+        {
+            var (stamp, data) = (row.Get<long>(0), row.Get<ReadOnlyMemory<byte>>(2));
+            if (row.IsNull(3)) slices.Add(new Slice(stamp, row.Get<int>(1), data));
+            else slices.AddRange(Slice.Of(stamp, PackedRanges.Unpack(row.Get<ReadOnlyMemory<byte>>(3), data)));
+        }
         return slices;
     }
 
@@ -453,9 +460,16 @@ internal sealed class CassandraStore : IFileSystemStore
     public Task WriteBlockAsync(Guid inode, long index, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
         RunAsync(_cql.WriteBlock.Bind(inode, index, data).WithTimestamp(stamp), idempotent: true, ct);
 
-    /// <summary>The slice is keyed by its stamp and position, and written at its stamp: a stale holder's lands below every later whole-block write.</summary>
-    public Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) =>
-        RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, pos, data).WithTimestamp(stamp), idempotent: true, ct);
+    /// <summary>
+    /// The slice row is keyed by its stamp and its first range's position, and written at its stamp: a stale holder's
+    /// lands below every later whole-block write. One range is stored as it is; several are packed (<see cref="PackedRanges"/>).
+    /// </summary>
+    public Task WriteSliceAsync(Guid inode, long index, IReadOnlyList<BlockRange> ranges, long stamp, CancellationToken ct)
+    {
+        if (ranges is [var only]) return RunAsync(_cql.WriteSlice.Bind(inode, index, stamp, only.Pos, only.Data).WithTimestamp(stamp), idempotent: true, ct);
+        var (layout, data) = PackedRanges.Pack(ranges);
+        return RunAsync(_cql.WritePackedSlice.Bind(inode, index, stamp, ranges[0].Pos, data, layout).WithTimestamp(stamp), idempotent: true, ct);
+    }
 
     public async Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) =>
         await Task.WhenAll(

@@ -10,7 +10,7 @@ namespace CassaFS;
 /// <item><c>entries</c>: one partition per directory, names sorted: a listing is one slice.</item>
 /// <item><c>blocks</c>: one partition per (inode, block index), so a large file spreads over the ring.</item>
 /// <item><c>slices</c>: per (inode, block index), bytes written into the block on their own (stamp, position), merged
-/// over the block's row when read (<see cref="Slice"/>).</item>
+/// over the block's row when read (<see cref="Slice"/>); a row may pack several disjoint ranges (<c>ranges</c>).</item>
 /// <item><c>block_index</c>: per inode, which blocks exist (holes cost nothing; fsck and truncate read it).</item>
 /// <item><c>xattrs</c>, <c>meta</c> (schema version, block size), <c>usage</c> (counters for statfs).</item>
 /// <item><c>notices</c>: what each client changed lately, in 10-second partitions that expire, read by the others'
@@ -20,7 +20,7 @@ namespace CassaFS;
 public static class Schema
 {
     /// <summary>Bumped whenever the tables change shape; checked on mount.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     internal static IEnumerable<string> Tables(string ks) => new[]
     {
@@ -29,7 +29,7 @@ public static class Schema
             "atime bigint, mtime bigint, ctime bigint, target text, generation bigint, parent uuid, blocks bigint, fence bigint)",
         $"CREATE TABLE IF NOT EXISTS {ks}.entries (dir uuid, name text, inode uuid, type int, PRIMARY KEY (dir, name))",
         $"CREATE TABLE IF NOT EXISTS {ks}.blocks (inode uuid, idx bigint, data blob, PRIMARY KEY ((inode, idx)))",
-        $"CREATE TABLE IF NOT EXISTS {ks}.slices (inode uuid, idx bigint, stamp bigint, pos int, data blob, PRIMARY KEY ((inode, idx), stamp, pos))",
+        $"CREATE TABLE IF NOT EXISTS {ks}.slices (inode uuid, idx bigint, stamp bigint, pos int, data blob, ranges blob, PRIMARY KEY ((inode, idx), stamp, pos))",
         $"CREATE TABLE IF NOT EXISTS {ks}.block_index (inode uuid, idx bigint, PRIMARY KEY (inode, idx))",
         $"CREATE TABLE IF NOT EXISTS {ks}.xattrs (inode uuid, name text, value blob, PRIMARY KEY (inode, name))",
         $"CREATE TABLE IF NOT EXISTS {ks}.usage (fs text PRIMARY KEY, blocks counter, inodes counter)",

@@ -158,15 +158,16 @@ internal sealed class MemoryStore : IFileSystemStore
         Write(() => PutBlock(inode, index, data.ToArray(), stamp));
 
     /// <summary>A slice is a cell keyed by (stamp, position); one at or below the block's slice partition delete never shows.</summary>
-    public Task WriteSliceAsync(Guid inode, long index, int pos, ReadOnlyMemory<byte> data, long stamp, CancellationToken ct) => Write(() =>
+    public Task WriteSliceAsync(Guid inode, long index, IReadOnlyList<BlockRange> ranges, long stamp, CancellationToken ct) => Write(() =>
     {
         if (stamp <= _slicesDeleted.GetValueOrDefault((inode, index), long.MinValue)) return;
         if (!_slices.TryGetValue((inode, index), out var cells)) _slices[(inode, index)] = cells = new SortedDictionary<(long, int), byte[]>();
-        cells[(stamp, pos)] = data.ToArray();
+        foreach (var range in ranges) cells[(stamp, range.Pos)] = range.Data.ToArray();
     });
 
+    /// <summary>Rows, as Cassandra counts them: a write stores its ranges under one stamp, which no other write to the block shares.</summary>
     public Task<int> CountSlicesAsync(Guid inode, long index, int atMost, CancellationToken ct) =>
-        Task.FromResult(Read(() => Math.Min(atMost, _slices.TryGetValue((inode, index), out var cells) ? cells.Count : 0)));
+        Task.FromResult(Read(() => Math.Min(atMost, _slices.TryGetValue((inode, index), out var cells) ? cells.Keys.Select(k => k.Stamp).Distinct().Count() : 0)));
 
     public Task DeleteBlockAsync(Guid inode, long index, long stamp, CancellationToken ct) => Write(() =>
     {
@@ -214,8 +215,13 @@ internal sealed class MemoryStore : IFileSystemStore
 
     // ------------------------------------------------------------------ extended attributes
 
+    /// <summary>Extended attribute reads so far (a write must not cost one).</summary>
+    public int XAttrReads => Volatile.Read(ref _xattrReads);
+
+    private int _xattrReads;
+
     public Task<ReadOnlyMemory<byte>?> GetXAttrAsync(Guid inode, string name, CancellationToken ct) => Task.FromResult(Read(() =>
-        _xattrs.TryGetValue(inode, out var names) && names.TryGetValue(name, out var value) ? (ReadOnlyMemory<byte>?)value.ToArray() : null));
+        Interlocked.Increment(ref _xattrReads) > 0 && _xattrs.TryGetValue(inode, out var names) && names.TryGetValue(name, out var value) ? (ReadOnlyMemory<byte>?)value.ToArray() : null));
 
     public Task SetXAttrAsync(Guid inode, string name, ReadOnlyMemory<byte> value, CancellationToken ct) => Write(() =>
     {

@@ -236,6 +236,23 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_slice_row_of_several_ranges_reads_back_each_range_in_place_and_counts_as_one_row()
+    {
+        var inode = Guid.NewGuid();
+        await Store.WriteBlockAsync(inode, 0, "aaaaaaaaaaaaaaaa"u8.ToArray(), 10, default);
+        var ranges = new[] { new BlockRange(1, "X"u8.ToArray()), new BlockRange(4, "YY"u8.ToArray()), new BlockRange(14, "ZZZZ"u8.ToArray()) };
+        await Store.WriteSliceAsync(inode, 0, ranges, 11, default);
+        Assert.Equal("aXaaYYaaaaaaaaZZZZ", await BlockTextAsync(inode, 0));
+        Assert.Equal(1, await Store.CountSlicesAsync(inode, 0, 10, default));
+        // An older row under it shows only where the newer ranges leave it; an empty range stores nothing.
+        await Store.WriteSliceAsync(inode, 0, new[] { new BlockRange(0, "oooooo"u8.ToArray()), new BlockRange(9, ReadOnlyMemory<byte>.Empty) }, 10, default);
+        Assert.Equal("aXaaYYaaaaaaaaZZZZ", await BlockTextAsync(inode, 0)); // as old as the row: superseded
+        await Store.WriteSliceAsync(inode, 0, new[] { new BlockRange(0, "ooooooo"u8.ToArray()), new BlockRange(9, "p"u8.ToArray()) }, 12, default);
+        Assert.Equal("oooooooaapaaaaZZZZ", await BlockTextAsync(inode, 0));
+        Assert.Equal(3, await Store.CountSlicesAsync(inode, 0, 10, default)); // the superseded row too, till compaction
+    }
+
+    [Fact]
     public async Task Deleting_a_block_deletes_its_slices_up_to_the_stamp_so_a_stale_one_never_returns_and_a_later_one_shows()
     {
         var inode = Guid.NewGuid();
