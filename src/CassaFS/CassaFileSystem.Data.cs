@@ -19,15 +19,22 @@ public sealed partial class CassaFileSystem
         // taken beside the create (its id is new: nobody else can know it yet), not after.
         var handle = Track(Guid.NewGuid(), flags, caller);
         var hold = HoldAsync(handle.File, ct);
+        // A creator that will write takes the new file's writer lock beside the create as well, for the same reason:
+        // its first write then waits for no lock and reads nothing (the inode is the one it made, with no blocks).
+        var writer = (flags & OpenFlags.AccessModeMask) is OpenFlags.WriteOnly or OpenFlags.ReadWrite
+            ? LockSet.AcquireAsync(_locks, new[] { (LockKey.ForInode(handle.Inode), LockMode.Write) }, $"write {handle.Inode} by {_options.ClientName}", _options.LockTimeout, CancellationToken.None)
+            : null;
         Inode inode;
         try
         {
             inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct, handle.Inode).ConfigureAwait(false);
             await hold.ConfigureAwait(false);
+            if (writer is not null) await ArmWriterAsync(handle.File, await writer.ConfigureAwait(false), inode, ct).ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
         {
             Forget(hold);
+            await DiscardAsync(writer).ConfigureAwait(false);
             await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             inode = await LookupAsync(parent, name, caller, ct).ConfigureAwait(false);
             var opened = await OpenInodeAsync(inode.Id, flags, caller, ct).ConfigureAwait(false);
@@ -36,12 +43,40 @@ public sealed partial class CassaFileSystem
         catch
         {
             Forget(hold);
+            if (handle.File.WriterLock is null) await DiscardAsync(writer).ConfigureAwait(false); // else the release lets go
             await ReleaseAsync(handle, CancellationToken.None).ConfigureAwait(false);
             throw;
         }
         handle.File.NoteOpened(inode);
         handle.OpenedVersion = inode.Version;
         return (handle, inode);
+    }
+
+    /// <summary>What <see cref="EnsureWriterAsync"/> would find for a file this client has just made, under the lock it took beside the create.</summary>
+    private static Task ArmWriterAsync(OpenFile file, LockSet locks, Inode inode, CancellationToken ct) => file.GatedAsync(() =>
+    {
+        file.WriterLock = locks;
+        file.Stamps = new BlockStamps(locks.TokenFor(LockKey.ForInode(file.Id)));
+        file.NoteLoaded(inode);
+        file.Inode = inode;
+        file.Size = inode.Size;
+        file.Allocated = new HashSet<long>();
+        file.LastWrite = DateTime.UtcNow; // idle from now: let go after WriterLockIdle unless a write comes
+        return Task.CompletedTask;
+    }, ct);
+
+    /// <summary>Lets go of locks taken for a create that did not happen (acquired without cancellation, so only a failure to acquire is left to ignore).</summary>
+    private static async Task DiscardAsync(Task<LockSet>? locks)
+    {
+        if (locks is null) return;
+        try
+        {
+            await (await locks.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Never acquired (a timeout, a lost session): nothing is held.
+        }
     }
 
     /// <summary>Takes the handle (and, for this client's first, the file's hold) before reading the inode, so an unlink elsewhere either sees the hold or happened before this open.</summary>

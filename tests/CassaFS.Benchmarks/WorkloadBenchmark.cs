@@ -95,14 +95,24 @@ internal sealed class WorkloadBenchmark : IBenchmark
                 {
                     var dir = Path.Combine(targets[subject], $"r{round}");
                     Directory.CreateDirectory(dir);
+                    // Where the daemon's peak resident set grows: its high-water mark after each of the mount's phases.
+                    var peaks = new StringBuilder("   mount daemon VmHWM after");
+                    void Peak(string phase)
+                    {
+                        if (subject == "mount") peaks.Append(CultureInfo.InvariantCulture, $" {phase} {Daemon.PeakRss(daemon.Id) / 1048576.0:F0} MB;");
+                    }
                     await Quiet.SettleAsync(ct);
                     var meta = (await Daemon.ShellOutput($"python3 '{fsops}' meta '{dir}' {files}", ct)).Split(' ', StringSplitOptions.RemoveEmptyEntries);
                     for (var i = 0; i + 1 < meta.Length; i += 2) Note(subject, meta[i], double.Parse(meta[i + 1], CultureInfo.InvariantCulture));
+                    Peak("metadata");
                     Note(subject, "tar xf s", await SecondsAsync($"tar xf '{tarball}' -C '{dir}'", ct));
+                    Peak("tar");
                     Note(subject, "rm -rf s", await SecondsAsync($"rm -rf '{dir}/tree'", ct));
                     Note(subject, "git clone s", await SecondsAsync($"git clone -q --no-hardlinks '{repo}' '{dir}/clone'", ct));
+                    Peak("rm, git");
                     var file = Path.Combine(dir, "io.bin");
                     await Daemon.Shell($"head -c {(long)ioMib * 1048576} /dev/urandom > '{file}'", ct);
+                    Peak($"{ioMib} MiB file written");
                     // Each read row starts alike: cold, the file's pages dropped (fadvise DONTNEED), so the daemon serves
                     // them; warm, after one sequential read. Writes come last, so no read row follows a write.
                     foreach (var jobs in new[] { 1, 4 })
@@ -110,13 +120,17 @@ internal sealed class WorkloadBenchmark : IBenchmark
                         await Daemon.Shell($"dd if='{file}' iflag=nocache count=0 status=none", ct);
                         Note(subject, $"randread x{jobs} cold IOPS", await IopsAsync(fsops, "randread", file, jobs, seconds, ct));
                     }
+                    Peak("cold reads");
                     foreach (var jobs in new[] { 1, 4 })
                     {
                         await Daemon.Shell($"cat '{file}' > /dev/null", ct);
                         Note(subject, $"randread x{jobs} IOPS", await IopsAsync(fsops, "randread", file, jobs, seconds, ct));
                     }
+                    Peak("warm reads");
                     foreach (var jobs in new[] { 1, 4 })
                         Note(subject, $"randwrite x{jobs} IOPS", await IopsAsync(fsops, "randwrite", file, jobs, seconds, ct));
+                    Peak("writes");
+                    if (subject == "mount") Console.WriteLine(peaks.ToString());
                     await Daemon.Shell($"rm -rf '{dir}'", ct);
                     line.Append(CultureInfo.InvariantCulture, $" {subject} done;");
                 }

@@ -119,8 +119,9 @@ internal sealed class Daemon : IAsyncDisposable
         var first = await Task.WhenAny(d._mounted.Task, p.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(90)));
         if (first != d._mounted.Task)
         {
+            var exited = p.HasExited; // read before the dispose, which lets go of the process
             await d.DisposeAsync();
-            throw new InvalidOperationException($"the daemon for {mountPoint} did not mount (exited: {p.HasExited}):\n{d.Output}");
+            throw new InvalidOperationException($"the daemon for {mountPoint} did not mount (exited: {exited}):\n{d.Output}");
         }
         return d;
     }

@@ -221,6 +221,24 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
     }
 
     [Fact]
+    public async Task A_file_created_for_writing_is_written_and_closed_without_another_lock_and_its_bytes_show_everywhere()
+    {
+        // Issue 15: the creator's first write waited for the writer lock; it is now taken beside the create.
+        var counting = new CountingLocks();
+        await using var writer = await f.SecondClientAsync(real => counting.Wrapping(real));
+        var dir = await f.Fs.ScratchAsync();
+        var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x1A4, OpenFlags.WriteOnly, FsTestExtensions.Root);
+        var before = counting.Acquired;
+        await writer.Fs.WriteAsync(handle, 0, "made and written"u8.ToArray());
+        await writer.Fs.WriteAsync(handle, 5, "AND"u8.ToArray());
+        await writer.Fs.ReleaseAsync(handle);
+        Assert.Equal(before, counting.Acquired);
+
+        Assert.Equal(16L, (await f.Fs.GetAttrAsync(inode.Id)).Size);
+        Assert.Equal("made AND written", System.Text.Encoding.ASCII.GetString(await f.Fs.ReadFileAsync(inode.Id)));
+    }
+
+    [Fact]
     public async Task Extended_attributes_read_while_writing_come_from_memory_and_a_change_by_another_client_shows_once_the_writer_lets_go()
     {
         await using var writer = await f.SecondClientAsync();
