@@ -91,6 +91,7 @@ internal sealed class WorkloadBenchmark : IBenchmark
             for (var round = 1; round <= rounds; round++)
             {
                 var line = new StringBuilder($"round {round} (load {LoadAverage()}):");
+                var mountPeaks = "";
                 foreach (var subject in Subjects)
                 {
                     var dir = Path.Combine(targets[subject], $"r{round}");
@@ -130,11 +131,12 @@ internal sealed class WorkloadBenchmark : IBenchmark
                     foreach (var jobs in new[] { 1, 4 })
                         Note(subject, $"randwrite x{jobs} IOPS", await IopsAsync(fsops, "randwrite", file, jobs, seconds, ct));
                     Peak("writes");
-                    if (subject == "mount") Console.WriteLine(peaks.ToString());
+                    if (subject == "mount") mountPeaks = peaks.ToString();
                     await Daemon.Shell($"rm -rf '{dir}'", ct);
                     line.Append(CultureInfo.InvariantCulture, $" {subject} done;");
                 }
                 Console.WriteLine(line.ToString());
+                Console.WriteLine(mountPeaks);
             }
 
             double M(string subject, string what) => Daemon.Median(figures[(subject, what)]);
