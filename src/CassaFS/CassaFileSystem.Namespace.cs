@@ -400,7 +400,10 @@ public sealed partial class CassaFileSystem
         return true;
     }
 
-    /// <summary>An inode lost its last name: purge it now, or at the last close of whichever client still has it open.</summary>
+    /// <summary>
+    /// An inode lost its last name, under its write lock (unlink, rmdir, rename over it): purge it now, or at the last
+    /// close of whichever client still has it open.
+    /// </summary>
     private async Task DropInodeAsync(Inode inode, CancellationToken ct)
     {
         if (_open.TryGetValue(inode.Id, out var file))
@@ -408,18 +411,25 @@ public sealed partial class CassaFileSystem
             file.UnlinkedHere = true;
             if (file.Handles > 0) return; // this client's last close purges it
         }
-        await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
+        await PurgeUnlessOpenAsync(inode, ct, underWriteLock: true).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Purges a file with no names unless a client holds it open (<see cref="LockKey.ForOpenFile"/>): that client's
     /// last close purges it then, or fsck once that client's session is gone. Holds are taken before an open reads the
     /// inode, and the unlink committed nlink 0 before looking, so an open either shows here or finds the file gone.
+    /// Under the inode's write lock no writer can store a block, so its blocks are listed beside the look for holders;
+    /// otherwise (a last close, fsck) only after it, since a holder that has just let go stored its last blocks first.
     /// </summary>
-    internal async Task<bool> PurgeUnlessOpenAsync(Inode inode, CancellationToken ct)
+    internal async Task<bool> PurgeUnlessOpenAsync(Inode inode, CancellationToken ct, bool underWriteLock = false)
     {
-        if (await IsHeldOpenAsync(inode, ct).ConfigureAwait(false)) return false;
-        await PurgeAsync(inode, ct).ConfigureAwait(false);
+        var indexes = underWriteLock ? BlockIndexesAsync(inode.Id, ct) : null;
+        if (await IsHeldOpenAsync(inode, ct).ConfigureAwait(false))
+        {
+            Forget(indexes);
+            return false;
+        }
+        await PurgeAsync(inode, await (indexes ?? BlockIndexesAsync(inode.Id, ct)).ConfigureAwait(false), ct).ConfigureAwait(false);
         return true;
     }
 
@@ -427,21 +437,25 @@ public sealed partial class CassaFileSystem
     internal async Task<bool> IsHeldOpenAsync(Inode inode, CancellationToken ct) =>
         inode.Type == FileType.Regular && (await _locks.InspectAsync(LockKey.ForOpenFile(inode.Id), ct).ConfigureAwait(false)).Holders.Count > 0;
 
-    /// <summary>Deletes an inode with no names: data blocks and their index, attributes, then the inode row last (so a crash leaves an orphan fsck sees).</summary>
-    internal async Task PurgeAsync(Inode inode, CancellationToken ct)
+    private async Task<List<long>> BlockIndexesAsync(Guid inode, CancellationToken ct)
     {
-        long freed = 0;
         var indexes = new List<long>();
-        await foreach (var index in _store.BlockIndexesAsync(inode.Id, 0, ct).ConfigureAwait(false)) indexes.Add(index);
+        await foreach (var index in _store.BlockIndexesAsync(inode, 0, ct).ConfigureAwait(false)) indexes.Add(index);
+        return indexes;
+    }
+
+    /// <summary>
+    /// Deletes an inode with no names: data blocks (<paramref name="indexes"/>, read after its last name went), then
+    /// their index and its attributes, then the inode row last (so a crash leaves an orphan fsck sees).
+    /// </summary>
+    private async Task PurgeAsync(Inode inode, List<long> indexes, CancellationToken ct)
+    {
         foreach (var chunk in indexes.Chunk(_options.BlocksInFlight))
-        {
             await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, BlockStamps.Purge, ct))).ConfigureAwait(false);
-            freed += chunk.Length;
-        }
         await Task.WhenAll(_store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct), _store.RemoveXAttrsAsync(inode.Id, ct)).ConfigureAwait(false);
-        await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
+        // The usage counters are not ordered with the row: a crash between any two of these leaves them off either way.
+        await Task.WhenAll(_store.DeleteInodeAsync(inode.Id, ct), _store.AddUsageAsync(-indexes.Count, -1, ct)).ConfigureAwait(false);
         _feed.Changed(inode.Id);
-        await _store.AddUsageAsync(-freed, -1, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -64,18 +64,13 @@ internal sealed class LockSet : IAsyncDisposable
 
     private static async Task ReleaseAllAsync(List<ILockHandle> handles)
     {
-        // Release in reverse order of acquisition; a release failure must not keep the other locks.
-        for (var i = handles.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                await handles[i].DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception) when (i > 0)
-            {
-                // The provider retries releases until confirmed or the session is gone; keep releasing the rest.
-            }
-        }
+        // All at once: only the order of taking locks matters (against deadlock), and a release failure must not keep
+        // the other locks (the provider retries a release until confirmed or the session is gone; the first failure,
+        // if any, is what this throws).
+        var releases = handles.Select(ReleaseAsync).ToList();
         handles.Clear();
+        await Task.WhenAll(releases).ConfigureAwait(false);
+
+        static async Task ReleaseAsync(ILockHandle handle) => await handle.DisposeAsync().ConfigureAwait(false); // a throw before its first await lands in the task too
     }
 }

@@ -304,24 +304,13 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
 
         public CassaFS.Locks.ILockProvider Wrapping(CassaFS.Locks.ILockProvider inner) => new Provider(this, inner);
 
-        private sealed class Provider(CountingLocks counts, CassaFS.Locks.ILockProvider inner) : CassaFS.Locks.ILockProvider
+        private sealed class Provider(CountingLocks counts, CassaFS.Locks.ILockProvider inner) : ForwardingLockProvider(inner)
         {
-            public string Name => inner.Name;
-
-            public ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default)
+            public override ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default)
             {
                 Interlocked.Increment(ref counts._acquired);
-                return inner.AcquireAsync(request, ct);
+                return Inner.AcquireAsync(request, ct);
             }
-
-            public IAsyncEnumerable<CassaFS.Locks.LockInfo> ListAsync(string? keyPrefix = null, CancellationToken ct = default) => inner.ListAsync(keyPrefix, ct);
-
-            public ValueTask<CassaFS.Locks.LockInfo> InspectAsync(CassaFS.Locks.LockKey key, CancellationToken ct = default) => inner.InspectAsync(key, ct);
-
-            public ValueTask<bool> BreakAsync(CassaFS.Locks.LockKey key, string participantId, string reason, CancellationToken ct = default) =>
-                inner.BreakAsync(key, participantId, reason, ct);
-
-            public ValueTask DisposeAsync() => inner.DisposeAsync();
         }
     }
 }

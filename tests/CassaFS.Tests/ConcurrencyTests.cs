@@ -216,26 +216,17 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
         LockSet.AcquireAsync(provider, new[] { (key, LockMode.Write) }, "fencing test", TimeSpan.FromSeconds(10), default);
 
     /// <summary>Real ZooKeeper locks whose handles keep saying Held: a client that has not yet noticed its session is gone.</summary>
-    private sealed class NeverNoticesLoss(ILockProvider inner) : ILockProvider
+    private sealed class NeverNoticesLoss(ILockProvider inner) : ForwardingLockProvider(inner)
     {
-        public string Name => inner.Name;
-        public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default) => new Oblivious(await inner.AcquireAsync(request, ct));
-        public IAsyncEnumerable<LockInfo> ListAsync(string? keyPrefix = null, CancellationToken ct = default) => inner.ListAsync(keyPrefix, ct);
-        public ValueTask<LockInfo> InspectAsync(LockKey key, CancellationToken ct = default) => inner.InspectAsync(key, ct);
-        public ValueTask<bool> BreakAsync(LockKey key, string participantId, string reason, CancellationToken ct = default) => inner.BreakAsync(key, participantId, reason, ct);
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        public override async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default) => new Oblivious(await Inner.AcquireAsync(request, ct));
 
-        private sealed class Oblivious(ILockHandle real) : ILockHandle
+        private sealed class Oblivious(ILockHandle real) : ForwardingLockHandle(real)
         {
-            public LockKey Key => real.Key;
-            public LockMode Mode => real.Mode;
-            public long FencingToken => real.FencingToken;
-            public LockHolder Holder => real.Holder;
-            public LockState State => LockState.Held;
-            public event EventHandler<LockState>? StateChanged { add { } remove { } }
-            public CancellationToken LostToken => CancellationToken.None;
-            public ValueTask ReleaseAsync(CancellationToken ct = default) => ValueTask.CompletedTask;
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+            public override LockState State => LockState.Held;
+            public override event EventHandler<LockState>? StateChanged { add { } remove { } }
+            public override CancellationToken LostToken => CancellationToken.None;
+            public override ValueTask ReleaseAsync(CancellationToken ct = default) => ValueTask.CompletedTask;
+            protected override ValueTask LetGoAsync() => ValueTask.CompletedTask;
         }
     }
 }
