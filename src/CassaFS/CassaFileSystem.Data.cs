@@ -29,7 +29,7 @@ public sealed partial class CassaFileSystem
         {
             inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct, handle.Inode).ConfigureAwait(false);
             await hold.ConfigureAwait(false);
-            if (writer is not null) await ArmWriterAsync(handle.File, await writer.ConfigureAwait(false), inode, ct).ConfigureAwait(false);
+            if (await WriterOrNothingAsync(writer).ConfigureAwait(false) is { } locks) await ArmWriterAsync(handle.File, locks, inode, ct).ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
         {
@@ -64,6 +64,20 @@ public sealed partial class CassaFileSystem
         file.LastWrite = DateTime.UtcNow; // idle from now: let go after WriterLockIdle unless a write comes
         return Task.CompletedTask;
     }, ct);
+
+    /// <summary>The writer lock taken beside a create, or nothing when it could not be had: the first write takes it then, as after any open.</summary>
+    private static async Task<LockSet?> WriterOrNothingAsync(Task<LockSet>? writer)
+    {
+        if (writer is null) return null;
+        try
+        {
+            return await writer.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return null; // a head start only: the create happened, and failing it now would say otherwise
+        }
+    }
 
     /// <summary>Lets go of locks taken for a create that did not happen (acquired without cancellation, so only a failure to acquire is left to ignore).</summary>
     private static async Task DiscardAsync(Task<LockSet>? locks)

@@ -239,6 +239,19 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
     }
 
     [Fact]
+    public async Task A_create_whose_early_writer_lock_fails_still_succeeds_and_its_first_write_takes_the_lock()
+    {
+        var refusing = new RefusesFirstWriterLock();
+        await using var writer = await f.SecondClientAsync(real => refusing.Wrapping(real));
+        var dir = await f.Fs.ScratchAsync();
+        var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x1A4, OpenFlags.WriteOnly, FsTestExtensions.Root);
+        Assert.Equal(1, refusing.Refused);
+        await writer.Fs.WriteAsync(handle, 0, "written late"u8.ToArray());
+        await writer.Fs.ReleaseAsync(handle);
+        Assert.Equal("written late", System.Text.Encoding.ASCII.GetString(await f.Fs.ReadFileAsync(inode.Id)));
+    }
+
+    [Fact]
     public async Task Extended_attributes_read_while_writing_come_from_memory_and_a_change_by_another_client_shows_once_the_writer_lets_go()
     {
         await using var writer = await f.SecondClientAsync();
@@ -293,6 +306,24 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
         Assert.Equal(Errno.EPERM, await FsTestExtensions.ErrnoOf(() => f.Fs.SetAttrAsync(inode.Id, new AttributeChanges { Mode = 0x1FF }, FsTestExtensions.Bob, handle)));
         await f.Fs.ReleaseAsync(handle);
         Assert.Equal(0x1B6, (await f.Fs.GetAttrAsync(inode.Id)).Mode);
+    }
+
+    /// <summary>Refuses the first writer lock a client asks for (as a lost ZooKeeper session would), grants the rest.</summary>
+    private sealed class RefusesFirstWriterLock
+    {
+        private int _refused;
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public CassaFS.Locks.ILockProvider Wrapping(CassaFS.Locks.ILockProvider inner) => new Provider(this, inner);
+
+        private sealed class Provider(RefusesFirstWriterLock owner, CassaFS.Locks.ILockProvider inner) : ForwardingLockProvider(inner)
+        {
+            public override ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default) =>
+                request.Purpose.StartsWith("write ", StringComparison.Ordinal) && Interlocked.CompareExchange(ref owner._refused, 1, 0) == 0
+                    ? throw new CassaFS.Locks.LockTimeoutException(request.Key, request.Timeout ?? TimeSpan.Zero, Array.Empty<CassaFS.Locks.LockParticipant>())
+                    : Inner.AcquireAsync(request, ct);
+        }
     }
 
     /// <summary>Counts the locks a client acquires.</summary>
