@@ -4,9 +4,7 @@ using CassaFS.Fuse;
 namespace CassaFS.Cli;
 
 /// <summary>
-/// The kernel-side options of a mount, parsed from `-o a,b=c` lists as mount(8) takes them. Cache timeouts default to
-/// 1 s: long enough that a burst of stat calls from one tool is served from the kernel's cache, short enough that
-/// another mount's creates, renames and size changes show within a second.
+/// The kernel-side options of a mount, parsed from `-o a,b=c` lists as mount(8) takes them.
 /// </summary>
 public sealed record MountSettings
 {
@@ -15,12 +13,14 @@ public sealed record MountSettings
     public bool DefaultPermissions { get; init; } = true;
     /// <summary>
     /// How long the kernel may trust attributes and names. Other mounts' changes drop them well before (the mount
-    /// reads their change notices every quarter second); this bounds only what a lost notice leaves stale.
+    /// reads their change notices every quarter second); this bounds only what a lost notice leaves stale. 60 s, NFS's
+    /// own longest attribute cache (acregmax, acdirmax), which NFS keeps with no notices at all: at 10 s, the files a
+    /// slow create loop made first had expired before it was done, and every stat of them went to the daemon.
     /// </summary>
-    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <inheritdoc cref="AttributeTimeout"/>
-    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public int MaxWrite { get; init; } = 1 << 20;
     public int MaxRead { get; init; } = 1 << 20;
     public int MaxThreads { get; init; } = 16;

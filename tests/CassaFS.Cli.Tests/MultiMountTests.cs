@@ -9,7 +9,7 @@ public sealed class MultiMountTests(MountFixture fixture)
 {
     /// <summary>
     /// Another mount's changes reach the kernel's caches by change notices, read every 0.25 s; the rest is slack for a
-    /// loaded 2-core machine. The caches' own timeout is 10 s, so only a pushed invalidation passes within this.
+    /// loaded 2-core machine. The caches' own timeout is 60 s, so only a pushed invalidation passes within this.
     /// </summary>
     private static readonly TimeSpan Visible = TimeSpan.FromSeconds(3);
 

@@ -135,7 +135,7 @@ public sealed class SettingsTests
         Assert.Equal("cassafs:myfs", fuse.FileSystemName);
         Assert.True(fuse.HandleTerminationSignals);
         // Long, because other mounts' changes are pushed (change notices); and the kernel's own data check stays on.
-        Assert.Equal((TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10)), (new MountSettings().AttributeTimeout, new MountSettings().EntryTimeout));
+        Assert.Equal((TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60)), (new MountSettings().AttributeTimeout, new MountSettings().EntryTimeout));
         Assert.True(fuse.AutoInvalidateData);
         Assert.Throws<UsageException>(() => new MountSettings().With(["attr_timeout=soon"]));
         Assert.Throws<UsageException>(() => new MountSettings().With(["writeback_cache"]));
