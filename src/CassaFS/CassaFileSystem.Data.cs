@@ -21,6 +21,7 @@ public sealed partial class CassaFileSystem
         var hold = HoldAsync(handle.File, ct);
         // A creator that will write takes the new file's writer lock beside the create as well, for the same reason:
         // its first write then waits for no lock and reads nothing (the inode is the one it made, with no blocks).
+        // Straight to the lock set, not LockAsync: no writer of this client can hold a lock on an id just made.
         var writer = (flags & OpenFlags.AccessModeMask) is OpenFlags.WriteOnly or OpenFlags.ReadWrite
             ? LockSet.AcquireAsync(_locks, new[] { (LockKey.ForInode(handle.Inode), LockMode.Write) }, $"write {handle.Inode} by {_options.ClientName}", _options.LockTimeout, CancellationToken.None)
             : null;
@@ -79,18 +80,10 @@ public sealed partial class CassaFileSystem
         }
     }
 
-    /// <summary>Lets go of locks taken for a create that did not happen (acquired without cancellation, so only a failure to acquire is left to ignore).</summary>
-    private static async Task DiscardAsync(Task<LockSet>? locks)
+    /// <summary>Lets go of the writer lock taken for a create that did not happen (if it was had at all).</summary>
+    private static async Task DiscardAsync(Task<LockSet>? writer)
     {
-        if (locks is null) return;
-        try
-        {
-            await (await locks.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Never acquired (a timeout, a lost session): nothing is held.
-        }
+        if (await WriterOrNothingAsync(writer).ConfigureAwait(false) is { } locks) await locks.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Takes the handle (and, for this client's first, the file's hold) before reading the inode, so an unlink elsewhere either sees the hold or happened before this open.</summary>

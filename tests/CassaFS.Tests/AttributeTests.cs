@@ -200,8 +200,8 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
     [Fact]
     public async Task Attributes_set_while_writing_join_the_writers_commit_without_locks_of_their_own_and_show_everywhere_after_close()
     {
-        var counting = new CountingLocks();
-        await using var writer = await f.SecondClientAsync(real => counting.Wrapping(real));
+        CountingLocks counting = null!;
+        await using var writer = await f.SecondClientAsync(real => counting = new CountingLocks(real));
         var dir = await f.Fs.ScratchAsync();
         var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x180, OpenFlags.WriteOnly, FsTestExtensions.Root);
         await writer.Fs.WriteAsync(handle, 0, "some bytes"u8.ToArray());
@@ -224,8 +224,8 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
     public async Task A_file_created_for_writing_is_written_and_closed_without_another_lock_and_its_bytes_show_everywhere()
     {
         // Issue 15: the creator's first write waited for the writer lock; it is now taken beside the create.
-        var counting = new CountingLocks();
-        await using var writer = await f.SecondClientAsync(real => counting.Wrapping(real));
+        CountingLocks counting = null!;
+        await using var writer = await f.SecondClientAsync(real => counting = new CountingLocks(real));
         var dir = await f.Fs.ScratchAsync();
         var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x1A4, OpenFlags.WriteOnly, FsTestExtensions.Root);
         var before = counting.Acquired;
@@ -241,8 +241,8 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
     [Fact]
     public async Task A_create_whose_early_writer_lock_fails_still_succeeds_and_its_first_write_takes_the_lock()
     {
-        var refusing = new RefusesFirstWriterLock();
-        await using var writer = await f.SecondClientAsync(real => refusing.Wrapping(real));
+        RefusesFirstWriterLock refusing = null!;
+        await using var writer = await f.SecondClientAsync(real => refusing = new RefusesFirstWriterLock(real));
         var dir = await f.Fs.ScratchAsync();
         var (handle, inode) = await writer.Fs.CreateAsync(dir.Id, "f", 0x1A4, OpenFlags.WriteOnly, FsTestExtensions.Root);
         Assert.Equal(1, refusing.Refused);
@@ -309,39 +309,29 @@ public class WriterAttributeTests(FileSystemFixture f) : IClassFixture<FileSyste
     }
 
     /// <summary>Refuses the first writer lock a client asks for (as a lost ZooKeeper session would), grants the rest.</summary>
-    private sealed class RefusesFirstWriterLock
+    private sealed class RefusesFirstWriterLock(CassaFS.Locks.ILockProvider inner) : ForwardingLockProvider(inner)
     {
         private int _refused;
 
         public int Refused => Volatile.Read(ref _refused);
 
-        public CassaFS.Locks.ILockProvider Wrapping(CassaFS.Locks.ILockProvider inner) => new Provider(this, inner);
-
-        private sealed class Provider(RefusesFirstWriterLock owner, CassaFS.Locks.ILockProvider inner) : ForwardingLockProvider(inner)
-        {
-            public override ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default) =>
-                request.Purpose.StartsWith("write ", StringComparison.Ordinal) && Interlocked.CompareExchange(ref owner._refused, 1, 0) == 0
-                    ? throw new CassaFS.Locks.LockTimeoutException(request.Key, request.Timeout ?? TimeSpan.Zero, Array.Empty<CassaFS.Locks.LockParticipant>())
-                    : Inner.AcquireAsync(request, ct);
-        }
+        public override ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default) =>
+            request.Purpose.StartsWith("write ", StringComparison.Ordinal) && Interlocked.CompareExchange(ref _refused, 1, 0) == 0
+                ? throw new CassaFS.Locks.LockTimeoutException(request.Key, request.Timeout ?? TimeSpan.Zero, Array.Empty<CassaFS.Locks.LockParticipant>())
+                : Inner.AcquireAsync(request, ct);
     }
 
     /// <summary>Counts the locks a client acquires.</summary>
-    private sealed class CountingLocks
+    private sealed class CountingLocks(CassaFS.Locks.ILockProvider inner) : ForwardingLockProvider(inner)
     {
         private int _acquired;
 
         public int Acquired => Volatile.Read(ref _acquired);
 
-        public CassaFS.Locks.ILockProvider Wrapping(CassaFS.Locks.ILockProvider inner) => new Provider(this, inner);
-
-        private sealed class Provider(CountingLocks counts, CassaFS.Locks.ILockProvider inner) : ForwardingLockProvider(inner)
+        public override ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default)
         {
-            public override ValueTask<CassaFS.Locks.ILockHandle> AcquireAsync(CassaFS.Locks.LockRequest request, CancellationToken ct = default)
-            {
-                Interlocked.Increment(ref counts._acquired);
-                return Inner.AcquireAsync(request, ct);
-            }
+            Interlocked.Increment(ref _acquired);
+            return Inner.AcquireAsync(request, ct);
         }
     }
 }
