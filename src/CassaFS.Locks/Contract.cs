@@ -90,6 +90,14 @@ public interface ILockHandle : IAsyncDisposable
     /// <summary>Cancelled when the lock is lost: pass it to work that must stop when the lock goes.</summary>
     CancellationToken LostToken { get; }
 
+    /// <summary>
+    /// Cancelled once someone waits for this lock whom it blocks (another client, or another lock of this one), or
+    /// the provider can no longer tell: a holder that keeps a lock between operations lets it go then. The first
+    /// read starts the watch. A provider that cannot tell gives a token that is never cancelled
+    /// (<see cref="CancellationToken.CanBeCanceled"/> is false): such a lock must not be kept idle.
+    /// </summary>
+    CancellationToken ContendedToken => CancellationToken.None;
+
     ValueTask ReleaseAsync(CancellationToken ct = default);
 }
 

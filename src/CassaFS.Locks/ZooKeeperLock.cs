@@ -47,6 +47,7 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     private readonly byte[] _data;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _lost = new();
+    private CancellationTokenSource? _contended;
     private int _ownNodeGone;
     private TaskCompletionSource? _waiting;
     private string? _ownName;
@@ -99,6 +100,22 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     public event EventHandler<LockState>? StateChanged;
 
     public CancellationToken LostToken => _lost.Token;
+
+    /// <summary>Cancelled when a node behind ours in the queue is one ours blocks; the first read starts the watch.</summary>
+    public CancellationToken ContendedToken
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (_contended is not null) return _contended.Token;
+                _contended = new CancellationTokenSource();
+                if (_granted && !_releasing && _state is LockState.Held or LockState.Suspended) _ = WatchForContendersAsync(_contended);
+                else _contended.Cancel();
+                return _contended.Token;
+            }
+        }
+    }
 
     /// <summary>Our node's name under the lock's parent, once created.</summary>
     internal string? OwnNodeName => Volatile.Read(ref _ownName);
@@ -323,6 +340,46 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
             return;
         }
         await gone.Task.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lists the lock's queue with a watch on it, and again at each change, until a node behind ours turns up that
+    /// ours blocks (a writer behind a reader, anyone behind a writer), or ours is let go or lost. Either way the
+    /// holder is told it is wanted: a failure here (the session gone) must not leave a kept lock looking unwanted.
+    /// </summary>
+    private async Task WatchForContendersAsync(CancellationTokenSource contended)
+    {
+        try
+        {
+            while (true)
+            {
+                var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var children = await ZooKeeperRetry.UntilSureAsync(t => _nodes.WatchChildrenAsync(_parent, _ => changed.TrySetResult(), t), _lost.Token).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    if (_releasing || _state is LockState.Lost or LockState.Released) break;
+                }
+                var queue = LockQueue.Parse(children);
+                var own = -1;
+                for (var i = 0; i < queue.Count && own < 0; i++)
+                    if (queue[i].Name == _ownName) own = i;
+                if (own < 0 || LockQueue.IsWanted(queue, own)) break;
+                await changed.Task.WaitAsync(_lost.Token).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // lost, cancelled, the client closed: all of them mean "let it go".
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        try
+        {
+            contended.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // a ContendedToken callback threw; the token is cancelled regardless
+        }
     }
 
     private void Grant()
@@ -570,4 +627,12 @@ internal static class LockQueue
     }
 
     public static bool Holds(IReadOnlyList<Entry> queue, int index) => Blocker(queue, index) is null;
+
+    /// <summary>Whether a node behind <paramref name="own"/> conflicts with it: it cannot be granted while <paramref name="own"/> is held.</summary>
+    public static bool IsWanted(IReadOnlyList<Entry> queue, int own)
+    {
+        for (var i = own + 1; i < queue.Count; i++)
+            if (queue[i].ConflictsWith(queue[own])) return true;
+        return false;
+    }
 }

@@ -24,6 +24,12 @@ internal interface IZooKeeperNodes
 
     /// <summary>The names of the node's children (no watch: a waiter watches one node, never the parent).</summary>
     Task<IReadOnlyList<string>> GetChildrenAsync(string path, CancellationToken ct);
+
+    /// <summary>
+    /// The names of the node's children; <paramref name="watch"/> fires once when they change. Only a holder that
+    /// asked whether it is wanted (<see cref="ILockHandle.ContendedToken"/>) watches its lock's parent.
+    /// </summary>
+    Task<IReadOnlyList<string>> WatchChildrenAsync(string path, Action<WatchedEvent> watch, CancellationToken ct);
 }
 
 /// <summary>The lock's ZooKeeper operations on a client (the way every provider runs them outside tests).</summary>
@@ -42,4 +48,7 @@ internal sealed class ClientNodes(ZooKeeperClient client) : IZooKeeperNodes
 
     public async Task<IReadOnlyList<string>> GetChildrenAsync(string path, CancellationToken ct) =>
         (await client.GetChildrenAsync(path, null, ct).ConfigureAwait(false)).Children;
+
+    public async Task<IReadOnlyList<string>> WatchChildrenAsync(string path, Action<WatchedEvent> watch, CancellationToken ct) =>
+        (await client.GetChildrenAsync(path, watch, ct).ConfigureAwait(false)).Children;
 }

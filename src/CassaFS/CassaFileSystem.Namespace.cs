@@ -48,7 +48,7 @@ public sealed partial class CassaFileSystem
         var isDirectory = type == FileType.Directory;
         // A directory's creation changes the parent's link count (Write); other creations only need the parent
         // to stay a directory that rmdir cannot remove meanwhile (Read, shared with other creators).
-        await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct).ConfigureAwait(false);
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct, directory: parent).ConfigureAwait(false);
         var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
         if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
         Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
@@ -106,7 +106,7 @@ public sealed partial class CassaFileSystem
         {
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
-            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Read), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct).ConfigureAwait(false);
+            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Read), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct, directory: parent).ConfigureAwait(false);
             var victimRead = _store.GetInodeAsync(entry.Inode, ct); // beside the directory's read
             Inode dir;
             try
@@ -186,7 +186,7 @@ public sealed partial class CassaFileSystem
     {
         ThrowIfReadOnly(newName);
         Names.Entry(newName);
-        await using var locks = await LockAsync(new[] { (LockKey.ForInode(newParent), LockMode.Read), (LockKey.ForInode(id), LockMode.Write) }, $"link {newName}", ct).ConfigureAwait(false);
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(newParent), LockMode.Read), (LockKey.ForInode(id), LockMode.Write) }, $"link {newName}", ct, directory: newParent).ConfigureAwait(false);
         var target = await LoadAsync(id, newName, ct).ConfigureAwait(false);
         if (target.IsDirectory) throw new FileSystemException(Errno.EPERM, newName, "directories cannot be hard-linked");
         if (target.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the file has been removed");

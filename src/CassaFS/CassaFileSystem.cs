@@ -31,6 +31,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private readonly IFileSystemStore _store;
     private readonly FileSystemOptions _options;
     private readonly ILockProvider _locks;
+    private readonly KeptLocks? _kept;
     private readonly ConcurrentDictionary<Guid, OpenFile> _open = new();
     private readonly CancellationTokenSource _closing = new();
     private readonly Task _idleReleaser;
@@ -42,6 +43,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         _store = store;
         _options = options;
         _locks = options.Locks;
+        if (options.KeepDirectoryLocksFor > TimeSpan.Zero) _kept = new KeptLocks(options.Locks, options.KeepDirectoryLocksFor);
         BlockSize = blockSize;
         Settings = meta;
         _idleReleaser = Task.Run(ReleaseIdleWritersAsync);
@@ -341,11 +343,17 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         return inode.IsDirectory ? inode : throw new FileSystemException(Errno.ENOTDIR, id.ToString());
     }
 
-    private async Task<LockSet> LockAsync(IEnumerable<(LockKey Key, LockMode Mode)> keys, string purpose, CancellationToken ct)
+    /// <summary>
+    /// Takes <paramref name="keys"/> for one operation. <paramref name="directory"/>, when one of them in shared mode,
+    /// is the directory whose names the operation makes or removes: its lock may be one kept from the last such
+    /// operation here, and is kept for the next (<see cref="KeptLocks"/>).
+    /// </summary>
+    private async Task<LockSet> LockAsync(IEnumerable<(LockKey Key, LockMode Mode)> keys, string purpose, CancellationToken ct, Guid? directory = null)
     {
         var wanted = keys.ToList();
         await YieldWritersAsync(wanted.Select(k => k.Key).ToHashSet(), ct).ConfigureAwait(false);
-        return await LockSet.AcquireAsync(_locks, wanted, $"{purpose} by {_options.ClientName}", _options.LockTimeout, ct).ConfigureAwait(false);
+        var keep = _kept is not null && directory is { } d ? LockKey.ForInode(d) : (LockKey?)null;
+        return await LockSet.AcquireAsync(_locks, wanted, $"{purpose} by {_options.ClientName}", _options.LockTimeout, ct, _kept, keep).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -481,6 +489,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         {
         }
         _closing.Dispose();
+        if (_kept is not null) await _kept.DisposeAsync().ConfigureAwait(false);
         if (first is not null) ExceptionDispatchInfo.Throw(first);
     }
 }

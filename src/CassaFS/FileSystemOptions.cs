@@ -41,6 +41,11 @@ public sealed record FileSystemOptions
     public Consistency SerialConsistency { get; init; } = Consistency.Serial;
     /// <summary>How long an operation waits for a lock before failing with EAGAIN naming the holder.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a directory's shared lock is kept unused after making or removing a name in it, for the next one
+    /// (<see cref="KeptLocks"/>); it goes at once when someone waits for it. Zero takes and lets go one per name.
+    /// </summary>
+    public TimeSpan KeepDirectoryLocksFor { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Names this client in lock records ("host/pid" by default).</summary>
     public string ClientName { get; init; } = $"{Environment.MachineName}/{Environment.ProcessId}";
     /// <summary>Blocks a file may hold in memory not yet written (write-back), per open file.</summary>

@@ -12,8 +12,13 @@ internal sealed class LockSet : IAsyncDisposable
 
     private LockSet(List<ILockHandle> handles) => _handles = handles;
 
+    /// <summary>
+    /// Takes the locks in order. With <paramref name="kept"/>, the shared lock on <paramref name="keep"/> comes from
+    /// (and goes back to) the kept ones, and a kept lock on a key wanted exclusive is let go first: this client would
+    /// otherwise wait for its own kept lock to notice it is wanted.
+    /// </summary>
     public static async Task<LockSet> AcquireAsync(ILockProvider provider, IEnumerable<(LockKey Key, LockMode Mode)> wanted,
-        string purpose, TimeSpan timeout, CancellationToken ct)
+        string purpose, TimeSpan timeout, CancellationToken ct, KeptLocks? kept = null, LockKey? keep = null)
     {
         var ordered = wanted
             .GroupBy(w => w.Key)
@@ -26,7 +31,10 @@ internal sealed class LockSet : IAsyncDisposable
             foreach (var (key, mode) in ordered)
             {
                 var request = new LockRequest(key, mode) { Purpose = purpose, Timeout = timeout };
-                handles.Add(await provider.AcquireAsync(request, ct).ConfigureAwait(false));
+                if (kept is not null && mode == LockMode.Write) await kept.YieldAsync(key).ConfigureAwait(false);
+                handles.Add(kept is not null && mode == LockMode.Read && key == keep
+                    ? await kept.AcquireAsync(request with { Purpose = purpose + " (kept for the directory's next names)" }, ct).ConfigureAwait(false)
+                    : await provider.AcquireAsync(request, ct).ConfigureAwait(false));
             }
             return new LockSet(handles);
         }

@@ -88,6 +88,9 @@ internal sealed class InterposedNodes(IZooKeeperNodes inner) : IZooKeeperNodes
         return inner.GetChildrenAsync(path, ct);
     }
 
+    public Task<IReadOnlyList<string>> WatchChildrenAsync(string path, Action<WatchedEvent> watch, CancellationToken ct) =>
+        inner.WatchChildrenAsync(path, watch, ct);
+
     public Task<NodeData> GetDataAsync(string path, Action<WatchedEvent>? watch, CancellationToken ct) =>
         inner.GetDataAsync(path, watch is null ? null : e =>
         {

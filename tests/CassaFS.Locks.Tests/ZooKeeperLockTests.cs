@@ -342,4 +342,64 @@ public sealed class ZooKeeperLockTests(TestBed bed)
         await pruning;
         Assert.True(pruned > 0, "the pruner never removed a parent, so the test proved nothing");
     }
+
+    [Fact]
+    public async Task A_holder_learns_it_is_wanted_when_someone_it_blocks_queues_behind_it_and_not_before()
+    {
+        var (a, aClient) = await NewProviderAsync();
+        await using var _ = aClient;
+        var (b, bClient) = await NewProviderAsync();
+        await using var __ = bClient;
+        var key = NewKey();
+
+        // A reader is not wanted by another reader; a writer behind them wants both.
+        var reader = await a.AcquireAsync(new LockRequest(key, LockMode.Read));
+        var wanted = reader.ContendedToken;
+        Assert.True(wanted.CanBeCanceled);
+        var otherReader = await b.AcquireAsync(new LockRequest(key, LockMode.Read) { Timeout = TimeSpan.FromSeconds(5) });
+        await Task.Delay(500);
+        Assert.False(wanted.IsCancellationRequested, "a second reader does not wait for the first");
+        var otherWanted = otherReader.ContendedToken;
+
+        var writer = b.AcquireAsync(new LockRequest(key, LockMode.Write) { Timeout = TimeSpan.FromSeconds(20) }).AsTask();
+        await WhenCancelledAsync("the first reader, with a writer behind it", wanted);
+        await WhenCancelledAsync("the second reader (asked after the writer queued)", otherWanted);
+        Assert.False(writer.IsCompleted);
+        await reader.ReleaseAsync();
+        await otherReader.ReleaseAsync();
+        await using var held = await writer;
+
+        // A writer is wanted by a reader behind it.
+        var writerWanted = held.ContendedToken;
+        await Task.Delay(300);
+        Assert.False(writerWanted.IsCancellationRequested, "nobody waits yet");
+        var late = a.AcquireAsync(new LockRequest(key, LockMode.Read) { Timeout = TimeSpan.FromSeconds(20) }).AsTask();
+        await WhenCancelledAsync("a writer with a reader behind it", writerWanted);
+        await held.ReleaseAsync();
+        await (await late).ReleaseAsync();
+    }
+
+    [Fact]
+    public async Task A_lock_let_go_or_lost_reads_as_wanted_so_nobody_keeps_it()
+    {
+        var (provider, client) = await NewProviderAsync();
+        await using var _ = client;
+        var released = await provider.AcquireAsync(new LockRequest(NewKey(), LockMode.Read));
+        await released.ReleaseAsync();
+        Assert.True(released.ContendedToken.IsCancellationRequested);
+
+        var (other, otherClient) = await NewProviderAsync(TimeSpan.FromSeconds(4));
+        var lost = await other.AcquireAsync(new LockRequest(NewKey(), LockMode.Read));
+        var wanted = lost.ContendedToken;
+        await otherClient.DisposeAsync();
+        await WhenCancelledAsync("a lock whose client closed", wanted);
+    }
+
+    private static async Task WhenCancelledAsync(string what, CancellationToken token)
+    {
+        var cancelled = new TaskCompletionSource();
+        await using var registration = token.Register(() => cancelled.TrySetResult());
+        var finished = await Task.WhenAny(cancelled.Task, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None));
+        Assert.True(finished == cancelled.Task, $"{what}: not told it is wanted within 10 s");
+    }
 }

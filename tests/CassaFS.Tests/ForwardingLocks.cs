@@ -30,6 +30,7 @@ internal class ForwardingLockHandle(ILockHandle real) : ILockHandle
     public LockHolder Holder => real.Holder;
     public virtual LockState State => real.State;
     public virtual CancellationToken LostToken => real.LostToken;
+    public virtual CancellationToken ContendedToken => real.ContendedToken;
 
     public virtual event EventHandler<LockState>? StateChanged
     {

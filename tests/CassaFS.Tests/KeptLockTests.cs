@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using CassaFS.Locks;
+
+namespace CassaFS.Tests;
+
+/// <summary>
+/// A directory's shared lock kept between the names made and removed in it (<see cref="KeptLocks"/>), on real
+/// ZooKeeper and Cassandra: taken once for a burst, let go at once for whoever waits for it, and when the client closes.
+/// </summary>
+public class KeptLockTests(FileSystemFixture f) : IClassFixture<FileSystemFixture>
+{
+    private CassaFileSystem Fs => f.Fs;
+
+    /// <summary>Counts the locks asked for, per key.</summary>
+    private sealed class CountingLocks(ILockProvider inner) : ForwardingLockProvider(inner)
+    {
+        public ConcurrentDictionary<LockKey, int> Taken { get; } = new();
+
+        public override ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct = default)
+        {
+            Taken.AddOrUpdate(request.Key, 1, (_, n) => n + 1);
+            return Inner.AcquireAsync(request, ct);
+        }
+    }
+
+    private async Task<int> HoldersAsync(Guid directory) =>
+        (await new ZooKeeperLockProvider(f.ZooKeeper).InspectAsync(LockKey.ForInode(directory))).Holders.Count;
+
+    [Fact]
+    public async Task Names_made_and_removed_in_one_directory_take_its_lock_once_until_the_client_closes()
+    {
+        var dir = await Fs.ScratchAsync();
+        CountingLocks? counting = null;
+        var client = await f.SecondClientAsync(
+            locks: inner => counting = new CountingLocks(inner),
+            options: o => o with { KeepDirectoryLocksFor = TimeSpan.FromMinutes(1) });
+        await using (client)
+        {
+            for (var i = 0; i < 20; i++) await client.Fs.MknodAsync(dir.Id, $"f{i}", FileType.Regular, 0x1A4, 0, Root);
+            for (var i = 0; i < 10; i++) await client.Fs.UnlinkAsync(dir.Id, $"f{i}", Root);
+            var file = await client.Fs.LookupAsync(dir.Id, "f10", Root);
+            await client.Fs.LinkAsync(file.Id, dir.Id, "hard", Root);
+
+            Assert.Equal(1, counting!.Taken[LockKey.ForInode(dir.Id)]);
+            Assert.Equal(1, await HoldersAsync(dir.Id));
+            Assert.Equal(11, (await Fs.NamesAsync(dir.Id)).Count);
+        }
+        Assert.Equal(0, await HoldersAsync(dir.Id));
+    }
+
+    [Fact]
+    public async Task Whoever_wants_a_kept_directory_lock_exclusive_gets_it_without_waiting_out_the_keeping_time()
+    {
+        var dir = await Fs.ScratchAsync();
+        await using var keeper = await f.SecondClientAsync(options: o => o with { KeepDirectoryLocksFor = TimeSpan.FromMinutes(1), LockTimeout = TimeSpan.FromSeconds(15) });
+        await using var other = await f.SecondClientAsync(options: o => o with { LockTimeout = TimeSpan.FromSeconds(15) });
+        await keeper.Fs.MknodAsync(dir.Id, "a", FileType.Regular, 0x1A4, 0, Root);
+        Assert.Equal(1, await HoldersAsync(dir.Id));
+
+        // Another client's mkdir takes the directory exclusive: it would wait the keeping time (and time out) if the
+        // kept lock went only when idle.
+        await other.Fs.MkdirAsync(dir.Id, "sub", 0x1ED, Root);
+        Assert.Equal(0, await HoldersAsync(dir.Id));
+
+        // The keeper's own exclusive request lets its kept lock go first; its next name keeps one again.
+        await keeper.Fs.MknodAsync(dir.Id, "b", FileType.Regular, 0x1A4, 0, Root);
+        Assert.Equal(1, await HoldersAsync(dir.Id));
+        await keeper.Fs.RenameAsync(dir.Id, "b", dir.Id, "c", RenameFlags.None, Root);
+        await keeper.Fs.RmdirAsync(dir.Id, "sub", Root);
+        Assert.Equal(new[] { "a", "c" }, (await Fs.NamesAsync(dir.Id)).Order(StringComparer.Ordinal));
+    }
+}
