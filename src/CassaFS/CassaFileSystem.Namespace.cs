@@ -49,9 +49,10 @@ public sealed partial class CassaFileSystem
         // A directory's creation changes the parent's link count (Write); other creations only need the parent
         // to stay a directory that rmdir cannot remove meanwhile (Read, shared with other creators).
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct, directory: parent).ConfigureAwait(false);
-        var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+        var dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
         if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
         Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+        locks.KeepDirectory(dir);
 
         var now = Timespec.Now;
         var inheritGroup = (dir.Mode & ModeBits.SetGid) != 0;

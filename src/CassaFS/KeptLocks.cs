@@ -16,7 +16,7 @@ namespace CassaFS;
 /// </summary>
 internal sealed class KeptLocks : IAsyncDisposable
 {
-    private sealed class Entry(ILockHandle handle)
+    internal sealed class Entry(ILockHandle handle)
     {
         public readonly ILockHandle Handle = handle;
         public int Users = 1;
@@ -24,6 +24,12 @@ internal sealed class KeptLocks : IAsyncDisposable
         public bool Done;
         public long IdleSince;
         public CancellationTokenRegistration Registration;
+        /// <summary>
+        /// The directory's inode as read under this grant. Its mode, owner and link count cannot change while the
+        /// shared lock is held (chmod, chown, mkdir, rmdir and rename of it take it exclusive), so the next names
+        /// made under the same grant need not read it again; its times can change, and are not taken from it.
+        /// </summary>
+        public volatile Inode? Directory;
     }
 
     private readonly ILockProvider _provider;
@@ -161,7 +167,7 @@ internal sealed class KeptLocks : IAsyncDisposable
     }
 
     /// <summary>A kept lock lent to one operation: its release gives the loan back.</summary>
-    private sealed class Lent(KeptLocks owner, Entry entry) : ILockHandle
+    internal sealed class Lent(KeptLocks owner, Entry entry) : ILockHandle
     {
         private int _returned;
 
@@ -172,6 +178,13 @@ internal sealed class KeptLocks : IAsyncDisposable
         public LockState State => Volatile.Read(ref _returned) != 0 ? LockState.Released : entry.Handle.State;
         public CancellationToken LostToken => entry.Handle.LostToken;
         public CancellationToken ContendedToken => entry.Handle.ContendedToken;
+
+        /// <summary>The directory's inode read under this grant (see <see cref="Entry.Directory"/>), null until one operation stored it.</summary>
+        public Inode? Directory
+        {
+            get => entry.Directory;
+            set => entry.Directory = value;
+        }
 
         public event EventHandler<LockState>? StateChanged
         {

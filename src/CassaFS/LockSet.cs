@@ -57,6 +57,24 @@ internal sealed class LockSet : IAsyncDisposable
     public long TokenFor(LockKey key) =>
         _handles.FirstOrDefault(h => h.Key == key)?.FencingToken ?? throw new InvalidOperationException($"lock {key} is not held by this operation");
 
+    /// <summary>
+    /// The directory <paramref name="id"/> as last read under the kept shared lock this set borrowed for it (its
+    /// mode, owner and link count; not its times), or null. See <see cref="KeptLocks"/>.
+    /// </summary>
+    public Inode? KeptDirectory(Guid id) => Loan(id) is { State: LockState.Held } loan ? loan.Directory : null;
+
+    /// <summary>Remembers <paramref name="directory"/> with the kept lock this set borrowed for it, for the next operation under the same grant.</summary>
+    public void KeepDirectory(Inode directory)
+    {
+        if (Loan(directory.Id) is { } loan) loan.Directory = directory;
+    }
+
+    private KeptLocks.Lent? Loan(Guid id)
+    {
+        var key = LockKey.ForInode(id);
+        return _handles.OfType<KeptLocks.Lent>().FirstOrDefault(h => h.Key == key);
+    }
+
     /// <summary>True while every lock is confirmed held (none suspended, lost or released).</summary>
     public bool AllHeld => _handles.TrueForAll(h => h.State == LockState.Held);
 

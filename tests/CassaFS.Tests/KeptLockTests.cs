@@ -69,4 +69,19 @@ public class KeptLockTests(FileSystemFixture f) : IClassFixture<FileSystemFixtur
         await keeper.Fs.RmdirAsync(dir.Id, "sub", Root);
         Assert.Equal(new[] { "a", "c" }, (await Fs.NamesAsync(dir.Id)).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task A_chmod_of_the_directory_elsewhere_between_two_names_is_what_the_next_name_is_checked_against()
+    {
+        var dir = await Fs.MkdirAsync((await Fs.ScratchAsync()).Id, "open", 0x1FF, Root);
+        await using var keeper = await f.SecondClientAsync(options: o => o with { KeepDirectoryLocksFor = TimeSpan.FromMinutes(1), LockTimeout = TimeSpan.FromSeconds(15) });
+        await keeper.Fs.MknodAsync(dir.Id, "first", FileType.Regular, 0x1A4, 0, Alice);
+
+        // The keeper read the directory (mode 777) under its kept lock; the chmod takes that lock exclusive.
+        await Fs.SetAttrAsync(dir.Id, new AttributeChanges { Mode = 0x16D }, Root); // 555
+        Assert.Equal(Errno.EACCES, await ErrnoOf(() => keeper.Fs.MknodAsync(dir.Id, "second", FileType.Regular, 0x1A4, 0, Alice)));
+        await Fs.SetAttrAsync(dir.Id, new AttributeChanges { Mode = 0x1FF }, Root);
+        await keeper.Fs.MknodAsync(dir.Id, "third", FileType.Regular, 0x1A4, 0, Alice);
+        Assert.Equal(new[] { "first", "third" }, (await Fs.NamesAsync(dir.Id)).Order(StringComparer.Ordinal));
+    }
 }
