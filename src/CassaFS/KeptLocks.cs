@@ -47,15 +47,6 @@ internal sealed class KeptLocks : IAsyncDisposable
         _sweep = new Timer(static k => ((KeptLocks)k!).Sweep(), this, period, period);
     }
 
-    /// <summary>How many locks are kept now (lent or idle).</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate) return _kept.Count;
-        }
-    }
-
     /// <summary>The kept lock on the request's key, lent; or one taken now, kept when its provider can tell that it is wanted.</summary>
     public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct)
     {
@@ -69,12 +60,14 @@ internal sealed class KeptLocks : IAsyncDisposable
             }
         }
         var handle = await _provider.AcquireAsync(request, ct).ConfigureAwait(false);
+        // One kept lock per key: one taken while another is being let go serves its operation only (and is not
+        // asked whether it is wanted, which would start a watch for nothing).
+        if (Refused(request.Key)) return handle;
         var wanted = handle.ContendedToken;
         if (!wanted.CanBeCanceled) return handle;
         var entry = new Entry(handle);
         lock (_gate)
         {
-            // One kept lock per key: one taken while another is being let go serves its operation only.
             if (_closed || _kept.ContainsKey(request.Key)) return handle;
             _kept[request.Key] = entry;
         }
@@ -84,6 +77,11 @@ internal sealed class KeptLocks : IAsyncDisposable
             _ = owner.FinishAsync(e, markDone: true);
         }, (this, entry));
         return new Lent(this, entry);
+    }
+
+    private bool Refused(LockKey key)
+    {
+        lock (_gate) return _closed || _kept.ContainsKey(key);
     }
 
     /// <summary>Lets go of the kept lock on <paramref name="key"/> before this client asks for it exclusive (at once if unused, else when its last user is done).</summary>
