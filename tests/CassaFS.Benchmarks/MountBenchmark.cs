@@ -26,6 +26,7 @@ internal sealed class MountBenchmark : IBenchmark
         var sizeMib = BenchmarkOptions.Int(args, "--size-mib", 1024);
         var files = BenchmarkOptions.Int(args, "--files", 10_000);
         var rounds = BenchmarkOptions.Int(args, "--rounds", 3);
+        var allMet = false;
         var dll = await Daemon.CliAsync(ct);
         await Prerequisites.EnsureFuseAsync(Console.WriteLine, ct);
         await using var servers = await BenchmarkServers.StartAsync("bench-mount", ct);
@@ -87,6 +88,7 @@ internal sealed class MountBenchmark : IBenchmark
                 var (rawWrite, rawRead) = raw.Median;
                 var (libWrite, libRead) = library.Median;
                 var (mountWrite, mountRead) = mount.Median;
+                allMet = mountWrite >= 0.8 * rawWrite && mountRead >= 0.8 * rawRead && peakRss <= 200L * 1048576;
                 Console.WriteLine("medians:");
                 Console.WriteLine($"raw CQL ceiling     write {rawWrite,8:F1} MB/s   read {rawRead,8:F1} MB/s   ({Parallelism} block statements in flight, QUORUM)");
                 Console.WriteLine($"library             write {libWrite,8:F1} MB/s   read {libRead,8:F1} MB/s   ({libWrite / rawWrite:P0} / {libRead / rawRead:P0} of raw)");
@@ -125,7 +127,8 @@ internal sealed class MountBenchmark : IBenchmark
             Directory.Delete(mountPoint);
             await session.ExecuteAsync(new SimpleStatement($"DROP KEYSPACE {keyspace}"), CancellationToken.None);
         }
-        return 0;
+        Console.WriteLine(allMet ? "every sequential target met" : "a sequential target was not met (exit 1)");
+        return allMet ? 0 : 1;
     }
 
     /// <summary>Write and read rates of one subject over the rounds.</summary>
