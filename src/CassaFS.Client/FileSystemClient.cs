@@ -47,7 +47,17 @@ public sealed class FileSystemClient : IAsyncDisposable
         Session = session;
         ZooKeeper = zooKeeper;
         Locks = locks;
+        if (zooKeeper is not null) AppDomain.CurrentDomain.ProcessExit += CloseSessionAtExit;
     }
+
+    /// <summary>
+    /// A process that ends without closing its client (a pwsh script that never removes its drive) would leave its
+    /// ZooKeeper session, and every lock in it, to expire a session timeout later (10 s), holding up whoever waits for
+    /// them: the directory locks this client keeps between operations above all. Closing the session ends them at once;
+    /// the process can change nothing after this anyway.
+    /// </summary>
+    private void CloseSessionAtExit(object? sender, EventArgs e) =>
+        ZooKeeper?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
 
     public ClientSettings Settings { get; }
     public CqlSession Session { get; }
@@ -162,6 +172,7 @@ public sealed class FileSystemClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= CloseSessionAtExit;
         await Locks.DisposeAsync().ConfigureAwait(false);
         if (ZooKeeper is not null) await ZooKeeper.DisposeAsync().ConfigureAwait(false);
         await Session.DisposeAsync().ConfigureAwait(false);

@@ -283,6 +283,26 @@ Describe 'Locks as a user reads them' {
         finally { $job | Stop-Job -PassThru | Remove-Job }
     }
 
+    It 'a session that ends without removing its drive leaves no lock for others to wait out' {
+        # The other session makes names in the directory (so it keeps the directory's shared lock for its next ones)
+        # and ends without Remove-PSDrive. Its ZooKeeper session would live on for its timeout (10 s), and with it
+        # the kept lock, past this drive's 5 s lock timeout for the mkdir below.
+        $module = Join-Path (Get-CassaFSPackage) 'CassaFS.psd1'
+        $servers = ($DriveServers.GetEnumerator() | ForEach-Object { "-$($_.Key) '$($_.Value)'" }) -join ' '
+        $script = "Import-Module '$module' -ErrorAction Stop; " +
+            "New-PSDrive -Name cassa -PSProvider CassaFS -Root / -Keyspace '$($Drive.Keyspace)' $servers -ErrorAction Stop | Out-Null; " +
+            "1..3 | ForEach-Object { Set-Content `"$Dir/made`$_`" `$_ -ErrorAction Stop }; 'made'"
+        $start = [Diagnostics.ProcessStartInfo]::new((Get-Process -Id $PID).Path)
+        foreach ($a in '-NoProfile', '-NonInteractive', '-Command', $script) { $start.ArgumentList.Add($a) }
+        $start.RedirectStandardOutput = $true
+        $child = [Diagnostics.Process]::Start($start)
+        $out = $child.StandardOutput.ReadToEnd()
+        $child.WaitForExit(60000) | Should -BeTrue
+        $out.Trim() | Should -Be 'made'
+        New-Item "$Dir/sub" -ItemType Directory -ErrorAction Stop | Out-Null
+        (Get-ChildItem $Dir).Name | Sort-Object | Should -Be @('f', 'made1', 'made2', 'made3', 'sub')
+    }
+
     It 'Remove-CassaLock -Confirm:$false breaks without asking' {
         $job = Start-LockHolder -Servers $DriveServers -Keyspace $Drive.Keyspace -FileSystemPath (($Dir -replace '^cassa:', '') + '/f') -Purpose 'stale'
         try {
