@@ -292,7 +292,9 @@ Describe 'Locks as a user reads them' {
         $script = "Import-Module '$module' -ErrorAction Stop; " +
             "New-PSDrive -Name cassa -PSProvider CassaFS -Root / -Keyspace '$($Drive.Keyspace)' $servers -ErrorAction Stop | Out-Null; " +
             "1..3 | ForEach-Object { Set-Content `"$Dir/made`$_`" `$_ -ErrorAction Stop }; 'made'"
+        # This pwsh again: its own executable, or dotnet with pwsh.dll when it runs as a dotnet tool (as the test command runs it).
         $start = [Diagnostics.ProcessStartInfo]::new((Get-Process -Id $PID).Path)
+        if ((Split-Path $start.FileName -Leaf) -like 'dotnet*') { $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
         foreach ($a in '-NoProfile', '-NonInteractive', '-Command', $script) { $start.ArgumentList.Add($a) }
         $start.RedirectStandardOutput = $true
         $child = [Diagnostics.Process]::Start($start)
