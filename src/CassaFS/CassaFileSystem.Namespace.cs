@@ -37,18 +37,17 @@ public sealed partial class CassaFileSystem
     }
 
     /// <summary>
-    /// Creates a name: the inode row first, then the entry by lightweight transaction (so of racing clients exactly
-    /// one wins and the others get EEXIST), then the parent's link count and times. Dying after the first write leaves an
-    /// inode nothing points to, which fsck removes.
+    /// Creates a name under the directory's exclusive lock (kept for this client's next names there): the name is
+    /// looked up beside the new inode row's write, then written (a plain stamped write: the lock makes the look and the
+    /// write one step, so of racing clients exactly one finds the name free), then the directory's link count or
+    /// times. Dying after the inode's write leaves an inode nothing points to, which fsck removes.
     /// </summary>
     private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct, Guid? id = null)
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
         var isDirectory = type == FileType.Directory;
-        // A directory's creation changes the parent's link count (Write); other creations only need the parent
-        // to stay a directory that rmdir cannot remove meanwhile (Read, shared with other creators).
-        await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), isDirectory ? LockMode.Write : LockMode.Read) }, $"create {name}", ct, directory: parent).ConfigureAwait(false);
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write) }, $"create {name}", ct, parent).ConfigureAwait(false);
         var dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
         if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
         Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
@@ -75,28 +74,29 @@ public sealed partial class CassaFileSystem
             Generation = RandomNumberGenerator.GetInt32(int.MaxValue),
             Parent = isDirectory ? parent : Guid.Empty,
         };
-        await _store.InsertInodeAsync(inode, ct).ConfigureAwait(false);
-        var existing = await InsertEntryAsync(parent, new DirectoryEntry(name, inode.Id, type), freshInode: true, ct).ConfigureAwait(false);
-        if (existing is not null)
+        // The look for the name and the inode's write go out together: a name that exists costs the inode's delete.
+        var existingRead = _store.GetEntryAsync(parent, name, ct);
+        var inserted = _store.InsertInodeAsync(inode, ct);
+        await Task.WhenAll(existingRead, inserted).ConfigureAwait(false);
+        if (await existingRead.ConfigureAwait(false) is not null)
         {
             await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
             throw new FileSystemException(Errno.EEXIST, name);
         }
+        var named = WriteEntryAsync(locks, parent, new DirectoryEntry(name, inode.Id, type), ct);
         if (isDirectory)
         {
-            await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            await named.ConfigureAwait(false);
+            locks.KeepDirectory(await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false));
         }
         else
         {
-            // The name exists now, so rmdir cannot take the directory: its lock goes beside the times' write.
-            var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct);
-            await locks.DisposeAsync().ConfigureAwait(false);
-            await touched.ConfigureAwait(false);
+            // The times are last-writer-wins: they go beside the name (a crash between leaves them newer, harmlessly).
+            await Task.WhenAll(named, TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
         }
         await _store.AddUsageAsync(0, 1, ct).ConfigureAwait(false);
         return inode;
     }
-
 
     /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
     public async Task UnlinkAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
@@ -107,22 +107,25 @@ public sealed partial class CassaFileSystem
         {
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
-            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Read), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct, directory: parent).ConfigureAwait(false);
-            var victimRead = _store.GetInodeAsync(entry.Inode, ct); // beside the directory's read
+            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct, parent).ConfigureAwait(false);
+            // Under the lock: the name again (it may have changed before we had it), and the file, beside the directory's read.
+            var (nameRead, victimRead) = (_store.GetEntryAsync(parent, name, ct), _store.GetInodeAsync(entry.Inode, ct));
             Inode dir;
             try
             {
-                dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+                dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
                 Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
+                locks.KeepDirectory(dir);
+                if (await nameRead.ConfigureAwait(false) != entry) continue; // changed under us: look again
             }
             catch
             {
-                Forget(victimRead);
+                Forget(Task.WhenAll(nameRead, victimRead));
                 throw;
             }
             var victim = await victimRead.ConfigureAwait(false);
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
-            if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue; // changed under us: look again
+            await RemoveEntryAsync(locks, parent, name, ct).ConfigureAwait(false);
             var now = Timespec.Now;
             var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct); // beside the link count's commit
             if (victim is null)
@@ -160,7 +163,9 @@ public sealed partial class CassaFileSystem
         {
             var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type != FileType.Directory) throw new FileSystemException(Errno.ENOTDIR, name);
-            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"rmdir {name}", ct).ConfigureAwait(false);
+            await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"rmdir {name}", ct, parent).ConfigureAwait(false);
+            if (await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) != entry) continue; // changed before we had the lock
+            locks.ForgetDirectories(); // its link count changes
             var dir = await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
             Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
             var victim = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false);
@@ -169,7 +174,7 @@ public sealed partial class CassaFileSystem
                 Permissions.DemandStickyOwnership(dir, victim, caller, name);
                 if (await _store.HasEntriesAsync(victim.Id, ct).ConfigureAwait(false)) throw new FileSystemException(Errno.ENOTEMPTY, name);
             }
-            if (!await DeleteEntryAsync(parent, name, entry.Inode, ct).ConfigureAwait(false)) continue;
+            await RemoveEntryAsync(locks, parent, name, ct).ConfigureAwait(false);
             var now = Timespec.Now;
             await CommitAsync(locks, parent, name, d => d with { Nlink = Math.Max(2, d.Nlink - 1), Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             if (victim is not null)
@@ -187,23 +192,30 @@ public sealed partial class CassaFileSystem
     {
         ThrowIfReadOnly(newName);
         Names.Entry(newName);
-        await using var locks = await LockAsync(new[] { (LockKey.ForInode(newParent), LockMode.Read), (LockKey.ForInode(id), LockMode.Write) }, $"link {newName}", ct, directory: newParent).ConfigureAwait(false);
-        var target = await LoadAsync(id, newName, ct).ConfigureAwait(false);
-        if (target.IsDirectory) throw new FileSystemException(Errno.EPERM, newName, "directories cannot be hard-linked");
-        if (target.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the file has been removed");
-        var dir = await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false);
-        if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the directory has been removed");
-        Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, newName);
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(newParent), LockMode.Write), (LockKey.ForInode(id), LockMode.Write) }, $"link {newName}", ct, newParent).ConfigureAwait(false);
+        var existingRead = _store.GetEntryAsync(newParent, newName, ct);
+        Inode target, dir;
+        try
+        {
+            target = await LoadAsync(id, newName, ct).ConfigureAwait(false);
+            if (target.IsDirectory) throw new FileSystemException(Errno.EPERM, newName, "directories cannot be hard-linked");
+            if (target.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the file has been removed");
+            dir = locks.KeptDirectory(newParent) ?? await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false);
+            if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the directory has been removed");
+            Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, newName);
+            locks.KeepDirectory(dir);
+        }
+        catch
+        {
+            Forget(existingRead);
+            throw;
+        }
+        if (await existingRead.ConfigureAwait(false) is not null) throw new FileSystemException(Errno.EEXIST, newName);
         var now = Timespec.Now;
         // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
         // lowers it), never a name the count does not cover (which would let unlink free a file still named).
         var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
-        if (await InsertEntryAsync(newParent, new DirectoryEntry(newName, id, target.Type), freshInode: false, ct).ConfigureAwait(false) is not null)
-        {
-            await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink - 1 }, ct).ConfigureAwait(false);
-            throw new FileSystemException(Errno.EEXIST, newName);
-        }
-        await TouchAsync(dir.Id, TouchedTimes.Modified(now), ct).ConfigureAwait(false);
+        await Task.WhenAll(WriteEntryAsync(locks, newParent, new DirectoryEntry(newName, id, target.Type), ct), TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
         return WithOpenState(linked);
     }
 
@@ -241,7 +253,8 @@ public sealed partial class CassaFileSystem
             };
             if (target is not null) keys.Add((LockKey.ForInode(target.Inode), LockMode.Write));
             if (movesDirectory && crossDirectory) keys.Add((LockKey.ForFileSystem("rename"), LockMode.Write));
-            await using var locks = await LockAsync(keys, $"rename {oldName} to {newName}", ct).ConfigureAwait(false);
+            await using var locks = await LockAsync(keys, $"rename {oldName} to {newName}", ct, oldParent, newParent).ConfigureAwait(false);
+            locks.ForgetDirectories(); // a directory's move changes its parents' link counts
 
             // Re-read under the locks: if either name moved meanwhile, start over with what is there now.
             (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
@@ -274,11 +287,11 @@ public sealed partial class CassaFileSystem
 
             if (exchange)
             {
-                if (!await ExchangeAsync(locks, oldParent, source, newParent, target!, ct).ConfigureAwait(false)) continue;
+                await ExchangeAsync(locks, oldParent, source, newParent, target!, ct).ConfigureAwait(false);
                 return;
             }
             if (replaced is not null) await CheckReplaceableAsync(moved, replaced, newName, ct).ConfigureAwait(false);
-            if (!await MoveAsync(locks, oldParent, source, newParent, newName, target, replaced, ct).ConfigureAwait(false)) continue;
+            await MoveAsync(locks, oldParent, source, newParent, newName, target, replaced, ct).ConfigureAwait(false);
             return;
         }
         throw NameKeptChanging("rename", oldName);
@@ -322,24 +335,16 @@ public sealed partial class CassaFileSystem
     /// name goes, then link counts. A crash in between leaves the inode with one name too many, which fsck resolves
     /// (for a directory, by the parent pointer); never a file with no name.
     /// </summary>
-    private async Task<bool> MoveAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, string newName, DirectoryEntry? target, Inode? replaced, CancellationToken ct)
+    private async Task MoveAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, string newName, DirectoryEntry? target, Inode? replaced, CancellationToken ct)
     {
         var now = Timespec.Now;
-        var moving = new DirectoryEntry(newName, source.Inode, source.Type);
-        if (target is null)
-        {
-            if (await InsertEntryAsync(newParent, moving, freshInode: false, ct).ConfigureAwait(false) is not null) return false;
-        }
-        else if (!await ReplaceEntryAsync(newParent, moving, target.Inode, ct).ConfigureAwait(false))
-        {
-            return false;
-        }
+        await WriteEntryAsync(locks, newParent, new DirectoryEntry(newName, source.Inode, source.Type), ct).ConfigureAwait(false);
         var crossDirectory = oldParent != newParent;
         if (source.Type == FileType.Directory && crossDirectory)
             await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
         else
             await TouchAsync(source.Inode, new TouchedTimes(Ctime: now), ct).ConfigureAwait(false);
-        await RemoveOldNameAsync(oldParent, source, ct).ConfigureAwait(false);
+        await RemoveEntryAsync(locks, oldParent, source.Name, ct).ConfigureAwait(false);
 
         var directoryMoved = source.Type == FileType.Directory && crossDirectory ? 1 : 0;
         var directoryReplaced = replaced is { IsDirectory: true } ? 1 : 0;
@@ -358,34 +363,13 @@ public sealed partial class CassaFileSystem
                 r => r with { Nlink = r.IsDirectory ? 0 : Math.Max(0, r.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
             if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
         }
-        return true;
     }
 
-    /// <summary>
-    /// A rename is not done while its old name still points at the moved inode: a delete that did not apply is
-    /// checked through Paxos and made again, never taken for done.
-    /// </summary>
-    private async Task RemoveOldNameAsync(Guid oldParent, DirectoryEntry source, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < 5; attempt++)
-        {
-            if (await DeleteEntryAsync(oldParent, source.Name, source.Inode, ct).ConfigureAwait(false)) return;
-            var now = await _store.GetEntrySettledAsync(oldParent, source.Name, ct).ConfigureAwait(false);
-            if (now is null || now.Inode != source.Inode) return;
-        }
-        throw new FileSystemException(Errno.EIO, source.Name, "the old name could not be removed after the rename; run fsck");
-    }
-
-    private async Task<bool> ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
+    private async Task ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
     {
         var now = Timespec.Now;
-        if (!await ReplaceEntryAsync(newParent, target with { Inode = source.Inode, Type = source.Type }, target.Inode, ct).ConfigureAwait(false)) return false;
-        if (!await ReplaceEntryAsync(oldParent, source with { Inode = target.Inode, Type = target.Type }, source.Inode, ct).ConfigureAwait(false))
-        {
-            // Undo the first half; the old name still points where it did.
-            await ReplaceEntryAsync(newParent, target, source.Inode, ct).ConfigureAwait(false);
-            return false;
-        }
+        await WriteEntryAsync(locks, newParent, target with { Inode = source.Inode, Type = source.Type }, ct).ConfigureAwait(false);
+        await WriteEntryAsync(locks, oldParent, source with { Inode = target.Inode, Type = target.Type }, ct).ConfigureAwait(false);
         if (oldParent != newParent)
         {
             if (source.Type == FileType.Directory) await CommitAsync(locks, source.Inode, target.Name, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
@@ -398,7 +382,6 @@ public sealed partial class CassaFileSystem
         {
             await TouchDirectoryAsync(oldParent, ct).ConfigureAwait(false);
         }
-        return true;
     }
 
     /// <summary>
@@ -455,7 +438,9 @@ public sealed partial class CassaFileSystem
             await Task.WhenAll(chunk.Select(i => _store.DeleteBlockAsync(inode.Id, i, BlockStamps.Purge, ct))).ConfigureAwait(false);
         await Task.WhenAll(_store.DeleteBlockIndexesAsync(inode.Id, BlockStamps.Purge, ct), _store.RemoveXAttrsAsync(inode.Id, ct)).ConfigureAwait(false);
         // The usage counters are not ordered with the row: a crash between any two of these leaves them off either way.
-        await Task.WhenAll(_store.DeleteInodeAsync(inode.Id, ct), _store.AddUsageAsync(-indexes.Count, -1, ct)).ConfigureAwait(false);
+        // A removed directory's names go for good: a late create in it by a holder whose lock was lost never shows.
+        var names = inode.IsDirectory ? _store.PurgeEntriesAsync(inode.Id, ct) : Task.CompletedTask;
+        await Task.WhenAll(_store.DeleteInodeAsync(inode.Id, ct), _store.AddUsageAsync(-indexes.Count, -1, ct), names).ConfigureAwait(false);
         _feed.Changed(inode.Id);
     }
 

@@ -344,15 +344,15 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     }
 
     /// <summary>
-    /// Takes <paramref name="keys"/> for one operation. <paramref name="directory"/>, when one of them in shared mode,
-    /// is the directory whose names the operation makes or removes: its lock may be one kept from the last such
-    /// operation here, and is kept for the next (<see cref="KeptLocks"/>).
+    /// Takes <paramref name="keys"/> for one operation. <paramref name="directories"/> (each of them among the keys, in
+    /// exclusive mode) are the directories whose names the operation makes, removes or moves: their locks may be kept
+    /// from the last such operation here, and are kept for the next (<see cref="KeptLocks"/>).
     /// </summary>
-    private async Task<LockSet> LockAsync(IEnumerable<(LockKey Key, LockMode Mode)> keys, string purpose, CancellationToken ct, Guid? directory = null)
+    private async Task<LockSet> LockAsync(IEnumerable<(LockKey Key, LockMode Mode)> keys, string purpose, CancellationToken ct, params Guid[] directories)
     {
         var wanted = keys.ToList();
         await YieldWritersAsync(wanted.Select(k => k.Key).ToHashSet(), ct).ConfigureAwait(false);
-        var keep = _kept is not null && directory is { } d ? LockKey.ForInode(d) : (LockKey?)null;
+        var keep = _kept is not null && directories.Length > 0 ? directories.Select(LockKey.ForInode).ToHashSet() : null;
         return await LockSet.AcquireAsync(_locks, wanted, $"{purpose} by {_options.ClientName}", _options.LockTimeout, ct, _kept, keep).ConfigureAwait(false);
     }
 
@@ -413,27 +413,30 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         _feed.Changed(id);
     }
 
-    // Entries change through these, so that other clients hear of every change that happened.
+    // Names change through these, under the directory's exclusive lock (which makes reading a name and then writing
+    // it atomic: every writer of names holds it) and stamped from that grant, so that other clients hear of every
+    // change and a late write of a holder whose lock was lost loses to every later holder's.
 
-    private async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
+    internal async Task WriteEntryAsync(LockSet locks, Guid dir, DirectoryEntry entry, CancellationToken ct)
     {
-        var existing = await _store.InsertEntryAsync(dir, entry, freshInode, ct).ConfigureAwait(false);
-        if (existing is null) _feed.Changed(dir, entry.Name);
-        return existing;
+        locks.ThrowIfLost(entry.Name);
+        await _store.WriteEntryAsync(dir, entry, locks.EntryStamp(dir), ct).ConfigureAwait(false);
+        _feed.Changed(dir, entry.Name);
     }
 
-    private async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
+    internal async Task RemoveEntryAsync(LockSet locks, Guid dir, string name, CancellationToken ct)
     {
-        var replaced = await _store.ReplaceEntryAsync(dir, replacement, expected, ct).ConfigureAwait(false);
-        if (replaced) _feed.Changed(dir, replacement.Name);
-        return replaced;
+        locks.ThrowIfLost(name);
+        await _store.RemoveEntryAsync(dir, name, locks.EntryStamp(dir), ct).ConfigureAwait(false);
+        _feed.Changed(dir, name);
     }
 
-    private async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
+    /// <summary>fsck's repair of a name: removed under its directory's lock if it still points at <paramref name="inode"/>.</summary>
+    internal async Task RemoveEntryIfAsync(Guid dir, string name, Guid inode, CancellationToken ct)
     {
-        var deleted = await _store.DeleteEntryAsync(dir, name, expected, ct).ConfigureAwait(false);
-        if (deleted) _feed.Changed(dir, name);
-        return deleted;
+        await using var locks = await LockAsync(new[] { (LockKey.ForInode(dir), LockMode.Write) }, $"fsck {name}", ct).ConfigureAwait(false);
+        if ((await _store.GetEntryAsync(dir, name, ct).ConfigureAwait(false))?.Inode == inode)
+            await RemoveEntryAsync(locks, dir, name, ct).ConfigureAwait(false);
     }
 
     private async Task TouchDirectoryAsync(Guid dir, CancellationToken ct)

@@ -55,13 +55,13 @@ public static class Fsck
             if (!inodes.TryGetValue(dir, out var parent) || !parent.IsDirectory)
             {
                 Found("entry-without-directory", $"'{entry.Name}' in {dir}, which is not a directory", repair);
-                if (repair) await store.DeleteEntryAsync(dir, entry.Name, entry.Inode, ct).ConfigureAwait(false);
+                if (repair) await fs.RemoveEntryIfAsync(dir, entry.Name, entry.Inode, ct).ConfigureAwait(false);
                 continue;
             }
             if (!inodes.TryGetValue(entry.Inode, out var target))
             {
                 Found("dangling-entry", $"'{entry.Name}' in {dir} points to missing inode {entry.Inode}", repair);
-                if (repair) await store.DeleteEntryAsync(dir, entry.Name, entry.Inode, ct).ConfigureAwait(false);
+                if (repair) await fs.RemoveEntryIfAsync(dir, entry.Name, entry.Inode, ct).ConfigureAwait(false);
                 continue;
             }
             (names.TryGetValue(entry.Inode, out var list) ? list : names[entry.Inode] = new()).Add((dir, entry));
@@ -81,7 +81,7 @@ public static class Fsck
                 foreach (var extra in links.Where(l => l != keep))
                 {
                     Found("directory-with-several-names", $"directory {inode.Id} is also named '{extra.Entry.Name}' in {extra.Dir}", repair);
-                    if (repair) await store.DeleteEntryAsync(extra.Dir, extra.Entry.Name, inode.Id, ct).ConfigureAwait(false);
+                    if (repair) await fs.RemoveEntryIfAsync(extra.Dir, extra.Entry.Name, inode.Id, ct).ConfigureAwait(false);
                 }
                 names[inode.Id] = links = new() { keep };
             }

@@ -6,11 +6,10 @@ namespace CassaFS;
 /// an implementation only reads and writes, and never decides EEXIST, ENOTEMPTY or permissions.
 /// <para>What every implementation promises (tests/CassaFS.Tests/Storage/StoreContract.cs checks each on every one):</para>
 /// <list type="bullet">
-/// <item>Conditional writes (<see cref="InsertEntryAsync"/>, <see cref="ReplaceEntryAsync"/>,
-/// <see cref="DeleteEntryAsync"/>, <see cref="CommitInodeAsync"/>) are linearizable per row, and answer for certain: a
+/// <item>The conditional write (<see cref="CommitInodeAsync"/>) is linearizable per row, and answers for certain: a
 /// write whose reply was lost (a timeout, a dropped connection) is settled before the method returns, so the caller is
 /// told whether it happened and never sees the store's own errors for it.</item>
-/// <item>Block, slice and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one
+/// <item>Directory entries, block, slice and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one
 /// with the higher stamp wins whatever order they arrive in, and on equal stamps a delete wins.</item>
 /// <item>A block reads merged (<see cref="Slice.Overlay"/>): its row overlaid, in stamp order, with its slices stamped
 /// above the row's write; a slice no newer than the row was superseded by that whole-block write and never shows.</item>
@@ -40,21 +39,23 @@ internal interface IFileSystemStore
 
     Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct);
 
-    /// <summary>The entry as every conditional write before this call left it, one whose reply was lost included.</summary>
-    Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct);
+    /// <summary>
+    /// Points <paramref name="entry"/>'s name at its inode, creating the name if needed: a plain write stamped
+    /// <paramref name="stamp"/>. Of two writes of one name the higher stamp wins whatever order they arrive in, a removal
+    /// on a tie. The filesystem writes names only under the directory's exclusive lock, stamped from that grant's fencing
+    /// token (<see cref="BlockStamps"/>), so a late write of a holder whose lock was lost never hides a later holder's.
+    /// A write whose reply was lost is sent again (it is idempotent); the call returns once it is stored.
+    /// </summary>
+    Task WriteEntryAsync(Guid dir, DirectoryEntry entry, long stamp, CancellationToken ct);
+
+    /// <summary>Removes the name, stamped <paramref name="stamp"/> (see <see cref="WriteEntryAsync"/>); removing an absent name is no error.</summary>
+    Task RemoveEntryAsync(Guid dir, string name, long stamp, CancellationToken ct);
 
     /// <summary>
-    /// Creates the name unless it exists. Returns null when the name is now ours, else the entry in the way. After a
-    /// lost reply, finding the name pointing at <paramref name="entry"/>'s inode means our write happened; so does it,
-    /// always, for an inode the caller has just made (<paramref name="freshInode"/>: nobody else can know its id).
+    /// Removes every name of a directory that has itself been removed, stamped <see cref="BlockStamps.Purge"/>: a late
+    /// write of any holder into it never shows.
     /// </summary>
-    Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct);
-
-    /// <summary>Points an existing name at another inode if it still points at <paramref name="expected"/>; true when it now does.</summary>
-    Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct);
-
-    /// <summary>Removes the name if it still points at <paramref name="expected"/>; true when it is gone.</summary>
-    Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct);
+    Task PurgeEntriesAsync(Guid dir, CancellationToken ct);
 
     /// <summary>A directory's entries in name order, after <paramref name="after"/> when given, fetched <paramref name="pageSize"/> at a time.</summary>
     IAsyncEnumerable<DirectoryEntry> ListEntriesAsync(Guid dir, string? after, int pageSize, CancellationToken ct);

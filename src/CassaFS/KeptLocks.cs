@@ -4,33 +4,44 @@ using CassaFS.Locks;
 namespace CassaFS;
 
 /// <summary>
-/// Shared locks on directories kept between operations, as CephFS keeps a directory's capability between requests.
-/// Making or removing a name takes the directory's shared lock; a burst of them in one directory (tar, git, rm -rf)
-/// took and let go the same ZooKeeper lock for every name, 4-5 ms of a 20 ms create. A kept lock is lent to each
-/// operation of this client that asks for it, and let go as soon as nobody here uses it and any of these holds:
-/// someone waits for it whom it blocks (<see cref="ILockHandle.ContendedToken"/>: a mkdir, rmdir or rename, here or
-/// on another client, takes the directory exclusive), it has been idle for the keeping time, it is not confirmed held
-/// (suspended or lost), or the filesystem closes. An exclusive request of this client lets the kept lock go first
-/// (<see cref="YieldAsync"/>) instead of waiting to be noticed. Only locks whose provider can say they are wanted
-/// are kept; an operation never borrows a lock that is not confirmed held.
+/// Exclusive locks on directories kept between operations, as CephFS keeps a directory's capability between requests.
+/// Making, removing or renaming a name takes the directory's exclusive lock (the lock is what makes a create's
+/// read-then-write atomic: names are plain stamped writes, <see cref="IFileSystemStore.WriteEntryAsync"/>); a burst of
+/// them in one directory (tar, git, rm -rf) would take and let go the same ZooKeeper lock for every name. A kept lock is
+/// lent to the operations of this client that ask for its key, one at a time (an exclusive lock lent to two at once
+/// would let two creates of one name both find it free), and let go as soon as nobody here uses it and any of these
+/// holds: someone waits for it (<see cref="ILockHandle.ContendedToken"/>: another client's operation in or on the
+/// directory), it has been idle for the keeping time, it is not confirmed held (suspended or lost), its grant used up
+/// its stamps, or the filesystem closes. Only locks whose provider can say they are wanted are kept; an operation never
+/// borrows a lock that is not confirmed held, and one waiting its turn that finds the lock wanted meanwhile queues at
+/// the provider behind the other client instead.
 /// </summary>
 internal sealed class KeptLocks : IAsyncDisposable
 {
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The turn's semaphore is only awaited, never asked for its wait handle: it holds nothing to dispose.")]
     internal sealed class Entry(ILockHandle handle)
     {
         public readonly ILockHandle Handle = handle;
+        /// <summary>Operations lent the lock or waiting for their turn.</summary>
         public int Users = 1;
         /// <summary>Wanted by someone, or the lock is in doubt: lent no more, let go once unused.</summary>
         public bool Done;
         public long IdleSince;
         public CancellationTokenRegistration Registration;
+        /// <summary>One operation at a time uses the lock: taken by the first at once.</summary>
+        public readonly SemaphoreSlim Turn = new(0, 1);
+        /// <summary>The stamps of the names written under this grant, shared by every operation it is lent to.</summary>
+        public readonly BlockStamps Stamps = new(handle.FencingToken);
         /// <summary>
-        /// The directory's inode as read under this grant. Its mode, owner and link count cannot change while the
-        /// shared lock is held (chmod, chown, mkdir, rmdir and rename of it take it exclusive), so the next names
-        /// made under the same grant need not read it again; its times can change, and are not taken from it.
+        /// The directory's inode as read under this grant by an operation that makes names. Its mode, owner and link
+        /// count cannot change while the grant lasts except by an operation it is lent to here, and those clear or
+        /// renew it; its times can change, and are not taken from it.
         /// </summary>
         public volatile Inode? Directory;
     }
+
+    /// <summary>A grant with fewer stamps left than this is let go after its current use (no operation takes as many).</summary>
+    private const int StampsReserve = 64;
 
     private readonly ILockProvider _provider;
     private readonly TimeSpan _idle;
@@ -47,22 +58,42 @@ internal sealed class KeptLocks : IAsyncDisposable
         _sweep = new Timer(static k => ((KeptLocks)k!).Sweep(), this, period, period);
     }
 
-    /// <summary>The kept lock on the request's key, lent; or one taken now, kept when its provider can tell that it is wanted.</summary>
-    public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, CancellationToken ct)
+    /// <summary>
+    /// The kept lock on the request's key, lent when its turn comes (whatever mode the request names: it is exclusive);
+    /// else one taken now, and kept when <paramref name="keep"/> and its provider can tell that it is wanted.
+    /// </summary>
+    public async ValueTask<ILockHandle> AcquireAsync(LockRequest request, bool keep, CancellationToken ct)
     {
-        if (request.Mode != LockMode.Read) throw new ArgumentException("only shared locks are kept", nameof(request));
+        Entry? kept;
         lock (_gate)
         {
-            if (!_closed && _kept.TryGetValue(request.Key, out var kept) && !kept.Done && kept.Handle.State == LockState.Held)
+            kept = !_closed && _kept.TryGetValue(request.Key, out var k) && !k.Done && k.Handle.State == LockState.Held ? k : null;
+            if (kept is not null) kept.Users++;
+        }
+        if (kept is not null)
+        {
+            var turn = false;
+            try
             {
-                kept.Users++;
+                turn = await kept.Turn.WaitAsync(request.Timeout ?? Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (!turn) await LeaveAsync(kept, turned: false).ConfigureAwait(false);
+            }
+            if (!turn) throw new LockTimeoutException(request.Key, request.Timeout ?? TimeSpan.Zero, new[] { new LockParticipant("", kept.Handle.Mode, kept.Handle.Holder, kept.Handle.FencingToken) });
+            if (!kept.Done && kept.Handle.State == LockState.Held)
+            {
+                if (!keep) kept.Directory = null; // an operation that is not making names may change the directory itself
                 return new Lent(this, kept);
             }
+            // Wanted (or lost) while we waited our turn: queue behind whoever wants it.
+            await LeaveAsync(kept, turned: true).ConfigureAwait(false);
         }
-        var handle = await _provider.AcquireAsync(request, ct).ConfigureAwait(false);
+        var handle = await _provider.AcquireAsync(keep ? request with { Mode = LockMode.Write } : request, ct).ConfigureAwait(false);
         // One kept lock per key: one taken while another is being let go serves its operation only (and is not
         // asked whether it is wanted, which would start a watch for nothing).
-        if (Refused(request.Key)) return handle;
+        if (!keep || Refused(request.Key)) return handle;
         var wanted = handle.ContendedToken;
         if (!wanted.CanBeCanceled) return handle;
         var entry = new Entry(handle);
@@ -84,26 +115,16 @@ internal sealed class KeptLocks : IAsyncDisposable
         lock (_gate) return _closed || _kept.ContainsKey(key);
     }
 
-    /// <summary>Lets go of the kept lock on <paramref name="key"/> before this client asks for it exclusive (at once if unused, else when its last user is done).</summary>
-    public Task YieldAsync(LockKey key)
-    {
-        Entry? entry;
-        lock (_gate)
-        {
-            if (!_kept.TryGetValue(key, out entry)) return Task.CompletedTask;
-        }
-        return FinishAsync(entry, markDone: true);
-    }
-
-    /// <summary>An operation is done with its loan; the lock goes if nobody else uses it and it should not stay.</summary>
-    private Task ReturnAsync(Entry entry)
+    /// <summary>An operation is done with the lock (or gave up waiting for it); the lock goes if nobody else uses it and it should not stay.</summary>
+    private Task LeaveAsync(Entry entry, bool turned)
     {
         lock (_gate)
         {
             entry.Users--;
             entry.IdleSince = Stopwatch.GetTimestamp();
         }
-        return FinishAsync(entry, markDone: entry.Handle.State != LockState.Held);
+        if (turned) entry.Turn.Release();
+        return FinishAsync(entry, markDone: entry.Handle.State != LockState.Held || entry.Stamps.Left < StampsReserve);
     }
 
     /// <summary>Marks the entry done if asked; lets it go when done (or the filesystem is closing) and nobody uses it.</summary>
@@ -177,6 +198,9 @@ internal sealed class KeptLocks : IAsyncDisposable
         public CancellationToken LostToken => entry.Handle.LostToken;
         public CancellationToken ContendedToken => entry.Handle.ContendedToken;
 
+        /// <summary>A stamp for a name written under this grant, above every one given before under it.</summary>
+        public long NextStamp() => entry.Stamps.Next();
+
         /// <summary>The directory's inode read under this grant (see <see cref="Entry.Directory"/>), null until one operation stored it.</summary>
         public Inode? Directory
         {
@@ -191,7 +215,7 @@ internal sealed class KeptLocks : IAsyncDisposable
         }
 
         public ValueTask ReleaseAsync(CancellationToken ct = default) =>
-            Interlocked.Exchange(ref _returned, 1) == 0 ? new ValueTask(owner.ReturnAsync(entry)) : ValueTask.CompletedTask;
+            Interlocked.Exchange(ref _returned, 1) == 0 ? new ValueTask(owner.LeaveAsync(entry, turned: true)) : ValueTask.CompletedTask;
 
         public ValueTask DisposeAsync() => ReleaseAsync();
     }

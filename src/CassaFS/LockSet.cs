@@ -9,16 +9,17 @@ namespace CassaFS;
 internal sealed class LockSet : IAsyncDisposable
 {
     private readonly List<ILockHandle> _handles;
+    private Dictionary<LockKey, BlockStamps>? _stamps;
 
     private LockSet(List<ILockHandle> handles) => _handles = handles;
 
     /// <summary>
-    /// Takes the locks in order. With <paramref name="kept"/>, the shared lock on <paramref name="keep"/> comes from
-    /// (and goes back to) the kept ones, and a kept lock on a key wanted exclusive is let go first: this client would
-    /// otherwise wait for its own kept lock to notice it is wanted.
+    /// Takes the locks in order. With <paramref name="kept"/>, a key this client keeps is borrowed from the kept ones
+    /// (at its place in the order, waiting its turn there), and the directories in <paramref name="keep"/> are taken
+    /// exclusive and kept for this client's next operations in them (<see cref="KeptLocks"/>).
     /// </summary>
     public static async Task<LockSet> AcquireAsync(ILockProvider provider, IEnumerable<(LockKey Key, LockMode Mode)> wanted,
-        string purpose, TimeSpan timeout, CancellationToken ct, KeptLocks? kept = null, LockKey? keep = null)
+        string purpose, TimeSpan timeout, CancellationToken ct, KeptLocks? kept = null, IReadOnlyCollection<LockKey>? keep = null)
     {
         var ordered = wanted
             .GroupBy(w => w.Key)
@@ -31,9 +32,9 @@ internal sealed class LockSet : IAsyncDisposable
             foreach (var (key, mode) in ordered)
             {
                 var request = new LockRequest(key, mode) { Purpose = purpose, Timeout = timeout };
-                if (kept is not null && mode == LockMode.Write) await kept.YieldAsync(key).ConfigureAwait(false);
-                handles.Add(kept is not null && mode == LockMode.Read && key == keep
-                    ? await kept.AcquireAsync(request with { Purpose = purpose + " (kept for the directory's next names)" }, ct).ConfigureAwait(false)
+                var keepIt = keep?.Contains(key) == true;
+                handles.Add(kept is not null
+                    ? await kept.AcquireAsync(keepIt ? request with { Purpose = purpose + " (kept for the directory's next names)" } : request, keepIt, ct).ConfigureAwait(false)
                     : await provider.AcquireAsync(request, ct).ConfigureAwait(false));
             }
             return new LockSet(handles);
@@ -58,7 +59,22 @@ internal sealed class LockSet : IAsyncDisposable
         _handles.FirstOrDefault(h => h.Key == key)?.FencingToken ?? throw new InvalidOperationException($"lock {key} is not held by this operation");
 
     /// <summary>
-    /// The directory <paramref name="id"/> as last read under the kept shared lock this set borrowed for it (its
+    /// A stamp for a name written in directory <paramref name="dir"/> (whose exclusive lock this set must hold), above
+    /// every stamp given under earlier grants of that lock and before under this one (<see cref="BlockStamps"/>).
+    /// </summary>
+    public long EntryStamp(Guid dir)
+    {
+        var key = LockKey.ForInode(dir);
+        var handle = _handles.FirstOrDefault(h => h.Key == key && h.Mode == LockMode.Write)
+            ?? throw new InvalidOperationException($"the exclusive lock {key} is not held by this operation");
+        if (handle is KeptLocks.Lent lent) return lent.NextStamp();
+        _stamps ??= new Dictionary<LockKey, BlockStamps>();
+        if (!_stamps.TryGetValue(key, out var stamps)) _stamps[key] = stamps = new BlockStamps(handle.FencingToken);
+        return stamps.Next();
+    }
+
+    /// <summary>
+    /// The directory <paramref name="id"/> as last read under the kept lock this set borrowed for it (its
     /// mode, owner and link count; not its times), or null. See <see cref="KeptLocks"/>.
     /// </summary>
     public Inode? KeptDirectory(Guid id) => Loan(id) is { State: LockState.Held } loan ? loan.Directory : null;
@@ -67,6 +83,12 @@ internal sealed class LockSet : IAsyncDisposable
     public void KeepDirectory(Inode directory)
     {
         if (Loan(directory.Id) is { } loan) loan.Directory = directory;
+    }
+
+    /// <summary>Drops the directories remembered with the kept locks this set borrowed: the operation changes their link counts.</summary>
+    public void ForgetDirectories()
+    {
+        foreach (var loan in _handles.OfType<KeptLocks.Lent>()) loan.Directory = null;
     }
 
     private KeptLocks.Lent? Loan(Guid id)

@@ -85,6 +85,34 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
     }
 
     [Fact]
+    public async Task Name_writes_of_a_holder_whose_directory_lock_was_lost_do_not_land_over_the_new_holders_names()
+    {
+        var top = await Fs.ScratchAsync();
+        var dir = await Fs.MkdirAsync(top.Id, "d", 0x1ED, Root);
+        var doomed = await Fs.MkdirAsync(top.Id, "doomed", 0x1ED, Root);
+        await using var stale = await f.SecondClientAsync();
+        await using var fresh = await f.SecondClientAsync();
+        // The stale client holds both directories' locks, then its ZooKeeper session ends without it noticing.
+        var staleLocks = new NeverNoticesLoss(stale.Fs.Options.Locks);
+        var staleHold = await LockSet.AcquireAsync(staleLocks, new[] { (LockKey.ForInode(dir.Id), LockMode.Write), (LockKey.ForInode(doomed.Id), LockMode.Write) },
+            "fencing test", TimeSpan.FromSeconds(10), default);
+        await stale.ZooKeeper.DisposeAsync();
+        // The new holders make x and y, and remove the doomed directory.
+        var x = await fresh.Fs.MknodAsync(dir.Id, "x", FileType.Regular, 0x1A4, 0, Root);
+        await fresh.Fs.MknodAsync(dir.Id, "y", FileType.Regular, 0x1A4, 0, Root);
+        await fresh.Fs.RmdirAsync(top.Id, "doomed", Root);
+        // Only now do the stale holder's name writes go out (its process was paused, its requests held up).
+        await stale.Fs.WriteEntryAsync(staleHold, dir.Id, new DirectoryEntry("x", Guid.NewGuid(), FileType.Regular), default);
+        await stale.Fs.RemoveEntryAsync(staleHold, dir.Id, "y", default);
+        await stale.Fs.WriteEntryAsync(staleHold, doomed.Id, new DirectoryEntry("late", Guid.NewGuid(), FileType.Regular), default);
+
+        await using var reader = await f.SecondClientAsync();
+        Assert.Equal(x.Id, (await reader.Fs.LookupAsync(dir.Id, "x", Root)).Id);
+        Assert.Equal(new[] { "x", "y" }, (await reader.Fs.NamesAsync(dir.Id)).Order(StringComparer.Ordinal));
+        Assert.Empty(await reader.Fs.Store.ListEntriesAsync(doomed.Id, null, 10, default).ToListAsync());
+    }
+
+    [Fact]
     public async Task A_block_write_of_a_holder_whose_lock_was_lost_does_not_land_over_the_new_holders_data()
     {
         var dir = await Fs.ScratchAsync();

@@ -49,6 +49,29 @@ public class KeptLockTests(FileSystemFixture f) : IClassFixture<FileSystemFixtur
     }
 
     [Fact]
+    public async Task Operations_of_one_client_take_turns_with_its_kept_lock_so_of_racing_creates_of_a_name_exactly_one_wins()
+    {
+        var dir = await Fs.ScratchAsync();
+        CountingLocks? counting = null;
+        await using var client = await f.SecondClientAsync(
+            locks: inner => counting = new CountingLocks(inner),
+            options: o => o with { KeepDirectoryLocksFor = TimeSpan.FromMinutes(1) });
+        await client.Fs.MknodAsync(dir.Id, "first", FileType.Regular, 0x1A4, 0, Root); // racing first takes would each go to ZooKeeper
+        for (var trial = 0; trial < 10; trial++)
+        {
+            var attempts = Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
+            {
+                try { await client.Fs.MknodAsync(dir.Id, $"same{trial}", FileType.Regular, 0x1A4, 0, Root); return true; }
+                catch (FileSystemException e) when (e.Errno == Errno.EEXIST) { return false; }
+            })).ToArray();
+            Assert.Equal(1, (await Task.WhenAll(attempts)).Count(won => won));
+        }
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(i => Task.Run(() => client.Fs.MknodAsync(dir.Id, $"f{i}", FileType.Regular, 0x1A4, 0, Root))));
+        Assert.Equal(1, counting!.Taken[LockKey.ForInode(dir.Id)]);
+        Assert.Equal(41, (await Fs.NamesAsync(dir.Id)).Count);
+    }
+
+    [Fact]
     public async Task Whoever_wants_a_kept_directory_lock_exclusive_gets_it_without_waiting_out_the_keeping_time()
     {
         var dir = await Fs.ScratchAsync();
@@ -57,12 +80,10 @@ public class KeptLockTests(FileSystemFixture f) : IClassFixture<FileSystemFixtur
         await keeper.Fs.MknodAsync(dir.Id, "a", FileType.Regular, 0x1A4, 0, Root);
         Assert.Equal(1, await HoldersAsync(dir.Id));
 
-        // Another client's mkdir takes the directory exclusive: it would wait the keeping time (and time out) if the
-        // kept lock went only when idle.
+        // Another client's mkdir takes the directory's lock: it would wait the keeping time (and time out) if the
+        // kept lock went only when idle. Now the other client keeps it, and gives it back the same way.
         await other.Fs.MkdirAsync(dir.Id, "sub", 0x1ED, Root);
-        Assert.Equal(0, await HoldersAsync(dir.Id));
-
-        // The keeper's own exclusive request lets its kept lock go first; its next name keeps one again.
+        Assert.Equal(1, await HoldersAsync(dir.Id));
         await keeper.Fs.MknodAsync(dir.Id, "b", FileType.Regular, 0x1A4, 0, Root);
         Assert.Equal(1, await HoldersAsync(dir.Id));
         await keeper.Fs.RenameAsync(dir.Id, "b", dir.Id, "c", RenameFlags.None, Root);

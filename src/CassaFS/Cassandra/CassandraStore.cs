@@ -7,13 +7,14 @@ namespace CassaFS;
 /// <summary>
 /// Every CQL statement the filesystem runs, prepared once per mount, values always bound. The POSIX rules live in
 /// <see cref="CassaFileSystem"/>; this class only reads and writes rows.
-/// <para>Which writes are lightweight transactions, and why: directory entries are only ever written by LWT
-/// (insert IF NOT EXISTS, update/delete IF inode = ?), so racing clients see one linear history per name and
-/// never mix Paxos and plain timestamps on one cell. An inode's structural fields (nlink, size, mode, owner,
-/// parent) are written by compare-and-set on its <c>fence</c> column, which doubles as the fencing check: a
-/// holder whose lock was lost cannot commit over a newer holder. Data blocks and the time columns are plain,
-/// idempotent writes made under the inode lock; block writes carry the lock's fencing token in their timestamp
-/// (<see cref="BlockStamps"/>), so a late one of an earlier holder never overwrites a later holder's.</para>
+/// <para>Which writes are lightweight transactions, and why: an inode's structural fields (nlink, size, mode, owner,
+/// parent) are written by compare-and-set on its <c>fence</c> column, which doubles as the fencing check: a holder whose
+/// lock was lost cannot commit over a newer holder. Directory entries are plain writes, made only under the directory's
+/// exclusive lock and stamped from its fencing token (<see cref="BlockStamps"/>): the lock makes the read-then-write of
+/// a create or rename atomic, and the stamp makes a late write of an earlier holder lose to every later holder's (an
+/// earlier layout wrote entries by LWT, whose Paxos timestamps are clock time, below every stamp). Data blocks and the
+/// time columns are plain, idempotent writes made under the inode lock; block writes carry the lock's fencing token in
+/// their timestamp too, so a late one of an earlier holder never overwrites a later holder's.</para>
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The usage writer's semaphore and cancellation source hold no handles or timers; FlushUsageAsync ends the writer.")]
 internal sealed class CassandraStore : IFileSystemStore
@@ -57,10 +58,9 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement DeleteInode { get; init; }
         public required PreparedStatement AllInodes { get; init; }
         public required PreparedStatement GetEntry { get; init; }
-        public required PreparedStatement InsertEntry { get; init; }
-        public required PreparedStatement ReplaceEntry { get; init; }
-        public required PreparedStatement DeleteEntry { get; init; }
-        public required PreparedStatement ReviveEntry { get; init; }
+        public required PreparedStatement WriteEntry { get; init; }
+        public required PreparedStatement RemoveEntry { get; init; }
+        public required PreparedStatement PurgeEntries { get; init; }
         public required PreparedStatement ListEntries { get; init; }
         public required PreparedStatement ListEntriesAfter { get; init; }
         public required PreparedStatement AnyEntry { get; init; }
@@ -106,14 +106,12 @@ internal sealed class CassandraStore : IFileSystemStore
                 // deleted by a committed DELETE ... IF (a listing, and every LWT, no longer saw it): git then found its
                 // index.lock still there after renaming it away. A slice takes the same path as listings and LWT reads.
                 GetEntry = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name >= ? AND name <= ?").ConfigureAwait(false),
-                InsertEntry = await P($"INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?) IF NOT EXISTS").ConfigureAwait(false),
-                ReplaceEntry = await P($"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = ?").ConfigureAwait(false),
-                // A name goes with a tombstone on its cells as well as on its row, in one Paxos round: a read that misses
-                // the row tombstone (see above) still finds no inode, and the name counts as absent.
-                DeleteEntry = await P($"BEGIN BATCH DELETE inode, type FROM {ks}.entries WHERE dir = ? AND name = ? IF inode = ? " +
+                WriteEntry = await P($"INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?)").ConfigureAwait(false),
+                // A name goes with a tombstone on its cells as well as on its row: a read that misses the row tombstone
+                // (see above) still finds no inode, and the name counts as absent.
+                RemoveEntry = await P($"BEGIN UNLOGGED BATCH DELETE inode, type FROM {ks}.entries WHERE dir = ? AND name = ? " +
                     $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? APPLY BATCH").ConfigureAwait(false),
-                // A row left without an inode (only such a read can show one) is a free name: creating takes it over.
-                ReviveEntry = await P($"UPDATE {ks}.entries SET inode = ?, type = ? WHERE dir = ? AND name = ? IF inode = null").ConfigureAwait(false),
+                PurgeEntries = await P($"DELETE FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 ListEntries = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 ListEntriesAfter = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?").ConfigureAwait(false),
                 AnyEntry = await P($"SELECT inode FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
@@ -253,16 +251,6 @@ internal sealed class CassandraStore : IFileSystemStore
         return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
     }
 
-    /// <summary>
-    /// The entry read through Paxos (SERIAL): a transaction left in progress by a timed-out request is completed
-    /// first, so the answer says for certain whether that request's write happened.
-    /// </summary>
-    public async Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct)
-    {
-        var rows = await _session.ExecuteAsync(_cql.GetEntry.Bind(dir, name, name).WithConsistency(_serial).AsIdempotent(), ct).ConfigureAwait(false);
-        return rows.Count == 0 || rows[0].IsNull("inode") ? null : ReadEntry(rows[0]);
-    }
-
     /// <summary>The inode read through Paxos (SERIAL), for settling a compare-and-set whose answer was lost.</summary>
     private async Task<Inode?> GetInodeSettledAsync(Guid id, CancellationToken ct)
     {
@@ -270,105 +258,34 @@ internal sealed class CassandraStore : IFileSystemStore
         return rows.Count == 0 || rows[0].IsNull("type") ? null : ReadInode(rows[0]);
     }
 
+    public Task WriteEntryAsync(Guid dir, DirectoryEntry entry, long stamp, CancellationToken ct) =>
+        StoreAsync(() => _cql.WriteEntry.Bind(dir, entry.Name, entry.Inode, (int)entry.Type).WithTimestamp(stamp), $"write of name {entry.Name} in {dir}", ct);
+
+    public Task RemoveEntryAsync(Guid dir, string name, long stamp, CancellationToken ct) =>
+        StoreAsync(() => _cql.RemoveEntry.Bind(dir, name, dir, name).WithTimestamp(stamp), $"removal of name {name} in {dir}", ct);
+
     /// <summary>
-    /// A timed-out LWT (Paxos contention, a lost reply) may still land, even while we retry, so after an unknown outcome
-    /// finding the name pointing at our inode means our write happened.
+    /// Runs a stamped (so idempotent) write until it is known stored: one whose outcome is unknown (a timeout, a lost
+    /// reply) is sent again with its stamp, which cannot undo anything a later stamp did.
     /// </summary>
-    public async Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct)
+    private async Task StoreAsync(Func<Statement> write, string what, CancellationToken ct)
     {
-        var uncertain = false;
         for (var attempt = 0; ; attempt++)
         {
-            DirectoryEntry? existing;
             try
             {
-                existing = await InsertEntryOnceAsync(dir, entry, ct).ConfigureAwait(false);
+                await RunAsync(write(), idempotent: true, ct).ConfigureAwait(false);
+                return;
             }
-            catch (CqlException e) when (OutcomeUnknown(e) && attempt < 4)
+            catch (CqlException e) when (attempt < 4 && (OutcomeUnknown(e) || e is CqlNoHostAvailableException { InnerException: CqlException inner } && OutcomeUnknown(inner)))
             {
-                uncertain = true;
-                existing = await GetEntrySettledAsync(dir, entry.Name, ct).ConfigureAwait(false);
-                ReportUncertain($"create of name {entry.Name} in {dir}", e,
-                    existing is null ? "not there: trying again" : existing.Inode == entry.Inode ? "it was applied" : $"the name points at {existing.Inode}");
-                if (existing is null) continue;
+                ReportUncertain(what, e, "sending it again");
             }
-            var ours = existing is not null && existing.Inode == entry.Inode && (freshInode || uncertain);
-            return existing is null || ours ? null : existing;
         }
     }
 
-    /// <summary>Creates the name if it does not exist; returns null when created, else the entry that is there.</summary>
-    private async Task<DirectoryEntry?> InsertEntryOnceAsync(Guid dir, DirectoryEntry e, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < 4; attempt++)
-        {
-            var inserted = await _session.ExecuteConditionalAsync(
-                _cql.InsertEntry.Bind(dir, e.Name, e.Inode, (int)e.Type).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
-            if (inserted.Applied) return null;
-            if (EntryIn(e.Name, inserted.Current) is { } existing) return existing;
-            // The row is there without an inode: a removed name. Take it over unless someone else did first.
-            var revived = await _session.ExecuteConditionalAsync(
-                _cql.ReviveEntry.Bind(e.Inode, (int)e.Type, dir, e.Name).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
-            if (revived.Applied) return null;
-            if (EntryIn(e.Name, revived.Current) is { } taken) return taken;
-            // The row vanished between the two (its row tombstone became visible): insert again.
-        }
-        throw new FileSystemException(Errno.EAGAIN, e.Name, "the name kept appearing and vanishing during the create; retry");
-    }
-
-    /// <summary>The entry a conditional write found in its way, or null for no row or a row without an inode.</summary>
-    private static DirectoryEntry? EntryIn(string name, Row? current) =>
-        current is null || !current.Columns.Contains("inode") || current.IsNull("inode") ? null
-            : new DirectoryEntry(name, current.Get<Guid>("inode"), (FileType)current.Get<int>("type"));
-
-    public async Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
-    {
-        try
-        {
-            return await ReplaceEntryOnceAsync(dir, replacement, expected, ct).ConfigureAwait(false);
-        }
-        catch (CqlException e) when (OutcomeUnknown(e))
-        {
-            var now = await GetEntrySettledAsync(dir, replacement.Name, ct).ConfigureAwait(false);
-            ReportUncertain($"replacement of name {replacement.Name} in {dir}", e,
-                now is not null && now.Inode == replacement.Inode ? "it was applied" : now is null || now.Inode != expected ? "the name changed meanwhile" : "not applied: replacing again");
-            if (now is not null && now.Inode == replacement.Inode) return true;
-            if (now is null || now.Inode != expected) return false;
-            return await ReplaceEntryOnceAsync(dir, replacement, expected, ct).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<bool> ReplaceEntryOnceAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct)
-    {
-        var result = await _session.ExecuteConditionalAsync(
-            _cql.ReplaceEntry.Bind(replacement.Inode, (int)replacement.Type, dir, replacement.Name, expected)
-                .WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
-        return result.Applied;
-    }
-
-    public async Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct)
-    {
-        try
-        {
-            return await DeleteEntryOnceAsync(dir, name, expected, ct).ConfigureAwait(false);
-        }
-        catch (CqlException e) when (OutcomeUnknown(e))
-        {
-            var now = await GetEntrySettledAsync(dir, name, ct).ConfigureAwait(false);
-            ReportUncertain($"removal of name {name} in {dir}", e,
-                now is null ? "it was applied" : now.Inode != expected ? $"the name now points at {now.Inode}" : "not applied: removing again");
-            if (now is null) return true;
-            if (now.Inode != expected) return false;
-            return await DeleteEntryOnceAsync(dir, name, expected, ct).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<bool> DeleteEntryOnceAsync(Guid dir, string name, Guid expected, CancellationToken ct)
-    {
-        var result = await _session.ExecuteConditionalAsync(
-            _cql.DeleteEntry.Bind(dir, name, expected, dir, name).WithConsistency(_consistency).WithSerialConsistency(_serial), ct).ConfigureAwait(false);
-        return result.Applied;
-    }
+    public Task PurgeEntriesAsync(Guid dir, CancellationToken ct) =>
+        RunAsync(_cql.PurgeEntries.Bind(dir).WithTimestamp(BlockStamps.Purge), idempotent: true, ct);
 
     /// <summary>Tells the mount's log how a write with an unknown outcome was settled.</summary>
     private void ReportUncertain(string write, CqlException cause, string settled)

@@ -13,7 +13,8 @@ internal sealed class MemoryStore : IFileSystemStore
 {
     private readonly object _gate = new();
     private readonly Dictionary<Guid, Inode> _inodes = new();
-    private readonly Dictionary<Guid, SortedDictionary<string, DirectoryEntry>> _entries = new();
+    private readonly Dictionary<Guid, SortedDictionary<string, Stamped<DirectoryEntry>>> _entries = new();
+    private readonly Dictionary<Guid, long> _entriesPurged = new();
     private readonly Dictionary<(Guid Inode, long Index), Stamped<byte[]>> _blocks = new();
     private readonly Dictionary<(Guid Inode, long Index), SortedDictionary<(long Stamp, int Pos), byte[]>> _slices = new();
     private readonly Dictionary<(Guid Inode, long Index), long> _slicesDeleted = new();
@@ -84,49 +85,43 @@ internal sealed class MemoryStore : IFileSystemStore
 
     // ------------------------------------------------------------------ directory entries
 
-    private SortedDictionary<string, DirectoryEntry> Directory(Guid dir)
+    private SortedDictionary<string, Stamped<DirectoryEntry>> Directory(Guid dir)
     {
-        if (!_entries.TryGetValue(dir, out var names)) _entries[dir] = names = new SortedDictionary<string, DirectoryEntry>(Utf8Order.Instance);
+        if (!_entries.TryGetValue(dir, out var names)) _entries[dir] = names = new SortedDictionary<string, Stamped<DirectoryEntry>>(Utf8Order.Instance);
         return names;
     }
 
+    private List<DirectoryEntry> Names(Guid dir) =>
+        _entries.TryGetValue(dir, out var names) ? names.Values.Where(n => n.Value is not null).Select(n => n.Value!).ToList() : new List<DirectoryEntry>();
+
+    private void PutEntry(Guid dir, string name, DirectoryEntry? entry, long stamp)
+    {
+        if (stamp <= _entriesPurged.GetValueOrDefault(dir, long.MinValue)) return;
+        var names = Directory(dir);
+        if (!names.TryGetValue(name, out var stored) || Supersedes(stamp, entry is null, stored))
+            names[name] = new Stamped<DirectoryEntry>(entry, stamp);
+    }
+
     public Task<DirectoryEntry?> GetEntryAsync(Guid dir, string name, CancellationToken ct) =>
-        Task.FromResult(Read(() => _entries.TryGetValue(dir, out var names) ? names.GetValueOrDefault(name) : null));
+        Task.FromResult(Read(() => _entries.TryGetValue(dir, out var names) && names.TryGetValue(name, out var stored) ? stored.Value : null));
 
-    public Task<DirectoryEntry?> GetEntrySettledAsync(Guid dir, string name, CancellationToken ct) => GetEntryAsync(dir, name, ct);
+    public Task WriteEntryAsync(Guid dir, DirectoryEntry entry, long stamp, CancellationToken ct) => Write(() => PutEntry(dir, entry.Name, entry, stamp));
 
-    public Task<DirectoryEntry?> InsertEntryAsync(Guid dir, DirectoryEntry entry, bool freshInode, CancellationToken ct) => Task.FromResult(Read(() =>
+    public Task RemoveEntryAsync(Guid dir, string name, long stamp, CancellationToken ct) => Write(() => PutEntry(dir, name, null, stamp));
+
+    public Task PurgeEntriesAsync(Guid dir, CancellationToken ct) => Write(() =>
     {
-        var names = Directory(dir);
-        if (names.TryGetValue(entry.Name, out var existing))
-            return freshInode && existing.Inode == entry.Inode ? null : existing;
-        names[entry.Name] = entry;
-        return (DirectoryEntry?)null;
-    }));
-
-    public Task<bool> ReplaceEntryAsync(Guid dir, DirectoryEntry replacement, Guid expected, CancellationToken ct) => Task.FromResult(Read(() =>
-    {
-        var names = Directory(dir);
-        if (!names.TryGetValue(replacement.Name, out var existing) || existing.Inode != expected) return false;
-        names[replacement.Name] = replacement;
-        return true;
-    }));
-
-    public Task<bool> DeleteEntryAsync(Guid dir, string name, Guid expected, CancellationToken ct) => Task.FromResult(Read(() =>
-    {
-        var names = Directory(dir);
-        return names.TryGetValue(name, out var existing) && existing.Inode == expected && names.Remove(name);
-    }));
+        _entriesPurged[dir] = BlockStamps.Purge;
+        _entries.Remove(dir);
+    });
 
     public IAsyncEnumerable<DirectoryEntry> ListEntriesAsync(Guid dir, string? after, int pageSize, CancellationToken ct) =>
-        Snapshot(() => _entries.TryGetValue(dir, out var names)
-            ? names.Values.Where(e => after is null || Utf8Order.Instance.Compare(e.Name, after) > 0).ToList()
-            : new List<DirectoryEntry>(), ct);
+        Snapshot(() => Names(dir).Where(e => after is null || Utf8Order.Instance.Compare(e.Name, after) > 0).ToList(), ct);
 
-    public Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct) => Task.FromResult(Read(() => _entries.TryGetValue(dir, out var names) && names.Count > 0));
+    public Task<bool> HasEntriesAsync(Guid dir, CancellationToken ct) => Task.FromResult(Read(() => Names(dir).Count > 0));
 
     public IAsyncEnumerable<(Guid Dir, DirectoryEntry Entry)> AllEntriesAsync(CancellationToken ct) =>
-        Snapshot(() => _entries.SelectMany(d => d.Value.Values.Select(e => (d.Key, e))).ToList(), ct);
+        Snapshot(() => _entries.Keys.SelectMany(d => Names(d).Select(e => (d, e))).ToList(), ct);
 
     // ------------------------------------------------------------------ blocks
 

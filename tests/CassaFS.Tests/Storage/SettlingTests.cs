@@ -6,8 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace CassaFS.Tests.Storage;
 
 /// <summary>
-/// The Cassandra store settles a conditional write whose reply was lost before it answers (the contract's promise):
-/// the filesystem above it never sees the driver's timeout. Faults come through a TCP proxy in front of the real
+/// The Cassandra store stores a name write whose reply was lost before it answers: the write is idempotent (a plain
+/// write with its stamp), so it is sent again, and the filesystem above it never sees the driver's timeout. Faults come through a TCP proxy in front of the real
 /// Cassandra: a request that never reaches it, and a reply lost after it applied the write.
 /// </summary>
 public sealed class SettlingTests : IAsyncLifetime
@@ -41,39 +41,43 @@ public sealed class SettlingTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_create_whose_request_never_arrived_is_found_not_done_and_made_again()
+    public async Task A_name_write_whose_request_never_arrived_is_sent_again_and_stored()
     {
         var dir = Guid.NewGuid();
         var entry = new DirectoryEntry("lost-request", Guid.NewGuid(), FileType.Regular);
         var name = Encoding.UTF8.GetBytes(entry.Name);
         var dropped = 0;
-        // The first request naming the entry is the insert: it never reaches Cassandra, so its client times out.
+        // The first request naming the entry is the write: it never reaches Cassandra, so its client times out.
         _proxy.Forward = request => request.Span.IndexOf(name) < 0 || Interlocked.Increment(ref dropped) > 1;
 
-        Assert.Null(await _store.InsertEntryAsync(dir, entry, freshInode: true, default));
+        await _store.WriteEntryAsync(dir, entry, new BlockStamps(1).Next(), default);
 
+        Assert.True(dropped > 1);
         Assert.Equal(entry, await (await DirectStoreAsync()).GetEntryAsync(dir, entry.Name, default));
-        Assert.Contains(_log.All, l => l.Contains("create of name lost-request", StringComparison.Ordinal) && l.Contains("not there: trying again", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task A_create_whose_reply_was_lost_after_it_applied_is_found_done_and_not_made_twice()
+    public async Task A_name_write_whose_reply_was_lost_after_it_applied_is_sent_again_harmlessly()
     {
         var dir = Guid.NewGuid();
+        var stamps = new BlockStamps(1);
         var entry = new DirectoryEntry("lost-reply", Guid.NewGuid(), FileType.Regular);
         var direct = await DirectStoreAsync();
         _proxy.HoldReplies();
-        var insert = _store.InsertEntryAsync(dir, entry, freshInode: false, default);
+        var stamp = stamps.Next();
+        var write = _store.WriteEntryAsync(dir, entry, stamp, default);
         // Cassandra has applied it; its reply waits in the proxy and is lost with the connection.
         while (await direct.GetEntryAsync(dir, entry.Name, default) is null) await Task.Delay(20);
         _proxy.Cut();
         _proxy.Restore();
         _proxy.ReleaseReplies();
-
-        // Not "the name exists" (EEXIST for a link): the store knows its own write landed.
-        Assert.Null(await insert);
+        await write;
         Assert.Equal(entry, await direct.GetEntryAsync(dir, entry.Name, default));
-        Assert.Contains(_log.All, l => l.Contains("create of name lost-reply", StringComparison.Ordinal) && l.Contains("it was applied", StringComparison.Ordinal));
+
+        // The same holder removes the name next: the resent write (its stamp is lower) cannot bring it back.
+        await _store.RemoveEntryAsync(dir, entry.Name, stamps.Next(), default);
+        await _store.WriteEntryAsync(dir, entry, stamp, default);
+        Assert.Null(await direct.GetEntryAsync(dir, entry.Name, default));
     }
 
     private async Task<IFileSystemStore> DirectStoreAsync() =>

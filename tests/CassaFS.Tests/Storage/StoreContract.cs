@@ -114,47 +114,52 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_first_insert_of_a_name_wins_and_a_later_one_is_told_what_is_there()
+    public async Task Of_two_writes_of_a_name_the_higher_stamp_wins_in_either_order_and_a_removal_wins_a_tie()
     {
         var dir = Guid.NewGuid();
         var first = new DirectoryEntry("name", Guid.NewGuid(), FileType.Regular);
         var second = new DirectoryEntry("name", Guid.NewGuid(), FileType.Directory);
-        Assert.Null(await Store.InsertEntryAsync(dir, first, freshInode: true, default));
-        Assert.Equal(first, await Store.InsertEntryAsync(dir, second, freshInode: true, default));
-        // The same fresh inode again (a create retried after a lost reply) finds its own name: it is ours.
-        Assert.Null(await Store.InsertEntryAsync(dir, first, freshInode: true, default));
-        // A link of an inode others know finds the name taken, even by that same inode.
-        Assert.Equal(first, await Store.InsertEntryAsync(dir, first, freshInode: false, default));
+        var (early, late) = (Stamp(1), Stamp(2));
+        await Store.WriteEntryAsync(dir, first, early, default);
         Assert.Equal(first, await Store.GetEntryAsync(dir, "name", default));
-        Assert.Equal(first, await Store.GetEntrySettledAsync(dir, "name", default));
+        await Store.WriteEntryAsync(dir, second, late, default);
+        Assert.Equal(second, await Store.GetEntryAsync(dir, "name", default));
+        // An earlier holder's write or removal arriving late (its lock was lost) does not touch the later holder's name.
+        await Store.WriteEntryAsync(dir, first, early + 1, default);
+        await Store.RemoveEntryAsync(dir, "name", early + 2, default);
+        Assert.Equal(second, await Store.GetEntryAsync(dir, "name", default));
+        Assert.True(await Store.HasEntriesAsync(dir, default));
+        // A write retried with its own stamp (its reply was lost) changes nothing.
+        await Store.WriteEntryAsync(dir, second, late, default);
+        Assert.Equal(second, await Store.GetEntryAsync(dir, "name", default));
         Assert.Null(await Store.GetEntryAsync(dir, "other", default));
         Assert.Null(await Store.GetEntryAsync(Guid.NewGuid(), "name", default));
+
+        await Store.RemoveEntryAsync(dir, "name", late, default); // a tie: the removal wins
+        Assert.Null(await Store.GetEntryAsync(dir, "name", default));
+        Assert.False(await Store.HasEntriesAsync(dir, default));
+        Assert.DoesNotContain(await AllAsync(Store.AllEntriesAsync(default)), e => e.Dir == dir);
+        await Store.RemoveEntryAsync(dir, "absent", late, default);
+        // A removed name is free again for a later stamp.
+        await Store.WriteEntryAsync(dir, first, late + 1, default);
+        Assert.Equal(first, await Store.GetEntryAsync(dir, "name", default));
     }
 
     [Fact]
-    public async Task Replace_and_delete_apply_only_to_the_inode_they_expect()
+    public async Task A_removed_directory_keeps_no_name_even_one_written_late()
     {
         var dir = Guid.NewGuid();
-        var entry = new DirectoryEntry("n", Guid.NewGuid(), FileType.Regular);
-        await Store.InsertEntryAsync(dir, entry, freshInode: true, default);
-        var replacement = entry with { Inode = Guid.NewGuid(), Type = FileType.Symlink };
-        Assert.False(await Store.ReplaceEntryAsync(dir, replacement, Guid.NewGuid(), default));
-        Assert.Equal(entry, await Store.GetEntryAsync(dir, "n", default));
-        Assert.True(await Store.ReplaceEntryAsync(dir, replacement, entry.Inode, default));
-        Assert.Equal(replacement, await Store.GetEntryAsync(dir, "n", default));
-        Assert.False(await Store.ReplaceEntryAsync(dir, new DirectoryEntry("absent", Guid.NewGuid(), FileType.Regular), Guid.NewGuid(), default));
-        Assert.Null(await Store.GetEntryAsync(dir, "absent", default));
-
-        Assert.False(await Store.DeleteEntryAsync(dir, "n", entry.Inode, default));
-        Assert.True(await Store.HasEntriesAsync(dir, default));
-        Assert.True(await Store.DeleteEntryAsync(dir, "n", replacement.Inode, default));
-        Assert.Null(await Store.GetEntryAsync(dir, "n", default));
-        Assert.Null(await Store.GetEntrySettledAsync(dir, "n", default));
+        await Store.WriteEntryAsync(dir, new DirectoryEntry("a", Guid.NewGuid(), FileType.Regular), Stamp(1), default);
+        await Store.WriteEntryAsync(dir, new DirectoryEntry("b", Guid.NewGuid(), FileType.Regular), Stamp(2), default);
+        await Store.PurgeEntriesAsync(dir, default);
         Assert.False(await Store.HasEntriesAsync(dir, default));
-        // A removed name is free again.
-        Assert.Null(await Store.InsertEntryAsync(dir, entry, freshInode: false, default));
-        Assert.Equal(entry, await Store.GetEntryAsync(dir, "n", default));
+        await Store.WriteEntryAsync(dir, new DirectoryEntry("c", Guid.NewGuid(), FileType.Regular), Stamp(3), default);
+        Assert.Null(await Store.GetEntryAsync(dir, "c", default));
+        Assert.Empty(await AllAsync(Store.ListEntriesAsync(dir, null, 10, default)));
     }
+
+    /// <summary>The stamp of the first write of the grant with fencing token <paramref name="token"/>.</summary>
+    private static long Stamp(long token) => new BlockStamps(token).Next();
 
     [Fact]
     public async Task A_listing_is_in_the_order_of_the_names_utf8_bytes_and_resumes_after_a_name()
@@ -163,7 +168,7 @@ public abstract class StoreContract : IAsyncLifetime
         // UTF-16 puts the emoji (a surrogate pair, 0xD83D...) before U+FF5E; UTF-8 puts it after (F0 > EF).
         string[] names = { "b", "a", "Z", "\uFF5E", "\U0001F600", "é", "a.txt" };
         foreach (var name in names)
-            await Store.InsertEntryAsync(dir, new DirectoryEntry(name, Guid.NewGuid(), FileType.Regular), freshInode: true, default);
+            await Store.WriteEntryAsync(dir, new DirectoryEntry(name, Guid.NewGuid(), FileType.Regular), Stamp(1), default);
         string[] expected = { "Z", "a", "a.txt", "b", "é", "\uFF5E", "\U0001F600" };
         Assert.Equal(expected, (await AllAsync(Store.ListEntriesAsync(dir, null, 2, default))).Select(e => e.Name));
         Assert.Equal(expected[3..], (await AllAsync(Store.ListEntriesAsync(dir, "a.txt", 2, default))).Select(e => e.Name));
