@@ -69,7 +69,14 @@ public abstract record LockRequestBase(LockKey Key, LockMode Mode)
 }
 
 /// <summary>A request for a lock on a whole key.</summary>
-public sealed record LockRequest(LockKey Key, LockMode Mode) : LockRequestBase(Key, Mode);
+public sealed record LockRequest(LockKey Key, LockMode Mode) : LockRequestBase(Key, Mode)
+{
+    /// <summary>
+    /// The key names something just made that nobody else can have asked for yet (a new file's id): a provider may
+    /// take such a lock in fewer steps. Only a hint: a lock asked for meanwhile is taken in the usual way.
+    /// </summary>
+    public bool Fresh { get; init; }
+}
 
 /// <summary>A granted lock. Dispose (or <see cref="ReleaseAsync"/>) to release it; release is retried until confirmed.</summary>
 public interface ILockHandle : IAsyncDisposable

@@ -62,7 +62,11 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
     public ZooKeeperLock(ZooKeeperLockProvider provider, LockRequest request, LockHolder holder)
         : this(provider, request.Key, request.Mode, holder, null)
     {
+        _fresh = request.Fresh;
     }
+
+    /// <summary>Asked for as <see cref="LockRequest.Fresh"/>.</summary>
+    private readonly bool _fresh;
 
     public ZooKeeperLock(ZooKeeperLockProvider provider, LockKey key, LockMode mode, LockHolder holder, RangeSpec? range)
     {
@@ -135,7 +139,13 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
         if (timeout is { } t) limit.CancelAfter(t);
         try
         {
-            await CreateOwnNode(limit.Token).ConfigureAwait(false);
+            var first = _fresh && !alreadyGranted ? await CreateFirstNode(limit.Token).ConfigureAwait(false) : FreshOutcome.NotMade;
+            if (first == FreshOutcome.Granted)
+            {
+                Grant();
+                return;
+            }
+            if (first == FreshOutcome.NotMade) await CreateOwnNode(limit.Token).ConfigureAwait(false);
             if (alreadyGranted)
             {
                 await WatchOwnNode(limit.Token).ConfigureAwait(false);
@@ -187,6 +197,37 @@ internal sealed class ZooKeeperLock : ILockHandle, IRangeLockHandle
                 }
             }
         }, ct, settled: FindOwnNode);
+
+    private enum FreshOutcome { NotMade, Made, Granted }
+
+    /// <summary>
+    /// A lock on a key nobody can have asked for yet (<see cref="LockRequest.Fresh"/>): its parent and our node are
+    /// made in one transaction, so ours is the first in the queue and is granted without listing it (one write, not
+    /// the failed create, the parent's create and the listing of the usual recipe). The own-node read that sets its
+    /// watch reads the fencing token. NotMade when the parent was there (the key was used after all) or the answer
+    /// was unsure and no node of ours is found: the usual recipe runs; Made when an unsure answer did make ours (the
+    /// usual listing then decides).
+    /// </summary>
+    private async Task<FreshOutcome> CreateFirstNode(CancellationToken ct)
+    {
+        string? path;
+        try
+        {
+            path = await _nodes.CreateWithParentAsync(_parent, _parent + "/" + NamePrefix, _data, ct).ConfigureAwait(false);
+        }
+        catch (ZooKeeperException e) when (ZooKeeperRetry.IsUnsure(e))
+        {
+            return await FindOwnNode(ct).ConfigureAwait(false) ? FreshOutcome.Made : FreshOutcome.NotMade;
+        }
+        if (path is null) return FreshOutcome.NotMade;
+        var name = path[(path.LastIndexOf('/') + 1)..];
+        Volatile.Write(ref _ownName, name); // for the watch's events, before the read that sets it
+        Stat? stat = null;
+        if (!await ZooKeeperRetry.OnceAsync(async t => stat = await _nodes.ExistsAsync(OwnPath, OnOwnNodeEvent, t).ConfigureAwait(false), ct).ConfigureAwait(false) || stat is null)
+            return await FindOwnNode(ct).ConfigureAwait(false) ? FreshOutcome.Made : FreshOutcome.NotMade;
+        Adopt(name, stat.CreatedZxid);
+        return FreshOutcome.Granted;
+    }
 
     /// <summary>After a ConnectionLoss on create: our node exists iff a child carries our GUID (ZOOKEEPER-1262).</summary>
     internal Task<bool> FindOwnNode(CancellationToken ct) =>

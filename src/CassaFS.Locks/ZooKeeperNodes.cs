@@ -30,6 +30,13 @@ internal interface IZooKeeperNodes
     /// asked whether it is wanted (<see cref="ILockHandle.ContendedToken"/>) watches its lock's parent.
     /// </summary>
     Task<IReadOnlyList<string>> WatchChildrenAsync(string path, Action<WatchedEvent> watch, CancellationToken ct);
+
+    /// <summary>
+    /// Creates the node <paramref name="parent"/> and, in the same transaction, an EPHEMERAL_SEQUENTIAL child named
+    /// from <paramref name="childPrefix"/> (a full path): the child's path, or null (nothing made) when the parent is
+    /// there already or its own parent is not.
+    /// </summary>
+    Task<string?> CreateWithParentAsync(string parent, string childPrefix, ReadOnlyMemory<byte> data, CancellationToken ct);
 }
 
 /// <summary>The lock's ZooKeeper operations on a client (the way every provider runs them outside tests).</summary>
@@ -51,4 +58,17 @@ internal sealed class ClientNodes(ZooKeeperClient client) : IZooKeeperNodes
 
     public async Task<IReadOnlyList<string>> WatchChildrenAsync(string path, Action<WatchedEvent> watch, CancellationToken ct) =>
         (await client.GetChildrenAsync(path, watch, ct).ConfigureAwait(false)).Children;
+
+    public async Task<string?> CreateWithParentAsync(string parent, string childPrefix, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        try
+        {
+            var results = await client.MultiAsync(new[] { Op.Create(parent, ReadOnlyMemory<byte>.Empty), Op.Create(childPrefix, data, CreateMode.EphemeralSequential) }, ct).ConfigureAwait(false);
+            return ((CreateResult)results[1]).Path;
+        }
+        catch (ZooKeeperException e) when (e is NodeExistsException or NoNodeException)
+        {
+            return null;
+        }
+    }
 }

@@ -16,20 +16,30 @@ public sealed partial class CassaFileSystem
     public async Task<(FileHandle Handle, Inode Inode)> CreateAsync(Guid parent, string name, int mode, OpenFlags flags, Caller caller, CancellationToken ct = default)
     {
         // The creator may write the file it just made whatever mode it gave it (open(2) with O_CREAT). Its hold is
-        // taken beside the create (its id is new: nobody else can know it yet), not after.
+        // needed only once another client could remove its name: while this client keeps the directory's lock, none
+        // can (a name moved or linked elsewhere takes the hold first), so the hold is taken only if the file is still
+        // open when that lock goes, and a file closed before that (tar, touch, git's objects) never takes one.
+        // Otherwise it is taken beside the create (its id is new: nobody else can know it yet), not after.
         var handle = Track(Guid.NewGuid(), flags, caller);
-        var hold = HoldAsync(handle.File, ct);
-        // A creator that will write takes the new file's writer lock beside the create as well, for the same reason:
-        // its first write then waits for no lock and reads nothing (the inode is the one it made, with no blocks).
-        // Straight to the lock set, not LockAsync: no writer of this client can hold a lock on an id just made.
+        Task<bool>? hold = null;
+        void Locked(LockSet locks)
+        {
+            var file = handle.File;
+            file.HoldDeferred = locks.BeforeLetGo(parent, file, () => HoldAsync(file, CancellationToken.None, ifOpen: true));
+            if (file.HoldDeferred is null) hold = HoldAsync(file, ct);
+        }
+        // A creator that will write takes the new file's writer lock beside the create: its first write then waits for
+        // no lock and reads nothing (the inode is the one it made, with no blocks). The id is new, so nobody can have
+        // asked for that lock yet (a fresh request: one ZooKeeper transaction). Straight to the lock set, not
+        // LockAsync: no writer of this client can hold a lock on an id just made.
         var writer = (flags & OpenFlags.AccessModeMask) is OpenFlags.WriteOnly or OpenFlags.ReadWrite
-            ? LockSet.AcquireAsync(_locks, new[] { (LockKey.ForInode(handle.Inode), LockMode.Write) }, $"write {handle.Inode} by {_options.ClientName}", _options.LockTimeout, CancellationToken.None)
+            ? LockSet.AcquireAsync(_locks, new[] { (LockKey.ForInode(handle.Inode), LockMode.Write) }, $"write {handle.Inode} by {_options.ClientName}", _options.LockTimeout, CancellationToken.None, fresh: true)
             : null;
         Inode inode;
         try
         {
-            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct, handle.Inode).ConfigureAwait(false);
-            await hold.ConfigureAwait(false);
+            inode = await CreateNodeAsync(parent, name, FileType.Regular, mode, 0, null, caller, ct, handle.Inode, Locked).ConfigureAwait(false);
+            if (hold is not null) await hold.ConfigureAwait(false);
             if (await WriterOrNothingAsync(writer).ConfigureAwait(false) is { } locks) await ArmWriterAsync(handle.File, locks, inode, ct).ConfigureAwait(false);
         }
         catch (FileSystemException e) when (e.Errno == Errno.EEXIST && !flags.HasFlag(OpenFlags.Exclusive))
@@ -139,19 +149,24 @@ public sealed partial class CassaFileSystem
     /// let go at its last close: another client's unlink purges the file only while nobody holds it. True when this
     /// call took it.
     /// </summary>
-    private async Task<bool> HoldAsync(OpenFile file, CancellationToken ct)
+    private async Task<bool> HoldAsync(OpenFile file, CancellationToken ct, bool ifOpen = false)
     {
         Task<ILockHandle> hold;
         bool first;
+        Action? deferred;
         lock (file)
         {
-            first = file.Hold is null;
+            if (ifOpen && file.Handles <= 0) return false; // closed meanwhile: nothing to hold
+            deferred = file.HoldDeferred;
+            first = file.Hold is null && deferred is null;
+            file.HoldDeferred = null;
             hold = file.Hold ??= _locks.AcquireAsync(new LockRequest(LockKey.ForOpenFile(file.Id), LockMode.Read)
             {
                 Purpose = $"open by {_options.ClientName}",
                 Timeout = _options.LockTimeout,
             }, CancellationToken.None).AsTask();
         }
+        deferred?.Invoke(); // taken now: the directory's lock need not take it when it goes
         try
         {
             await hold.WaitAsync(ct).ConfigureAwait(false);
@@ -161,6 +176,12 @@ public sealed partial class CassaFileSystem
             throw LockSet.Busy(file.Id.ToString(), e);
         }
         return first;
+    }
+
+    /// <summary>Takes the hold a file this client created put off, before its name can leave the directory whose kept lock covered it.</summary>
+    private async Task HoldIfDeferredAsync(Guid id, CancellationToken ct)
+    {
+        if (_open.TryGetValue(id, out var file) && file.HoldDeferred is not null) await HoldAsync(file, ct, ifOpen: true).ConfigureAwait(false);
     }
 
     /// <summary>Lets go of this client's hold on a file at its last close (a hold that failed to come has nothing to release).</summary>
@@ -333,13 +354,19 @@ public sealed partial class CassaFileSystem
         var blocks = 0;
         try
         {
-            await file.StoreBufferedAsync(ct).ConfigureAwait(false);
-            if (!file.MetadataDirty) return;
+            if (!file.MetadataDirty)
+            {
+                await file.StoreBufferedAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            // The data and the metadata that covers it go out together (a flush answers once both are stored; one
+            // that fails stored perhaps either, as any failed write-back may): one round of waiting, not two.
             var pending = file.Inode!;
             var size = file.Size;
             var attributes = file.AttributesSet;
-            blocks = file.Allocated!.Count;
-            committed = await CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
+            blocks = file.BlocksOnceStored;
+            var storing = file.StoreBufferedAsync(ct);
+            var committing = CommitAsync(file.WriterLock, file.Id, file.Id.ToString(), stored => stored with
             {
                 Size = size,
                 Blocks = blocks,
@@ -349,7 +376,15 @@ public sealed partial class CassaFileSystem
                 Uid = attributes ? pending.Uid : stored.Uid,
                 Gid = attributes ? pending.Gid : stored.Gid,
                 Atime = attributes ? pending.Atime : stored.Atime,
-            }, ct).ConfigureAwait(false);
+            }, ct);
+            try
+            {
+                await storing.ConfigureAwait(false);
+            }
+            finally
+            {
+                committed = await committing.ConfigureAwait(false); // a failed store throws after the commit is settled
+            }
         }
         catch (FileSystemException e) when (e.Errno == Errno.ESTALE)
         {
@@ -400,11 +435,15 @@ public sealed partial class CassaFileSystem
                 }
                 if (last)
                 {
+                    // A file whose hold was put off and never taken was never removable by another client (see
+                    // CreateAsync): only this client's own unlink can have taken its last name.
+                    var onlyHere = file.HoldDeferred is not null;
+                    file.HoldDeferred?.Invoke();
                     await file.ReleaseWriterLockAsync().ConfigureAwait(false);
                     _open.TryRemove(new KeyValuePair<Guid, OpenFile>(file.Id, file));
                     // Its last name may have gone (here or on another client) while it was open: the last holder purges it.
                     await ReleaseHoldAsync(file).ConfigureAwait(false);
-                    if (await _store.GetInodeAsync(file.Id, ct).ConfigureAwait(false) is { Nlink: 0 } inode)
+                    if ((!onlyHere || file.UnlinkedHere) && await _store.GetInodeAsync(file.Id, ct).ConfigureAwait(false) is { Nlink: 0 } inode)
                         await PurgeUnlessOpenAsync(inode, ct).ConfigureAwait(false);
                 }
             }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -40,18 +41,34 @@ public sealed partial class CassaFileSystem
     /// Creates a name under the directory's exclusive lock (kept for this client's next names there): the name is
     /// looked up beside the new inode row's write, then written (a plain stamped write: the lock makes the look and the
     /// write one step, so of racing clients exactly one finds the name free), then the directory's link count or
-    /// times. Dying after the inode's write leaves an inode nothing points to, which fsck removes.
+    /// times. A name this client found absent under the same grant (the kernel looks a name up before creating it)
+    /// is not read again, and goes out beside the inode's write. Dying in between leaves an inode nothing points to,
+    /// or a name whose inode is missing (which reads as absent); fsck removes either.
     /// </summary>
-    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct, Guid? id = null)
+    private async Task<Inode> CreateNodeAsync(Guid parent, string name, FileType type, int mode, long rdev, string? target, Caller caller, CancellationToken ct, Guid? id = null, Action<LockSet>? locked = null)
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
         var isDirectory = type == FileType.Directory;
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write) }, $"create {name}", ct, parent).ConfigureAwait(false);
-        var dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+        // The first create under a new grant lists the directory's names beside reading it (if it has few, this
+        // client then knows them all until the grant goes: see KeptLocks).
+        var listing = locks.ListingWanted(parent) is { } look ? ListNamesAsync(parent, look, ct) : Task.CompletedTask;
+        Inode dir;
+        try
+        {
+            dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            Forget(listing);
+            throw;
+        }
+        await listing.ConfigureAwait(false);
         if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, name, "the directory has been removed");
         Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
         locks.KeepDirectory(dir);
+        locked?.Invoke(locks);
 
         var now = Timespec.Now;
         var inheritGroup = (dir.Mode & ModeBits.SetGid) != 0;
@@ -74,42 +91,68 @@ public sealed partial class CassaFileSystem
             Generation = RandomNumberGenerator.GetInt32(int.MaxValue),
             Parent = isDirectory ? parent : Guid.Empty,
         };
-        // The look for the name and the inode's write go out together: a name that exists costs the inode's delete.
-        var existingRead = _store.GetEntryAsync(parent, name, ct);
         var inserted = _store.InsertInodeAsync(inode, ct);
-        await Task.WhenAll(existingRead, inserted).ConfigureAwait(false);
-        if (await existingRead.ConfigureAwait(false) is not null)
+        if (!locks.KnownAbsent(parent, name))
         {
-            await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
-            throw new FileSystemException(Errno.EEXIST, name);
+            // The look for the name and the inode's write go out together: a name that exists costs the inode's delete.
+            var existingRead = _store.GetEntryAsync(parent, name, ct);
+            await Task.WhenAll(existingRead, inserted).ConfigureAwait(false);
+            if (await existingRead.ConfigureAwait(false) is not null)
+            {
+                await _store.DeleteInodeAsync(inode.Id, ct).ConfigureAwait(false);
+                throw new FileSystemException(Errno.EEXIST, name);
+            }
         }
         var named = WriteEntryAsync(locks, parent, new DirectoryEntry(name, inode.Id, type), ct);
         if (isDirectory)
         {
-            await named.ConfigureAwait(false);
+            await Task.WhenAll(inserted, named).ConfigureAwait(false);
             locks.KeepDirectory(await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false));
         }
         else
         {
             // The times are last-writer-wins: they go beside the name (a crash between leaves them newer, harmlessly).
-            await Task.WhenAll(named, TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
+            await Task.WhenAll(inserted, named, TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
         }
         await _store.AddUsageAsync(0, 1, ct).ConfigureAwait(false);
         return inode;
     }
 
-    /// <summary>unlink(2). The name goes first, then the link count; the data is purged when no name and no open handle is left.</summary>
+    /// <summary>Lists a directory's names for the kept grant <paramref name="look"/> was taken under, when it has few enough (a head start only: a failure lists nothing).</summary>
+    private async Task ListNamesAsync(Guid dir, KeptLocks.NameLook look, CancellationToken ct)
+    {
+        var names = new List<DirectoryEntry>();
+        try
+        {
+            await foreach (var entry in _store.ListEntriesAsync(dir, null, KeptLocks.ListedNames + 1, ct).ConfigureAwait(false))
+            {
+                names.Add(entry);
+                if (names.Count > KeptLocks.ListedNames) return;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return;
+        }
+        KeptLocks.NoteListing(look, names);
+    }
+
+    /// <summary>
+    /// unlink(2). The name goes first (with the directory's times), then the link count, committed before the unlink
+    /// answers: another mount whose kernel still caches the name must find the file gone when it opens it (SQLite's
+    /// hot-journal check). The purge of a file with no name left runs behind (see <see cref="DropInodeAsync"/>).
+    /// </summary>
     public async Task UnlinkAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
     {
         ThrowIfReadOnly(name);
         Names.Entry(name);
         for (var attempt = 0; attempt < NameRetries; attempt++)
         {
-            var entry = await _store.GetEntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
+            var entry = await EntryAsync(parent, name, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
             if (entry.Type == FileType.Directory) throw new FileSystemException(Errno.EISDIR, name, "use rmdir for directories");
             await using var locks = await LockAsync(new[] { (LockKey.ForInode(parent), LockMode.Write), (LockKey.ForInode(entry.Inode), LockMode.Write) }, $"unlink {name}", ct, parent).ConfigureAwait(false);
             // Under the lock: the name again (it may have changed before we had it), and the file, beside the directory's read.
-            var (nameRead, victimRead) = (_store.GetEntryAsync(parent, name, ct), _store.GetInodeAsync(entry.Inode, ct));
+            var (nameRead, victimRead) = (EntryAsync(parent, name, ct, locks), _store.GetInodeAsync(entry.Inode, ct));
             Inode dir;
             try
             {
@@ -125,27 +168,28 @@ public sealed partial class CassaFileSystem
             }
             var victim = await victimRead.ConfigureAwait(false);
             if (victim is not null) Permissions.DemandStickyOwnership(dir, victim, caller, name);
-            await RemoveEntryAsync(locks, parent, name, ct).ConfigureAwait(false);
             var now = Timespec.Now;
-            var touched = TouchAsync(dir.Id, TouchedTimes.Modified(now), ct); // beside the link count's commit
-            if (victim is null)
-            {
-                await touched.ConfigureAwait(false);
-                return; // the name pointed nowhere (crash garbage): removing it is all there is
-            }
-            Inode after;
-            try
-            {
-                after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                await touched.ConfigureAwait(false);
-            }
-            if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
+            await Task.WhenAll(RemoveEntryAsync(locks, parent, name, ct), TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
+            if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
+            var after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct, victim).ConfigureAwait(false);
+            if (after.Nlink == 0) await DropInodeAsync(after).ConfigureAwait(false);
             return;
         }
         throw NameKeptChanging("unlink", name);
+    }
+
+    /// <summary>The directory as read under the kept lock <paramref name="locks"/> borrowed for it (see <see cref="LockSet.KeptDirectory"/>), else read now.</summary>
+    private Task<Inode> KeptOrLoadDirectoryAsync(LockSet locks, Guid dir, CancellationToken ct) =>
+        locks.KeptDirectory(dir) is { } kept ? Task.FromResult(kept) : LoadDirectoryAsync(dir, ct);
+
+    /// <summary>
+    /// The entry <paramref name="name"/> of <paramref name="dir"/>: from what this client knows of it under its kept
+    /// lock on the directory (borrowed by <paramref name="locks"/>, or not lent at all), else read.
+    /// </summary>
+    private Task<DirectoryEntry?> EntryAsync(Guid dir, string name, CancellationToken ct, LockSet? locks = null)
+    {
+        var known = locks is not null ? locks.Known(dir, name) : _kept?.Peek(LockKey.ForInode(dir), name) ?? default;
+        return known.Known ? Task.FromResult(known.Entry) : _store.GetEntryAsync(dir, name, ct);
     }
 
     /// <summary>How often unlink, rmdir and rename look again when the name changed between reading it and locking it.</summary>
@@ -180,7 +224,7 @@ public sealed partial class CassaFileSystem
             if (victim is not null)
             {
                 var dead = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = 0, Ctime = now }, ct).ConfigureAwait(false);
-                await DropInodeAsync(dead, ct).ConfigureAwait(false);
+                await DropInodeAsync(dead).ConfigureAwait(false);
             }
             return;
         }
@@ -192,6 +236,7 @@ public sealed partial class CassaFileSystem
     {
         ThrowIfReadOnly(newName);
         Names.Entry(newName);
+        await HoldIfDeferredAsync(id, ct).ConfigureAwait(false); // its new name may be removed by another client
         await using var locks = await LockAsync(new[] { (LockKey.ForInode(newParent), LockMode.Write), (LockKey.ForInode(id), LockMode.Write) }, $"link {newName}", ct, newParent).ConfigureAwait(false);
         var existingRead = _store.GetEntryAsync(newParent, newName, ct);
         Inode target, dir;
@@ -235,7 +280,7 @@ public sealed partial class CassaFileSystem
         for (var attempt = 0; attempt < NameRetries; attempt++)
         {
             // Reads that nothing orders go out together (here and under the locks); their errors keep the order above.
-            var (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
+            var (sourceRead, targetRead) = (EntryAsync(oldParent, oldName, ct), EntryAsync(newParent, newName, ct));
             await Task.WhenAll(sourceRead, targetRead).ConfigureAwait(false);
             var source = await sourceRead.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, oldName);
             var target = await targetRead.ConfigureAwait(false);
@@ -245,21 +290,28 @@ public sealed partial class CassaFileSystem
 
             var crossDirectory = oldParent != newParent;
             var movesDirectory = source.Type == FileType.Directory || (exchange && target!.Type == FileType.Directory);
+            if (crossDirectory)
+            {
+                await HoldIfDeferredAsync(source.Inode, ct).ConfigureAwait(false);
+                if (exchange) await HoldIfDeferredAsync(target!.Inode, ct).ConfigureAwait(false);
+            }
             var keys = new List<(LockKey, LockMode)>
             {
                 (LockKey.ForInode(oldParent), LockMode.Write),
                 (LockKey.ForInode(newParent), LockMode.Write),
-                (LockKey.ForInode(source.Inode), LockMode.Write),
             };
+            // A moved file keeps its link count (only its ctime moves, a plain write): its own lock is needed only
+            // where the move changes its inode, a directory's parent pointer, or both names swap.
+            if (source.Type == FileType.Directory || exchange) keys.Add((LockKey.ForInode(source.Inode), LockMode.Write));
             if (target is not null) keys.Add((LockKey.ForInode(target.Inode), LockMode.Write));
             if (movesDirectory && crossDirectory) keys.Add((LockKey.ForFileSystem("rename"), LockMode.Write));
             await using var locks = await LockAsync(keys, $"rename {oldName} to {newName}", ct, oldParent, newParent).ConfigureAwait(false);
-            locks.ForgetDirectories(); // a directory's move changes its parents' link counts
+            if (movesDirectory) locks.ForgetDirectories(); // a directory's move changes its parents' link counts
 
             // Re-read under the locks: if either name moved meanwhile, start over with what is there now.
-            (sourceRead, targetRead) = (_store.GetEntryAsync(oldParent, oldName, ct), _store.GetEntryAsync(newParent, newName, ct));
-            var fromDirRead = LoadDirectoryAsync(oldParent, ct);
-            var toDirRead = crossDirectory ? LoadDirectoryAsync(newParent, ct) : fromDirRead;
+            (sourceRead, targetRead) = (EntryAsync(oldParent, oldName, ct, locks), EntryAsync(newParent, newName, ct, locks));
+            var fromDirRead = KeptOrLoadDirectoryAsync(locks, oldParent, ct);
+            var toDirRead = crossDirectory ? KeptOrLoadDirectoryAsync(locks, newParent, ct) : fromDirRead;
             var movedRead = _store.GetInodeAsync(source.Inode, ct);
             var replacedRead = target is null ? Task.FromResult<Inode?>(null) : _store.GetInodeAsync(target.Inode, ct);
             try
@@ -333,36 +385,63 @@ public sealed partial class CassaFileSystem
     /// <summary>
     /// The new name first (pointing at the moved inode), then the moved directory's parent pointer, then the old
     /// name goes, then link counts. A crash in between leaves the inode with one name too many, which fsck resolves
-    /// (for a directory, by the parent pointer); never a file with no name.
+    /// (for a directory, by the parent pointer); never a file with no name. Writes that no crash order depends on go
+    /// out beside these: the moved inode's ctime beside its new name, and (when no link count changes) the
+    /// directories' times, last-writer-wins as a create's are, beside the old name's removal.
     /// </summary>
     private async Task MoveAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, string newName, DirectoryEntry? target, Inode? replaced, CancellationToken ct)
     {
         var now = Timespec.Now;
-        await WriteEntryAsync(locks, newParent, new DirectoryEntry(newName, source.Inode, source.Type), ct).ConfigureAwait(false);
         var crossDirectory = oldParent != newParent;
-        if (source.Type == FileType.Directory && crossDirectory)
-            await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
-        else
-            await TouchAsync(source.Inode, new TouchedTimes(Ctime: now), ct).ConfigureAwait(false);
-        await RemoveEntryAsync(locks, oldParent, source.Name, ct).ConfigureAwait(false);
-
         var directoryMoved = source.Type == FileType.Directory && crossDirectory ? 1 : 0;
         var directoryReplaced = replaced is { IsDirectory: true } ? 1 : 0;
-        if (crossDirectory)
+        var movedEntry = new DirectoryEntry(newName, source.Inode, source.Type);
+        if (!crossDirectory && directoryReplaced == 0)
         {
+            // Within one directory, changing no link count: both names in one write, beside the times.
+            await Task.WhenAll(MoveEntryAsync(locks, oldParent, source.Name, movedEntry, ct), TouchAsync(source.Inode, new TouchedTimes(Ctime: now), ct),
+                TouchAsync(oldParent, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
+            await ReplacedAsync(locks, replaced, newName, now, ct).ConfigureAwait(false);
+            return;
+        }
+        var named = WriteEntryAsync(locks, newParent, movedEntry, ct);
+        if (source.Type == FileType.Directory && crossDirectory)
+        {
+            await named.ConfigureAwait(false);
+            await CommitAsync(locks, source.Inode, newName, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await Task.WhenAll(named, TouchAsync(source.Inode, new TouchedTimes(Ctime: now), ct)).ConfigureAwait(false);
+        }
+
+        var removed = RemoveEntryAsync(locks, oldParent, source.Name, ct);
+        if (directoryMoved == 0 && directoryReplaced == 0)
+        {
+            var touched = TouchedTimes.Modified(now);
+            await Task.WhenAll(removed, TouchAsync(oldParent, touched, ct), crossDirectory ? TouchAsync(newParent, touched, ct) : Task.CompletedTask).ConfigureAwait(false);
+        }
+        else if (crossDirectory)
+        {
+            await removed.ConfigureAwait(false);
             await CommitAsync(locks, oldParent, source.Name, d => d with { Nlink = d.Nlink - directoryMoved, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
             await CommitAsync(locks, newParent, newName, d => d with { Nlink = d.Nlink + directoryMoved - directoryReplaced, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
         }
         else
         {
+            await removed.ConfigureAwait(false);
             await CommitAsync(locks, oldParent, newName, d => d with { Nlink = d.Nlink - directoryReplaced, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
         }
-        if (replaced is not null)
-        {
-            var after = await CommitAsync(locks, replaced.Id, newName,
-                r => r with { Nlink = r.IsDirectory ? 0 : Math.Max(0, r.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
-            if (after.Nlink == 0) await DropInodeAsync(after, ct).ConfigureAwait(false);
-        }
+        await ReplacedAsync(locks, replaced, newName, now, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The inode a rename replaced lost a name (a directory, its only one).</summary>
+    private async Task ReplacedAsync(LockSet locks, Inode? replaced, string newName, Timespec now, CancellationToken ct)
+    {
+        if (replaced is null) return;
+        var after = await CommitAsync(locks, replaced.Id, newName,
+            r => r with { Nlink = r.IsDirectory ? 0 : Math.Max(0, r.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+        if (after.Nlink == 0) await DropInodeAsync(after).ConfigureAwait(false);
     }
 
     private async Task ExchangeAsync(LockSet locks, Guid oldParent, DirectoryEntry source, Guid newParent, DirectoryEntry target, CancellationToken ct)
@@ -385,35 +464,71 @@ public sealed partial class CassaFileSystem
     }
 
     /// <summary>
-    /// An inode lost its last name, under its write lock (unlink, rmdir, rename over it): purge it now, or at the last
-    /// close of whichever client still has it open.
+    /// An inode lost its last name, under its write lock (unlink, rmdir, rename over it): purge it soon, or at the
+    /// last close of whichever client still has it open. Its link count 0 is committed, so nothing can open it any
+    /// more; the purge runs after the operation answers, as CephFS's purge queue and JuiceFS's delayed deletion run
+    /// behind theirs (a crash before it leaves an inode with no name, which fsck removes).
     /// </summary>
-    private async Task DropInodeAsync(Inode inode, CancellationToken ct)
+    private async Task DropInodeAsync(Inode inode)
     {
-        if (_open.TryGetValue(inode.Id, out var file))
-        {
-            file.UnlinkedHere = true;
-            if (file.Handles > 0) return; // this client's last close purges it
-        }
-        await PurgeUnlessOpenAsync(inode, ct, underWriteLock: true).ConfigureAwait(false);
+        if (OpenHere(inode)) return; // this client's last close purges it
+        await BehindAsync(inode.Id, () => PurgeUnlessOpenAsync(inode, CancellationToken.None)).ConfigureAwait(false);
     }
+
+    /// <summary>Whether this client has the inode, which just lost its last name, open: then its last close purges it.</summary>
+    private bool OpenHere(Inode inode)
+    {
+        if (!_open.TryGetValue(inode.Id, out var file)) return false;
+        file.UnlinkedHere = true;
+        return file.Handles > 0;
+    }
+
+    /// <summary>How many purges may run behind the operations that answered before them before the next such operation waits.</summary>
+    private const int BehindInFlight = 32;
+
+    private readonly SemaphoreSlim _behindSlots = new(BehindInFlight, BehindInFlight);
+    private readonly ConcurrentDictionary<Task, byte> _behind = new();
+
+    /// <summary>Starts <paramref name="work"/> on <paramref name="inode"/> behind the operation that calls this (waiting for a slot first).</summary>
+    private async Task BehindAsync(Guid inode, Func<Task> work)
+    {
+        await _behindSlots.WaitAsync().ConfigureAwait(false);
+        var running = RunBehindAsync(inode, work);
+        _behind.TryAdd(running, 0);
+        _ = running.ContinueWith(static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _), _behind,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task RunBehindAsync(Guid inode, Func<Task> work)
+    {
+        try
+        {
+            await Task.Yield();
+            await work().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            if (_options.Logger is { } logger) FileSystemLog.BehindFailed(logger, inode, e.Message);
+        }
+        finally
+        {
+            _behindSlots.Release();
+        }
+    }
+
+    /// <summary>Completes when the purges started behind operations so far have run: fsck and close wait for them.</summary>
+    internal Task RemovalsSettledAsync() => Task.WhenAll(_behind.Keys);
 
     /// <summary>
     /// Purges a file with no names unless a client holds it open (<see cref="LockKey.ForOpenFile"/>): that client's
     /// last close purges it then, or fsck once that client's session is gone. Holds are taken before an open reads the
     /// inode, and the unlink committed nlink 0 before looking, so an open either shows here or finds the file gone.
-    /// Under the inode's write lock no writer can store a block, so its blocks are listed beside the look for holders;
-    /// otherwise (a last close, fsck) only after it, since a holder that has just let go stored its last blocks first.
+    /// Its blocks are listed only after the look, since a holder that has just let go stored its last blocks first.
     /// </summary>
-    internal async Task<bool> PurgeUnlessOpenAsync(Inode inode, CancellationToken ct, bool underWriteLock = false)
+    internal async Task<bool> PurgeUnlessOpenAsync(Inode inode, CancellationToken ct)
     {
-        var indexes = underWriteLock ? BlockIndexesAsync(inode.Id, ct) : null;
-        if (await IsHeldOpenAsync(inode, ct).ConfigureAwait(false))
-        {
-            Forget(indexes);
-            return false;
-        }
-        await PurgeAsync(inode, await (indexes ?? BlockIndexesAsync(inode.Id, ct)).ConfigureAwait(false), ct).ConfigureAwait(false);
+        if (await IsHeldOpenAsync(inode, ct).ConfigureAwait(false)) return false;
+        await PurgeAsync(inode, await BlockIndexesAsync(inode.Id, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
         return true;
     }
 

@@ -103,7 +103,17 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     /// <summary>Looks a name up in a directory (search permission on the directory required).</summary>
     public async Task<Inode> LookupAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
     {
-        // The entry is read beside the directory (one round trip, not two); the errors keep their order.
+        // Under this client's kept lock on the directory, what it knows of the name answers without reading the name.
+        var known = _kept is not null && Names.IsEntry(name) ? _kept.Peek(LockKey.ForInode(parent), name) : default;
+        if (known is { Known: true, Directory: { } keptDirectory })
+        {
+            Permissions.Demand(keptDirectory, caller, AccessMode.Execute, name);
+            if (known.Entry is null) throw new FileSystemException(Errno.ENOENT, name);
+            return WithOpenState(await _store.GetInodeAsync(known.Entry.Inode, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name));
+        }
+        // The entry is read beside the directory (one round trip, not two); the errors keep their order. A name found
+        // absent under this client's kept lock on the directory is remembered there, for a create that follows.
+        var look = Names.IsEntry(name) ? _kept?.BeforeNameRead(LockKey.ForInode(parent)) : null;
         var early = Names.IsEntry(name) ? _store.GetEntryAsync(parent, name, ct) : null;
         Inode dir;
         try
@@ -119,7 +129,12 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
         if (name == ".") return WithOpenState(dir);
         if (name == "..") return WithOpenState(await LoadAsync(dir.Parent, "..", ct).ConfigureAwait(false));
         Names.Entry(name);
-        var entry = await early!.ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name);
+        var entry = await early!.ConfigureAwait(false);
+        if (entry is null)
+        {
+            if (look is { } seen) KeptLocks.NoteAbsent(seen, name);
+            throw new FileSystemException(Errno.ENOENT, name);
+        }
         // An entry whose inode is gone is garbage of a crash (fsck removes it): it reads as absent.
         var inode = await _store.GetInodeAsync(entry.Inode, ct).ConfigureAwait(false)
                     ?? throw new FileSystemException(Errno.ENOENT, name);
@@ -382,13 +397,14 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     /// compare-and-set that fails on a smaller fence means a stale holder slipped a change in first: read again
     /// and redo the change on top of it.
     /// </summary>
-    internal async Task<Inode> CommitAsync(LockSet locks, Guid id, string subject, Func<Inode, Inode> change, CancellationToken ct)
+    internal async Task<Inode> CommitAsync(LockSet locks, Guid id, string subject, Func<Inode, Inode> change, CancellationToken ct, Inode? read = null)
     {
         var token = locks.TokenFor(LockKey.ForInode(id));
         for (var attempt = 0; attempt < FencedRetries; attempt++)
         {
             locks.ThrowIfLost(subject);
-            var before = await LoadAsync(id, subject, ct).ConfigureAwait(false);
+            // The first try may start from the inode as the operation read it under this lock.
+            var before = attempt == 0 && read is not null ? read : await LoadAsync(id, subject, ct).ConfigureAwait(false);
             if (before.Fence > token) throw StaleHolder(subject);
             var after = change(before) with { Fence = token };
             var outcome = await _store.CommitInodeAsync(after, before.Fence, ct).ConfigureAwait(false);
@@ -420,15 +436,27 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     internal async Task WriteEntryAsync(LockSet locks, Guid dir, DirectoryEntry entry, CancellationToken ct)
     {
         locks.ThrowIfLost(entry.Name);
-        await _store.WriteEntryAsync(dir, entry, locks.EntryStamp(dir), ct).ConfigureAwait(false);
+        var stamp = locks.EntryStamp(dir);
+        await locks.WritingNameAsync(dir, entry.Name, entry, () => _store.WriteEntryAsync(dir, entry, stamp, ct)).ConfigureAwait(false);
         _feed.Changed(dir, entry.Name);
     }
 
     internal async Task RemoveEntryAsync(LockSet locks, Guid dir, string name, CancellationToken ct)
     {
         locks.ThrowIfLost(name);
-        await _store.RemoveEntryAsync(dir, name, locks.EntryStamp(dir), ct).ConfigureAwait(false);
+        var stamp = locks.EntryStamp(dir);
+        await locks.WritingNameAsync(dir, name, null, () => _store.RemoveEntryAsync(dir, name, stamp, ct)).ConfigureAwait(false);
         _feed.Changed(dir, name);
+    }
+
+    /// <summary>A rename within one directory: the new name and the old one's removal in one write.</summary>
+    internal async Task MoveEntryAsync(LockSet locks, Guid dir, string oldName, DirectoryEntry entry, CancellationToken ct)
+    {
+        locks.ThrowIfLost(entry.Name);
+        var stamp = locks.EntryStamp(dir);
+        await locks.WritingNamesAsync(dir, [(entry.Name, entry), (oldName, null)], () => _store.MoveEntryAsync(dir, oldName, entry, stamp, ct)).ConfigureAwait(false);
+        _feed.Changed(dir, entry.Name);
+        _feed.Changed(dir, oldName);
     }
 
     /// <summary>fsck's repair of a name: removed under its directory's lock if it still points at <paramref name="inode"/>.</summary>
@@ -481,6 +509,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
                 }
             }, CancellationToken.None).ConfigureAwait(false);
         }
+        await RemovalsSettledAsync().ConfigureAwait(false);
         await _store.FlushUsageAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await _feed.FlushAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         await _closing.CancelAsync().ConfigureAwait(false);

@@ -41,6 +41,7 @@ public static class Fsck
         var problems = new List<FsckProblem>();
         var repair = options.Repair;
         void Found(string kind, string description, bool repaired) => problems.Add(new FsckProblem(kind, description, repaired));
+        await fs.RemovalsSettledAsync().ConfigureAwait(false); // this client's removals are done, not half-done
 
         options.Progress?.Invoke("reading inodes");
         var inodes = new Dictionary<Guid, Inode>();

@@ -52,6 +52,13 @@ internal interface IFileSystemStore
     Task RemoveEntryAsync(Guid dir, string name, long stamp, CancellationToken ct);
 
     /// <summary>
+    /// Writes <paramref name="entry"/> and removes <paramref name="oldName"/> (another name of the same directory) in
+    /// one write, both stamped <paramref name="stamp"/>: a reader sees both or neither, and so does a crash (a rename
+    /// within one directory, whose names are one partition).
+    /// </summary>
+    Task MoveEntryAsync(Guid dir, string oldName, DirectoryEntry entry, long stamp, CancellationToken ct);
+
+    /// <summary>
     /// Removes every name of a directory that has itself been removed, stamped <see cref="BlockStamps.Purge"/>: a late
     /// write of any holder into it never shows.
     /// </summary>

@@ -38,7 +38,36 @@ internal sealed class KeptLocks : IAsyncDisposable
         /// renew it; its times can change, and are not taken from it.
         /// </summary>
         public volatile Inode? Directory;
+
+        // What this client knows of the directory's names under this grant (guarded by the entry itself). Only this
+        // client can write them while the grant lasts, so what a read found stays true until a name write here: a read
+        // counts only if no name write was under way when it started and none started before it ended. Names: every
+        // name, when a listing under the grant found few enough (CephFS's "complete" directory), kept up to date by
+        // each name write here; else Absent: names reads found absent. A lookup of a name known absent reads nothing,
+        // and neither does the create that follows it (the kernel looks a name up just before creating it).
+        public readonly HashSet<string> Absent = new(StringComparer.Ordinal);
+        public Dictionary<string, DirectoryEntry>? Names;
+        public long NameWrites;
+        public int NameWritesInFlight;
+
+        /// <summary>What must be done before the lock goes (while nobody else can have it), by whom it was asked.</summary>
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<object, Func<Task>> BeforeLetGo = new();
     }
+
+    /// <summary>A look at a kept directory's names: the grant it is made under, and how many name writes had started then.</summary>
+    public readonly record struct NameLook(Entry Entry, long Writes);
+
+    /// <summary>Past this many names known absent in one directory, the memo starts again empty.</summary>
+    private const int MaxAbsent = 4096;
+
+    /// <summary>A directory listed under a grant is known whole if it has at most this many names (more are not listed for it).</summary>
+    public const int ListedNames = 256;
+
+    /// <summary>Past this many names, a directory known whole is no longer followed name by name.</summary>
+    private const int MaxKnownNames = 100_000;
+
+    /// <summary>What is known of a name under a kept grant: nothing, absent, or its entry; with the directory's inode as read under the grant, if any.</summary>
+    public readonly record struct NameKnowledge(bool Known, DirectoryEntry? Entry, Inode? Directory);
 
     /// <summary>A grant with fewer stamps left than this is let go after its current use (no operation takes as many).</summary>
     private const int StampsReserve = 64;
@@ -67,7 +96,7 @@ internal sealed class KeptLocks : IAsyncDisposable
         Entry? kept;
         lock (_gate)
         {
-            kept = !_closed && _kept.TryGetValue(request.Key, out var k) && !k.Done && k.Handle.State == LockState.Held ? k : null;
+            kept = Keeps(request.Key);
             if (kept is not null) kept.Users++;
         }
         if (kept is not null)
@@ -110,6 +139,66 @@ internal sealed class KeptLocks : IAsyncDisposable
         return new Lent(this, entry);
     }
 
+    /// <summary>
+    /// Called just before reading a name of the directory whose lock is <paramref name="key"/>: the look to pass to
+    /// <see cref="NoteAbsent"/> if the read finds the name absent, or null when the lock is not kept here (or a name
+    /// write is under way).
+    /// </summary>
+    public NameLook? BeforeNameRead(LockKey key)
+    {
+        Entry? entry;
+        lock (_gate) entry = Keeps(key);
+        if (entry is null) return null;
+        lock (entry) return entry.NameWritesInFlight == 0 ? new NameLook(entry, entry.NameWrites) : null;
+    }
+
+    /// <summary>A read begun at <paramref name="look"/> found <paramref name="name"/> absent: remembered, if the grant still stands and wrote no name since.</summary>
+    public static void NoteAbsent(NameLook look, string name) => Note(look, entry =>
+    {
+        if (entry.Names is not null) return;
+        if (entry.Absent.Count >= MaxAbsent) entry.Absent.Clear();
+        entry.Absent.Add(name);
+    });
+
+    /// <summary>A listing begun at <paramref name="look"/> found these, all the names there are: remembered as the directory's names, on the same terms.</summary>
+    public static void NoteListing(NameLook look, IReadOnlyList<DirectoryEntry> all) => Note(look, entry =>
+    {
+        entry.Names = all.ToDictionary(e => e.Name, StringComparer.Ordinal);
+        entry.Absent.Clear();
+    });
+
+    private static void Note(NameLook look, Action<Entry> remember)
+    {
+        var entry = look.Entry;
+        if (entry.Done || entry.Handle.State != LockState.Held) return;
+        lock (entry)
+        {
+            if (entry.NameWrites == look.Writes && entry.NameWritesInFlight == 0) remember(entry);
+        }
+    }
+
+    /// <summary>What this client knows of <paramref name="name"/> in the directory whose kept lock is <paramref name="key"/> (nothing unless kept here and held).</summary>
+    public NameKnowledge Peek(LockKey key, string name)
+    {
+        Entry? entry;
+        lock (_gate) entry = Keeps(key);
+        return entry is null ? default : Peek(entry, name);
+    }
+
+    private static NameKnowledge Peek(Entry entry, string name)
+    {
+        lock (entry)
+        {
+            if (entry.NameWritesInFlight > 0) return default;
+            if (entry.Names is { } names) return new NameKnowledge(true, names.GetValueOrDefault(name), entry.Directory);
+            return entry.Absent.Contains(name) ? new NameKnowledge(true, null, entry.Directory) : default;
+        }
+    }
+
+    /// <summary>The kept, held, still lendable entry for <paramref name="key"/> (under the gate).</summary>
+    private Entry? Keeps(LockKey key) =>
+        !_closed && _kept.TryGetValue(key, out var e) && !e.Done && e.Handle.State == LockState.Held ? e : null;
+
     private bool Refused(LockKey key)
     {
         lock (_gate) return _closed || _kept.ContainsKey(key);
@@ -151,6 +240,15 @@ internal sealed class KeptLocks : IAsyncDisposable
         entry.Registration.Unregister(); // never waits: this may run inside that very callback
         try
         {
+            await Task.WhenAll(entry.BeforeLetGo.Values.Select(RunAsync)).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Each is best effort: what failed is no worse off than without the kept lock.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        try
+        {
             await entry.Handle.ReleaseAsync(CancellationToken.None).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The provider retries a release until confirmed or the session is gone; nobody here waits on it.
@@ -159,6 +257,8 @@ internal sealed class KeptLocks : IAsyncDisposable
         {
         }
     }
+
+    private static async Task RunAsync(Func<Task> work) => await work().ConfigureAwait(false); // a throw before its first await lands in the task too
 
     /// <summary>Lets go of the locks unused for the keeping time, or no longer confirmed held.</summary>
     private void Sweep()
@@ -200,6 +300,53 @@ internal sealed class KeptLocks : IAsyncDisposable
 
         /// <summary>A stamp for a name written under this grant, above every one given before under it.</summary>
         public long NextStamp() => entry.Stamps.Next();
+
+        /// <summary>Has <paramref name="work"/> done before this grant goes (unless <see cref="Unguard"/> comes first).</summary>
+        public void Guard(object owner, Func<Task> work) => entry.BeforeLetGo[owner] = work;
+
+        public void Unguard(object owner) => entry.BeforeLetGo.TryRemove(owner, out _);
+
+        /// <summary>What is known under this grant of <paramref name="name"/>.</summary>
+        public NameKnowledge Peek(string name) => KeptLocks.Peek(entry, name);
+
+        /// <summary>Whether the directory's names are to be listed for this grant (not known whole, and none written under it yet).</summary>
+        public bool Unlisted
+        {
+            get
+            {
+                lock (entry) return entry.Names is null && entry.NameWrites == 0;
+            }
+        }
+
+        /// <summary>The look a listing of the directory's names under this grant starts with (see <see cref="NoteListing"/>).</summary>
+        public NameLook ListingLook()
+        {
+            lock (entry) return new NameLook(entry, entry.NameWrites);
+        }
+
+        /// <summary>A write of <paramref name="name"/> (making or removing it) starts under this grant: what was known of it is forgotten.</summary>
+        public void NameWriteStarting(string name)
+        {
+            lock (entry)
+            {
+                entry.NameWrites++;
+                entry.NameWritesInFlight++;
+                entry.Absent.Remove(name);
+            }
+        }
+
+        /// <summary>The write ended: <paramref name="now"/> is what the name is (null: gone), or, when it failed, unknown (the listing is dropped).</summary>
+        public void NameWriteEnded(string name, bool succeeded, DirectoryEntry? now)
+        {
+            lock (entry)
+            {
+                entry.NameWritesInFlight--;
+                if (entry.Names is not { } names) return;
+                if (!succeeded || names.Count >= MaxKnownNames) entry.Names = null;
+                else if (now is null) names.Remove(name);
+                else names[name] = now;
+            }
+        }
 
         /// <summary>The directory's inode read under this grant (see <see cref="Entry.Directory"/>), null until one operation stored it.</summary>
         public Inode? Directory

@@ -19,7 +19,7 @@ internal sealed class LockSet : IAsyncDisposable
     /// exclusive and kept for this client's next operations in them (<see cref="KeptLocks"/>).
     /// </summary>
     public static async Task<LockSet> AcquireAsync(ILockProvider provider, IEnumerable<(LockKey Key, LockMode Mode)> wanted,
-        string purpose, TimeSpan timeout, CancellationToken ct, KeptLocks? kept = null, IReadOnlyCollection<LockKey>? keep = null)
+        string purpose, TimeSpan timeout, CancellationToken ct, KeptLocks? kept = null, IReadOnlyCollection<LockKey>? keep = null, bool fresh = false)
     {
         var ordered = wanted
             .GroupBy(w => w.Key)
@@ -31,7 +31,7 @@ internal sealed class LockSet : IAsyncDisposable
         {
             foreach (var (key, mode) in ordered)
             {
-                var request = new LockRequest(key, mode) { Purpose = purpose, Timeout = timeout };
+                var request = new LockRequest(key, mode) { Purpose = purpose, Timeout = timeout, Fresh = fresh };
                 var keepIt = keep?.Contains(key) == true;
                 handles.Add(kept is not null
                     ? await kept.AcquireAsync(keepIt ? request with { Purpose = purpose + " (kept for the directory's next names)" } : request, keepIt, ct).ConfigureAwait(false)
@@ -89,6 +89,53 @@ internal sealed class LockSet : IAsyncDisposable
     public void ForgetDirectories()
     {
         foreach (var loan in _handles.OfType<KeptLocks.Lent>()) loan.Directory = null;
+    }
+
+    /// <summary>
+    /// Has <paramref name="work"/> done before the kept lock this set borrowed for <paramref name="dir"/> goes, while no
+    /// other client can hold it; returns the way to call that off, or null (and does nothing) when that lock is not kept.
+    /// </summary>
+    public Action? BeforeLetGo(Guid dir, object owner, Func<Task> work)
+    {
+        if (Loan(dir) is not { State: LockState.Held } loan) return null;
+        loan.Guard(owner, work);
+        return () => loan.Unguard(owner);
+    }
+
+    /// <summary>What is known of <paramref name="name"/> under the kept lock this set borrowed for <paramref name="dir"/> (nothing when none).</summary>
+    public KeptLocks.NameKnowledge Known(Guid dir, string name) => Loan(dir) is { State: LockState.Held } loan ? loan.Peek(name) : default;
+
+    /// <summary>Whether, under the kept lock this set borrowed for <paramref name="dir"/>, <paramref name="name"/> is known absent (see <see cref="KeptLocks"/>).</summary>
+    public bool KnownAbsent(Guid dir, string name) => Known(dir, name) is { Known: true, Entry: null };
+
+    /// <summary>
+    /// The kept lock this set borrowed for <paramref name="dir"/>, when the directory's names are not known for its
+    /// grant yet: list them (at most <see cref="KeptLocks.ListedNames"/>) with <see cref="KeptLocks.NoteListing"/>.
+    /// </summary>
+    public KeptLocks.NameLook? ListingWanted(Guid dir) => Loan(dir) is { State: LockState.Held, Unlisted: true } loan ? loan.ListingLook() : null;
+
+    /// <summary>
+    /// Runs the write of <paramref name="name"/> in <paramref name="dir"/> (<paramref name="now"/>: what it makes
+    /// the name, null for a removal), with the kept lock it is made under (if borrowed) told of it, so that what this
+    /// client knows of the directory's names stays true.
+    /// </summary>
+    public Task WritingNameAsync(Guid dir, string name, DirectoryEntry? now, Func<Task> write) => WritingNamesAsync(dir, [(name, now)], write);
+
+    /// <summary><see cref="WritingNameAsync"/> for a write of several names at once.</summary>
+    public async Task WritingNamesAsync(Guid dir, IReadOnlyList<(string Name, DirectoryEntry? Now)> names, Func<Task> write)
+    {
+        var loan = Loan(dir);
+        foreach (var (name, _) in names) loan?.NameWriteStarting(name);
+        var succeeded = false;
+        try
+        {
+            await write().ConfigureAwait(false);
+            succeeded = true;
+        }
+        finally
+        {
+            foreach (var (name, now) in names) loan?.NameWriteEnded(name, succeeded, now);
+        }
     }
 
     private KeptLocks.Lent? Loan(Guid id)

@@ -147,6 +147,12 @@ internal sealed class OpenFile
     /// <summary>This client's hold on the open file (<see cref="CassaFS.Locks.LockKey.ForOpenFile"/>), taken by the first handle.</summary>
     public Task<CassaFS.Locks.ILockHandle>? Hold { get; set; }
 
+    /// <summary>
+    /// Set while the hold of a file this client created is put off until its directory's kept lock goes (see
+    /// <see cref="CassaFileSystem"/>'s create): it forgets the file's turn at that lock's let-go.
+    /// </summary>
+    public Action? HoldDeferred { get; set; }
+
     // ------------------------------------------------------------------ the gate
 
     /// <summary>Runs <paramref name="action"/> alone among this file's gated work.</summary>
@@ -245,6 +251,9 @@ internal sealed class OpenFile
 
     /// <summary>Whether blocks wait in the buffer (not those in flight).</summary>
     public bool HasBuffered => _dirty.Count > 0;
+
+    /// <summary>How many blocks the file has once what is buffered is stored (those stored so far and the buffered ones).</summary>
+    public int BlocksOnceStored => Allocated!.Count + _dirty.Keys.Count(i => !Allocated.Contains(i));
 
     /// <summary>
     /// Puts <paramref name="data"/> at <paramref name="offset"/> into the buffer and starts storing every block it

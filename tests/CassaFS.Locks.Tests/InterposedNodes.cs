@@ -60,6 +60,19 @@ internal sealed class InterposedNodes(IZooKeeperNodes inner) : IZooKeeperNodes
         throw Lost(_creates, "create", path);
     }
 
+    /// <summary>A lost reply here is one of the sequential creates' (the transaction makes the lock's node).</summary>
+    public async Task<string?> CreateWithParentAsync(string parent, string childPrefix, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (!_creates.Pending) return await inner.CreateWithParentAsync(parent, childPrefix, data, ct);
+        if (_creates.How == LostReply.AfterApplied)
+        {
+            var created = await inner.CreateWithParentAsync(parent, childPrefix, data, ct);
+            if (created is null) return null; // refused: answered as it would have been
+            LostNode = created[(created.LastIndexOf('/') + 1)..];
+        }
+        throw Lost(_creates, "create", childPrefix);
+    }
+
     public async Task DeleteAsync(string path, int version, CancellationToken ct)
     {
         if (!_deletes.Pending)

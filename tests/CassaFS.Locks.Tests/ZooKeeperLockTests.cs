@@ -125,6 +125,48 @@ public sealed class ZooKeeperLockTests(TestBed bed)
     }
 
     [Fact]
+    public async Task A_fresh_lock_is_made_with_its_parent_in_one_transaction_granted_without_a_listing_and_excludes_like_any_other()
+    {
+        await using var client = await bed.NewZooKeeperAsync();
+        var (provider, nodes) = InterposedNodes.Provider(client);
+        var key = NewKey();
+        var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write) { Fresh = true });
+        Assert.Equal(0, nodes.Listings);
+        var only = Assert.Single(await ChildrenAsync(client, key));
+        Assert.Equal(((ZooKeeperLock)held).OwnNodeName, only);
+        Assert.Equal((await client.ExistsAsync($"/locks/{key.NodeName}/{only}"))!.CreatedZxid, held.FencingToken);
+
+        // Asked for again (by a client that also thinks it fresh): its parent is there, so it queues as usual.
+        await using var other = await bed.NewZooKeeperAsync();
+        var second = new ZooKeeperLockProvider(other).AcquireAsync(new LockRequest(key, LockMode.Write) { Fresh = true }).AsTask();
+        await Task.Delay(300);
+        Assert.False(second.IsCompleted);
+        await held.ReleaseAsync();
+        await using var next = await second;
+        Assert.True(next.FencingToken > held.FencingToken);
+    }
+
+    [Theory]
+    [InlineData(LostReply.AfterApplied)]
+    [InlineData(LostReply.BeforeApplied)]
+    public async Task A_fresh_lock_whose_transaction_reply_is_lost_is_settled_to_exactly_one_node_of_its_own(LostReply how)
+    {
+        await using var client = await bed.NewZooKeeperAsync();
+        var (provider, nodes) = InterposedNodes.Provider(client);
+        var key = NewKey();
+        nodes.LoseCreateReplies(how);
+        await using (var held = await provider.AcquireAsync(new LockRequest(key, LockMode.Write) { Fresh = true }))
+        {
+            Assert.Equal(1, nodes.RepliesLost);
+            var only = Assert.Single(await ChildrenAsync(client, key));
+            Assert.Equal(((ZooKeeperLock)held).OwnNodeName, only);
+            if (how == LostReply.AfterApplied) Assert.Equal(nodes.LostNode, only); // found again, not made twice
+            Assert.Equal((await client.ExistsAsync($"/locks/{key.NodeName}/{only}"))!.CreatedZxid, held.FencingToken);
+        }
+        Assert.Empty(await ChildrenAsync(client, key));
+    }
+
+    [Fact]
     public async Task A_create_whose_reply_is_lost_before_the_server_applied_it_is_made_again_exactly_once()
     {
         await using var client = await bed.NewZooKeeperAsync();

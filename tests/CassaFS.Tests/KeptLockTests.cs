@@ -105,4 +105,64 @@ public class KeptLockTests(FileSystemFixture f) : IClassFixture<FileSystemFixtur
         await keeper.Fs.MknodAsync(dir.Id, "third", FileType.Regular, 0x1A4, 0, Alice);
         Assert.Equal(new[] { "first", "third" }, (await Fs.NamesAsync(dir.Id)).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task A_file_made_under_a_kept_directory_lock_is_held_open_only_once_that_lock_goes_and_so_survives_another_clients_unlink()
+    {
+        var dir = await Fs.ScratchAsync();
+        CountingLocks? counting = null;
+        await using var maker = await f.SecondClientAsync(
+            locks: inner => counting = new CountingLocks(inner),
+            options: o => o with { KeepDirectoryLocksFor = TimeSpan.FromMinutes(1) });
+        var (closed, _) = await maker.Fs.CreateAsync(dir.Id, "closed", 0x1A4, OpenFlags.ReadWrite | OpenFlags.Create, Root);
+        await maker.Fs.WriteAsync(closed, 0, "gone"u8.ToArray());
+        await maker.Fs.ReleaseAsync(closed);
+        var data = System.Security.Cryptography.RandomNumberGenerator.GetBytes(70_000);
+        var (open, made) = await maker.Fs.CreateAsync(dir.Id, "open", 0x1A4, OpenFlags.ReadWrite | OpenFlags.Create, Root);
+        await maker.Fs.WriteAsync(open, 0, data);
+        await maker.Fs.FsyncAsync(open);
+        Assert.False(counting!.Taken.ContainsKey(LockKey.ForOpenFile(closed.Inode)));
+        Assert.False(counting.Taken.ContainsKey(LockKey.ForOpenFile(made.Id)));
+
+        // The other client's unlink waits for the kept lock; before it goes, the file still open there is held.
+        await Fs.UnlinkAsync(dir.Id, "open", Root);
+        Assert.Equal(1, counting.Taken[LockKey.ForOpenFile(made.Id)]);
+        Assert.False(counting.Taken.ContainsKey(LockKey.ForOpenFile(closed.Inode)));
+        Assert.Equal(0, (await Fs.Store.GetInodeAsync(made.Id, default))!.Nlink);
+        Assert.Equal(data, await maker.Fs.ReadAllAsync(open, data.Length));
+        await maker.Fs.WriteAsync(open, data.Length, "more"u8.ToArray());
+        await maker.Fs.FsyncAsync(open);
+        Assert.Equal(data.Length + 4, (await maker.Fs.GetAttrAsync(made.Id)).Size);
+
+        await maker.Fs.ReleaseAsync(open); // the last close anywhere purges it
+        Assert.Null(await Fs.Store.GetInodeAsync(made.Id, default));
+        Assert.Empty(await Fs.Store.BlockIndexesAsync(made.Id, 0, default).ToListAsync());
+        Assert.Equal(new[] { "closed" }, await Fs.NamesAsync(dir.Id));
+    }
+
+    [Fact]
+    public async Task A_name_found_absent_under_a_kept_lock_is_known_absent_only_until_a_name_is_written_or_the_lock_goes()
+    {
+        var dir = await Fs.ScratchAsync();
+        await using var client = await f.SecondClientAsync(options: o => o with { KeepDirectoryLocksFor = TimeSpan.FromMinutes(1) });
+        await client.Fs.MknodAsync(dir.Id, "y", FileType.Regular, 0x1A4, 0, Root); // the lock is kept from here
+
+        // Renamed onto a name this client had just found absent: the create after it must still find it taken.
+        Assert.Equal(Errno.ENOENT, await ErrnoOf(() => client.Fs.LookupAsync(dir.Id, "x", Root)));
+        await client.Fs.RenameAsync(dir.Id, "y", dir.Id, "x", RenameFlags.None, Root);
+        Assert.Equal(Errno.EEXIST, await ErrnoOf(() => client.Fs.CreateAsync(dir.Id, "x", 0x1A4, OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive, Root)));
+
+        // Made by another client after it was found absent here (the kept lock went for that client's create).
+        Assert.Equal(Errno.ENOENT, await ErrnoOf(() => client.Fs.LookupAsync(dir.Id, "z", Root)));
+        var theirs = await Fs.MknodAsync(dir.Id, "z", FileType.Regular, 0x1A4, 0, Root);
+        Assert.Equal(Errno.EEXIST, await ErrnoOf(() => client.Fs.MknodAsync(dir.Id, "z", FileType.Regular, 0x1A4, 0, Root)));
+        Assert.Equal(theirs.Id, (await Fs.LookupAsync(dir.Id, "z", Root)).Id);
+
+        // Found absent, then made here: made once, as on any filesystem.
+        Assert.Equal(Errno.ENOENT, await ErrnoOf(() => client.Fs.LookupAsync(dir.Id, "w", Root)));
+        var (made, _) = await client.Fs.CreateAsync(dir.Id, "w", 0x1A4, OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive, Root);
+        await client.Fs.ReleaseAsync(made);
+        Assert.Equal(Errno.EEXIST, await ErrnoOf(() => client.Fs.MknodAsync(dir.Id, "w", FileType.Regular, 0x1A4, 0, Root)));
+        Assert.Equal(new[] { "w", "x", "z" }, (await Fs.NamesAsync(dir.Id)).Order(StringComparer.Ordinal));
+    }
 }

@@ -59,6 +59,7 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement AllInodes { get; init; }
         public required PreparedStatement GetEntry { get; init; }
         public required PreparedStatement WriteEntry { get; init; }
+        public required PreparedStatement MoveEntry { get; init; }
         public required PreparedStatement RemoveEntry { get; init; }
         public required PreparedStatement PurgeEntries { get; init; }
         public required PreparedStatement ListEntries { get; init; }
@@ -111,6 +112,9 @@ internal sealed class CassandraStore : IFileSystemStore
                 // (see above) still finds no inode, and the name counts as absent.
                 RemoveEntry = await P($"BEGIN UNLOGGED BATCH DELETE inode, type FROM {ks}.entries WHERE dir = ? AND name = ? " +
                     $"DELETE FROM {ks}.entries WHERE dir = ? AND name = ? APPLY BATCH").ConfigureAwait(false),
+                // One partition, so one mutation: applied whole or not at all, and seen whole.
+                MoveEntry = await P($"BEGIN UNLOGGED BATCH INSERT INTO {ks}.entries (dir, name, inode, type) VALUES (?, ?, ?, ?) " +
+                    $"DELETE inode, type FROM {ks}.entries WHERE dir = ? AND name = ? DELETE FROM {ks}.entries WHERE dir = ? AND name = ? APPLY BATCH").ConfigureAwait(false),
                 PurgeEntries = await P($"DELETE FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 ListEntries = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ?").ConfigureAwait(false),
                 ListEntriesAfter = await P($"SELECT name, inode, type FROM {ks}.entries WHERE dir = ? AND name > ?").ConfigureAwait(false),
@@ -263,6 +267,10 @@ internal sealed class CassandraStore : IFileSystemStore
 
     public Task RemoveEntryAsync(Guid dir, string name, long stamp, CancellationToken ct) =>
         StoreAsync(() => _cql.RemoveEntry.Bind(dir, name, dir, name).WithTimestamp(stamp), $"removal of name {name} in {dir}", ct);
+
+    public Task MoveEntryAsync(Guid dir, string oldName, DirectoryEntry entry, long stamp, CancellationToken ct) =>
+        StoreAsync(() => _cql.MoveEntry.Bind(dir, entry.Name, entry.Inode, (int)entry.Type, dir, oldName, dir, oldName).WithTimestamp(stamp),
+            $"move of name {oldName} to {entry.Name} in {dir}", ct);
 
     /// <summary>
     /// Runs a stamped (so idempotent) write until it is known stored: one whose outcome is unknown (a timeout, a lost

@@ -109,6 +109,12 @@ internal sealed class MemoryStore : IFileSystemStore
 
     public Task RemoveEntryAsync(Guid dir, string name, long stamp, CancellationToken ct) => Write(() => PutEntry(dir, name, null, stamp));
 
+    public Task MoveEntryAsync(Guid dir, string oldName, DirectoryEntry entry, long stamp, CancellationToken ct) => Write(() =>
+    {
+        PutEntry(dir, entry.Name, entry, stamp);
+        PutEntry(dir, oldName, null, stamp);
+    });
+
     public Task PurgeEntriesAsync(Guid dir, CancellationToken ct) => Write(() =>
     {
         _entriesPurged[dir] = BlockStamps.Purge;

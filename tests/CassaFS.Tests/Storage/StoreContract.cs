@@ -146,6 +146,25 @@ public abstract class StoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_move_within_a_directory_writes_the_new_name_and_removes_the_old_at_one_stamp()
+    {
+        var dir = Guid.NewGuid();
+        var file = new DirectoryEntry("old", Guid.NewGuid(), FileType.Regular);
+        var replaced = new DirectoryEntry("new", Guid.NewGuid(), FileType.Regular);
+        await Store.WriteEntryAsync(dir, file, Stamp(1), default);
+        await Store.WriteEntryAsync(dir, replaced, Stamp(1) + 1, default);
+        await Store.MoveEntryAsync(dir, "old", file with { Name = "new" }, Stamp(2), default);
+        Assert.Null(await Store.GetEntryAsync(dir, "old", default));
+        Assert.Equal(file with { Name = "new" }, await Store.GetEntryAsync(dir, "new", default));
+        Assert.Equal(new[] { "new" }, (await AllAsync(Store.ListEntriesAsync(dir, null, 10, default))).Select(e => e.Name));
+        // A late move of an earlier holder changes neither name; sent again (its reply was lost), the move changes nothing.
+        await Store.MoveEntryAsync(dir, "new", replaced with { Name = "old" }, Stamp(1) + 2, default);
+        await Store.MoveEntryAsync(dir, "old", file with { Name = "new" }, Stamp(2), default);
+        Assert.Null(await Store.GetEntryAsync(dir, "old", default));
+        Assert.Equal(file with { Name = "new" }, await Store.GetEntryAsync(dir, "new", default));
+    }
+
+    [Fact]
     public async Task A_removed_directory_keeps_no_name_even_one_written_late()
     {
         var dir = Guid.NewGuid();
