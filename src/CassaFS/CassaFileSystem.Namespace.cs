@@ -106,8 +106,10 @@ public sealed partial class CassaFileSystem
         var named = WriteEntryAsync(locks, parent, new DirectoryEntry(name, inode.Id, type), ct);
         if (isDirectory)
         {
-            await Task.WhenAll(inserted, named).ConfigureAwait(false);
-            locks.KeepDirectory(await CommitAsync(locks, parent, name, d => d with { Nlink = d.Nlink + 1, Mtime = now, Ctime = now }, ct).ConfigureAwait(false));
+            // The directory as read under its lock has the link count no other client can change meanwhile.
+            var linked = LinksAsync(locks, parent, name, n => n + 1, ct, dir);
+            await Task.WhenAll(inserted, named, linked, TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
+            locks.KeepDirectory(await linked.ConfigureAwait(false));
         }
         else
         {
@@ -171,7 +173,7 @@ public sealed partial class CassaFileSystem
             var now = Timespec.Now;
             await Task.WhenAll(RemoveEntryAsync(locks, parent, name, ct), TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
             if (victim is null) return; // the name pointed nowhere (crash garbage): removing it is all there is
-            var after = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = Math.Max(0, v.Nlink - 1), Ctime = now }, ct, victim).ConfigureAwait(false);
+            var after = await RelinkAsync(locks, victim, name, n => Math.Max(0, n - 1), now, ct).ConfigureAwait(false);
             if (after.Nlink == 0) await DropInodeAsync(after).ConfigureAwait(false);
             return;
         }
@@ -220,12 +222,15 @@ public sealed partial class CassaFileSystem
             }
             await RemoveEntryAsync(locks, parent, name, ct).ConfigureAwait(false);
             var now = Timespec.Now;
-            await CommitAsync(locks, parent, name, d => d with { Nlink = Math.Max(2, d.Nlink - 1), Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
-            if (victim is not null)
+            var parentDone = Task.WhenAll(LinksAsync(locks, parent, name, n => Math.Max(2, n - 1), ct, dir), TouchAsync(parent, TouchedTimes.Modified(now), ct));
+            if (victim is null)
             {
-                var dead = await CommitAsync(locks, victim.Id, name, v => v with { Nlink = 0, Ctime = now }, ct).ConfigureAwait(false);
-                await DropInodeAsync(dead).ConfigureAwait(false);
+                await parentDone.ConfigureAwait(false);
+                return;
             }
+            var dead = RelinkAsync(locks, victim, name, _ => 0, now, ct);
+            await Task.WhenAll(parentDone, dead).ConfigureAwait(false);
+            await DropInodeAsync(await dead.ConfigureAwait(false)).ConfigureAwait(false);
             return;
         }
         throw NameKeptChanging("rmdir", name);
@@ -259,7 +264,7 @@ public sealed partial class CassaFileSystem
         var now = Timespec.Now;
         // The link count goes up before the name appears: a crash in between leaves a count one too high (fsck
         // lowers it), never a name the count does not cover (which would let unlink free a file still named).
-        var linked = await CommitAsync(locks, id, newName, t => t with { Nlink = t.Nlink + 1, Ctime = now }, ct).ConfigureAwait(false);
+        var linked = await RelinkAsync(locks, target, newName, n => n + 1, now, ct).ConfigureAwait(false);
         await Task.WhenAll(WriteEntryAsync(locks, newParent, new DirectoryEntry(newName, id, target.Type), ct), TouchAsync(dir.Id, TouchedTimes.Modified(now), ct)).ConfigureAwait(false);
         return WithOpenState(linked);
     }
@@ -424,23 +429,34 @@ public sealed partial class CassaFileSystem
         else if (crossDirectory)
         {
             await removed.ConfigureAwait(false);
-            await CommitAsync(locks, oldParent, source.Name, d => d with { Nlink = d.Nlink - directoryMoved, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
-            await CommitAsync(locks, newParent, newName, d => d with { Nlink = d.Nlink + directoryMoved - directoryReplaced, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            await Task.WhenAll(DirectoryLinksAsync(locks, oldParent, source.Name, -directoryMoved, now, ct),
+                DirectoryLinksAsync(locks, newParent, newName, directoryMoved - directoryReplaced, now, ct)).ConfigureAwait(false);
         }
         else
         {
             await removed.ConfigureAwait(false);
-            await CommitAsync(locks, oldParent, newName, d => d with { Nlink = d.Nlink - directoryReplaced, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            await DirectoryLinksAsync(locks, oldParent, newName, -directoryReplaced, now, ct).ConfigureAwait(false);
         }
         await ReplacedAsync(locks, replaced, newName, now, ct).ConfigureAwait(false);
     }
+
+    /// <summary>An inode read under its lock gets a new link count (<see cref="LinksAsync"/>), and beside it the ctime that change moves.</summary>
+    private async Task<Inode> RelinkAsync(LockSet locks, Inode inode, string subject, Func<long, long> count, Timespec now, CancellationToken ct)
+    {
+        var linked = LinksAsync(locks, inode.Id, subject, count, ct, inode);
+        await Task.WhenAll(linked, TouchAsync(inode.Id, new TouchedTimes(Ctime: now), ct)).ConfigureAwait(false);
+        return await linked.ConfigureAwait(false) with { Ctime = now };
+    }
+
+    /// <summary>A directory whose entries changed: its link count moved by <paramref name="delta"/> (subdirectories' ".."), beside its times.</summary>
+    private Task DirectoryLinksAsync(LockSet locks, Guid dir, string subject, int delta, Timespec now, CancellationToken ct) =>
+        Task.WhenAll(delta == 0 ? Task.CompletedTask : LinksAsync(locks, dir, subject, n => n + delta, ct), TouchAsync(dir, TouchedTimes.Modified(now), ct));
 
     /// <summary>The inode a rename replaced lost a name (a directory, its only one).</summary>
     private async Task ReplacedAsync(LockSet locks, Inode? replaced, string newName, Timespec now, CancellationToken ct)
     {
         if (replaced is null) return;
-        var after = await CommitAsync(locks, replaced.Id, newName,
-            r => r with { Nlink = r.IsDirectory ? 0 : Math.Max(0, r.Nlink - 1), Ctime = now }, ct).ConfigureAwait(false);
+        var after = await RelinkAsync(locks, replaced, newName, n => replaced.IsDirectory ? 0 : Math.Max(0, n - 1), now, ct).ConfigureAwait(false);
         if (after.Nlink == 0) await DropInodeAsync(after).ConfigureAwait(false);
     }
 
@@ -454,8 +470,7 @@ public sealed partial class CassaFileSystem
             if (source.Type == FileType.Directory) await CommitAsync(locks, source.Inode, target.Name, m => m with { Parent = newParent, Ctime = now }, ct).ConfigureAwait(false);
             if (target.Type == FileType.Directory) await CommitAsync(locks, target.Inode, source.Name, m => m with { Parent = oldParent, Ctime = now }, ct).ConfigureAwait(false);
             var delta = (source.Type == FileType.Directory ? 1 : 0) - (target.Type == FileType.Directory ? 1 : 0);
-            await CommitAsync(locks, oldParent, source.Name, d => d with { Nlink = d.Nlink - delta, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
-            await CommitAsync(locks, newParent, target.Name, d => d with { Nlink = d.Nlink + delta, Mtime = now, Ctime = now }, ct).ConfigureAwait(false);
+            await Task.WhenAll(DirectoryLinksAsync(locks, oldParent, source.Name, -delta, now, ct), DirectoryLinksAsync(locks, newParent, target.Name, delta, now, ct)).ConfigureAwait(false);
         }
         else
         {

@@ -422,6 +422,22 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     private static FileSystemException StaleHolder(string subject) =>
         new(Errno.ESTALE, subject, "another client took the lock on this inode after ours was lost; the change was not made");
 
+    /// <summary>
+    /// Sets an inode's link count to <paramref name="count"/> of the stored one, under the inode's exclusive lock: a
+    /// plain write stamped from that grant (<see cref="IFileSystemStore.SetLinksAsync"/>), so a late write of a holder
+    /// whose lock was lost loses to every later holder's, as for names; no Paxos round. <paramref name="read"/> is the
+    /// inode as read under this lock, if the operation has it (nobody else changes a link count without the lock).
+    /// </summary>
+    internal async Task<Inode> LinksAsync(LockSet locks, Guid id, string subject, Func<long, long> count, CancellationToken ct, Inode? read = null)
+    {
+        locks.ThrowIfLost(subject);
+        var before = read ?? await LoadAsync(id, subject, ct).ConfigureAwait(false);
+        var after = before with { Nlink = count(before.Nlink) };
+        await _store.SetLinksAsync(id, after.Nlink, locks.Stamp(id), ct).ConfigureAwait(false);
+        _feed.Changed(id);
+        return after;
+    }
+
     /// <summary>Sets the times named (plain writes: the last writer wins, which is right for times).</summary>
     internal async Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct)
     {
@@ -436,7 +452,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     internal async Task WriteEntryAsync(LockSet locks, Guid dir, DirectoryEntry entry, CancellationToken ct)
     {
         locks.ThrowIfLost(entry.Name);
-        var stamp = locks.EntryStamp(dir);
+        var stamp = locks.Stamp(dir);
         await locks.WritingNameAsync(dir, entry.Name, entry, () => _store.WriteEntryAsync(dir, entry, stamp, ct)).ConfigureAwait(false);
         _feed.Changed(dir, entry.Name);
     }
@@ -444,7 +460,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     internal async Task RemoveEntryAsync(LockSet locks, Guid dir, string name, CancellationToken ct)
     {
         locks.ThrowIfLost(name);
-        var stamp = locks.EntryStamp(dir);
+        var stamp = locks.Stamp(dir);
         await locks.WritingNameAsync(dir, name, null, () => _store.RemoveEntryAsync(dir, name, stamp, ct)).ConfigureAwait(false);
         _feed.Changed(dir, name);
     }
@@ -453,7 +469,7 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     internal async Task MoveEntryAsync(LockSet locks, Guid dir, string oldName, DirectoryEntry entry, CancellationToken ct)
     {
         locks.ThrowIfLost(entry.Name);
-        var stamp = locks.EntryStamp(dir);
+        var stamp = locks.Stamp(dir);
         await locks.WritingNamesAsync(dir, [(entry.Name, entry), (oldName, null)], () => _store.MoveEntryAsync(dir, oldName, entry, stamp, ct)).ConfigureAwait(false);
         _feed.Changed(dir, entry.Name);
         _feed.Changed(dir, oldName);

@@ -112,7 +112,7 @@ public static class Fsck
             if (inode.Nlink != expected)
             {
                 Found("wrong-link-count", $"{inode.Type} {inode.Id} has nlink {inode.Nlink}, expected {expected}", repair);
-                if (repair) await RepairAsync(fs, inode.Id, i => i with { Nlink = expected }, ct).ConfigureAwait(false);
+                if (repair) await RepairLinksAsync(fs, inode.Id, expected, ct).ConfigureAwait(false);
             }
             if (inode.Type == FileType.Regular) await CheckBlocksAsync(fs, inode, repair, Found, ct).ConfigureAwait(false);
         }
@@ -184,6 +184,12 @@ public static class Fsck
             found("wrong-block-count", $"file {inode.Id} records {inode.Blocks} block(s) but has {stored}", repair);
             if (repair) await RepairAsync(fs, inode.Id, i => i with { Blocks = stored }, ct).ConfigureAwait(false);
         }
+    }
+
+    private static async Task RepairLinksAsync(CassaFileSystem fs, Guid id, long expected, CancellationToken ct)
+    {
+        await using var locks = await LockSet.AcquireAsync(fs.Options.Locks, new[] { (LockKey.ForInode(id), LockMode.Write) }, "fsck repair", fs.Options.LockTimeout, ct).ConfigureAwait(false);
+        await fs.LinksAsync(locks, id, id.ToString(), _ => expected, ct).ConfigureAwait(false);
     }
 
     private static async Task RepairAsync(CassaFileSystem fs, Guid id, Func<Inode, Inode> change, CancellationToken ct)

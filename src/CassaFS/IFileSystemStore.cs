@@ -25,8 +25,19 @@ internal interface IFileSystemStore
 
     Task InsertInodeAsync(Inode inode, CancellationToken ct);
 
-    /// <summary>Writes every field of <paramref name="inode"/> if the stored fence is still <paramref name="expectedFence"/>.</summary>
+    /// <summary>
+    /// Writes every field of <paramref name="inode"/> but its link count (see <see cref="SetLinksAsync"/>) if the
+    /// stored fence is still <paramref name="expectedFence"/>.
+    /// </summary>
     Task<FencedCommit> CommitInodeAsync(Inode inode, long expectedFence, CancellationToken ct);
+
+    /// <summary>
+    /// Sets the inode's link count: a plain write stamped <paramref name="stamp"/>, from the fencing token of the
+    /// inode's exclusive lock, as names are (<see cref="WriteEntryAsync"/>): of two the higher stamp wins whatever
+    /// order they arrive in, so a late write of a holder whose lock was lost never hides a later holder's; the count an
+    /// insert wrote is below every stamp. A write whose reply was lost is sent again. An inode that is gone stays gone.
+    /// </summary>
+    Task SetLinksAsync(Guid id, long nlink, long stamp, CancellationToken ct);
 
     /// <summary>Sets the times <paramref name="times"/> names, only those (last writer wins, which is what times want); an inode that is gone stays gone.</summary>
     Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct);

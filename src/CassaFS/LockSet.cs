@@ -59,12 +59,13 @@ internal sealed class LockSet : IAsyncDisposable
         _handles.FirstOrDefault(h => h.Key == key)?.FencingToken ?? throw new InvalidOperationException($"lock {key} is not held by this operation");
 
     /// <summary>
-    /// A stamp for a name written in directory <paramref name="dir"/> (whose exclusive lock this set must hold), above
-    /// every stamp given under earlier grants of that lock and before under this one (<see cref="BlockStamps"/>).
+    /// A stamp for a name written in directory <paramref name="id"/>, or for inode <paramref name="id"/>'s link count
+    /// (whose exclusive lock this set must hold), above every stamp given under earlier grants of that lock and before
+    /// under this one (<see cref="BlockStamps"/>).
     /// </summary>
-    public long EntryStamp(Guid dir)
+    public long Stamp(Guid id)
     {
-        var key = LockKey.ForInode(dir);
+        var key = LockKey.ForInode(id);
         var handle = _handles.FirstOrDefault(h => h.Key == key && h.Mode == LockMode.Write)
             ?? throw new InvalidOperationException($"the exclusive lock {key} is not held by this operation");
         if (handle is KeptLocks.Lent lent) return lent.NextStamp();

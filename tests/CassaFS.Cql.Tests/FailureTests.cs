@@ -102,7 +102,9 @@ public sealed class FailureTests(OwnRing ring)
         var keyspace = await CreateTableAsync(session);
         var insert = await session.PrepareAsync($"INSERT INTO {keyspace}.blobs (id, data) VALUES (?, ?)");
         var select = await session.PrepareAsync($"SELECT data FROM {keyspace}.blobs WHERE id = ?");
-        await Task.WhenAll(Enumerable.Range(0, 300).Select(i => session.ExecuteAsync(insert.Bind(i, BitConverter.GetBytes(i)))));
+        // At ALL, so that every replica has every row: reads at ONE below may be served by any of them (at ONE
+        // both ways a replica that had not applied a write yet was seen to answer with no row).
+        await Task.WhenAll(Enumerable.Range(0, 300).Select(i => session.ExecuteAsync(insert.Bind(i, BitConverter.GetBytes(i)).WithConsistency(Consistency.All))));
         session.Options.RequestTimeout = TimeSpan.FromSeconds(1);
         var node = ring.Nodes[0];
         OwnRing.Signal(node, "STOP");

@@ -65,6 +65,35 @@ public sealed class OwnRing : IAsyncLifetime
     {
         using var kill = Process.Start("kill", $"-{signal} {node.Pid}");
         kill.WaitForExit();
+        if (signal == "STOP") UntilStopped(node.Pid!.Value);
+    }
+
+    /// <summary>
+    /// A stop signal takes effect as each of the JVM's threads next runs, so on a busy machine a request sent right
+    /// after kill(1) returned could still be answered: wait until every thread shows stopped ('T' in /proc).
+    /// </summary>
+    private static void UntilStopped(int pid)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!Directory.EnumerateDirectories($"/proc/{pid}/task").All(task => StateOf(Path.Combine(task, "stat")) is 'T' or 'Z' or 'X' or null))
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"process {pid} did not stop within 10 s of SIGSTOP");
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>The state letter of /proc/.../stat (after the parenthesised command name), or null once the task is gone.</summary>
+    private static char? StateOf(string statPath)
+    {
+        try
+        {
+            var stat = File.ReadAllText(statPath);
+            return stat[(stat.LastIndexOf(')') + 2)];
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Retries until <paramref name="condition"/> holds, failing after <paramref name="seconds"/>.</summary>

@@ -85,6 +85,27 @@ public class ConcurrencyTests(FileSystemFixture f) : IClassFixture<FileSystemFix
     }
 
     [Fact]
+    public async Task A_link_count_write_of_a_holder_whose_lock_was_lost_does_not_land_over_the_new_holders()
+    {
+        var dir = await Fs.ScratchAsync();
+        var file = await Fs.MknodAsync(dir.Id, "counted", FileType.Regular, 0x1A4, 0, Root);
+        await Fs.LinkAsync(file.Id, dir.Id, "second", Root);
+        await using var stale = await f.SecondClientAsync();
+        await using var fresh = await f.SecondClientAsync();
+        // The stale client takes the file's lock, then its ZooKeeper session ends without it noticing.
+        var staleHold = await LockSetFor(new NeverNoticesLoss(stale.Fs.Options.Locks), LockKey.ForInode(file.Id));
+        await stale.ZooKeeper.DisposeAsync();
+        // The new holder removes one name (the count goes from 2 to 1, a plain write stamped from its grant).
+        await fresh.Fs.UnlinkAsync(dir.Id, "second", Root);
+        // Only now does the stale holder's count go out: its lower stamp loses, whatever it says.
+        await stale.Fs.LinksAsync(staleHold, file.Id, "counted", _ => 0, default);
+        await stale.Fs.LinksAsync(staleHold, file.Id, "counted", _ => 7, default);
+        await using var reader = await f.SecondClientAsync();
+        Assert.Equal(1, (await reader.Fs.GetAttrAsync(file.Id)).Nlink);
+        Assert.Equal(file.Id, (await reader.Fs.LookupAsync(dir.Id, "counted", Root)).Id);
+    }
+
+    [Fact]
     public async Task Name_writes_of_a_holder_whose_directory_lock_was_lost_do_not_land_over_the_new_holders_names()
     {
         var top = await Fs.ScratchAsync();

@@ -55,6 +55,7 @@ internal sealed class CassandraStore : IFileSystemStore
         public required PreparedStatement CommitInode { get; init; }
         /// <summary>By the times set: bit 0 atime, bit 1 mtime, bit 2 ctime (index 0 unused).</summary>
         public required PreparedStatement[] TouchInode { get; init; }
+        public required PreparedStatement SetLinks { get; init; }
         public required PreparedStatement DeleteInode { get; init; }
         public required PreparedStatement AllInodes { get; init; }
         public required PreparedStatement GetEntry { get; init; }
@@ -97,9 +98,12 @@ internal sealed class CassandraStore : IFileSystemStore
             {
                 GetInode = await P($"SELECT {InodeColumns} FROM {ks}.inodes WHERE id = ?").ConfigureAwait(false),
                 InsertInode = await P($"INSERT INTO {ks}.inodes ({InodeColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").ConfigureAwait(false),
-                CommitInode = await P($"UPDATE {ks}.inodes SET type = ?, mode = ?, uid = ?, gid = ?, nlink = ?, size = ?, rdev = ?, atime = ?, mtime = ?, ctime = ?, " +
+                // Every column but the link count, which goes by stamp (SetLinks).
+                CommitInode = await P($"UPDATE {ks}.inodes SET type = ?, mode = ?, uid = ?, gid = ?, size = ?, rdev = ?, atime = ?, mtime = ?, ctime = ?, " +
                     "target = ?, generation = ?, parent = ?, blocks = ?, fence = ? WHERE id = ? IF fence = ?").ConfigureAwait(false),
                 TouchInode = await PrepareTouchesAsync(P, ks).ConfigureAwait(false),
+                // A stamped cell outlives the row's (clock-time) deletion; a row without a type reads as absent.
+                SetLinks = await P($"UPDATE {ks}.inodes SET nlink = ? WHERE id = ?").ConfigureAwait(false),
                 DeleteInode = await P($"DELETE FROM {ks}.inodes WHERE id = ?").ConfigureAwait(false),
                 AllInodes = await P($"SELECT {InodeColumns} FROM {ks}.inodes").ConfigureAwait(false),
                 // Single entries and attributes are read as a one-name slice [name, name], never with "name = ?". On Cassandra
@@ -182,7 +186,7 @@ internal sealed class CassandraStore : IFileSystemStore
     /// </summary>
     public async Task<FencedCommit> CommitInodeAsync(Inode n, long expectedFence, CancellationToken ct)
     {
-        var statement = _cql.CommitInode.Bind((int)n.Type, n.Mode, n.Uid, n.Gid, n.Nlink, n.Size, n.Rdev, n.Atime.TotalNanoseconds,
+        var statement = _cql.CommitInode.Bind((int)n.Type, n.Mode, n.Uid, n.Gid, n.Size, n.Rdev, n.Atime.TotalNanoseconds,
                 n.Mtime.TotalNanoseconds, n.Ctime.TotalNanoseconds, n.Target, n.Generation, n.Parent, n.Blocks, n.Fence, n.Id, expectedFence)
             .WithConsistency(_consistency).WithSerialConsistency(_serial);
         LwtResult result;
@@ -218,6 +222,9 @@ internal sealed class CassandraStore : IFileSystemStore
         values.Add(id);
         await RunAsync(_cql.TouchInode[statement].Bind(values.ToArray()), idempotent: true, ct).ConfigureAwait(false);
     }
+
+    public Task SetLinksAsync(Guid id, long nlink, long stamp, CancellationToken ct) =>
+        StoreAsync(() => _cql.SetLinks.Bind(nlink, id).WithTimestamp(stamp), $"link count of {id}", ct);
 
     public Task DeleteInodeAsync(Guid id, CancellationToken ct) => RunAsync(_cql.DeleteInode.Bind(id), idempotent: true, ct);
 

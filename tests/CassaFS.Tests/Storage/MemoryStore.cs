@@ -63,15 +63,28 @@ internal sealed class MemoryStore : IFileSystemStore
 
     public Task<Inode?> GetInodeAsync(Guid id, CancellationToken ct) => Task.FromResult(Read(() => _inodes.GetValueOrDefault(id)));
 
-    public Task InsertInodeAsync(Inode inode, CancellationToken ct) => Write(() => _inodes[inode.Id] = inode);
+    public Task InsertInodeAsync(Inode inode, CancellationToken ct) => Write(() =>
+    {
+        _inodes[inode.Id] = inode;
+        _linkStamps.Remove(inode.Id); // below every stamp
+    });
 
     public Task<FencedCommit> CommitInodeAsync(Inode inode, long expectedFence, CancellationToken ct) => Task.FromResult(Read(() =>
     {
         if (!_inodes.TryGetValue(inode.Id, out var stored)) return FencedCommit.Gone;
         if (stored.Fence != expectedFence) return FencedCommit.Moved(stored.Fence);
-        _inodes[inode.Id] = inode;
+        _inodes[inode.Id] = inode with { Nlink = stored.Nlink };
         return FencedCommit.Applied;
     }));
+
+    private readonly Dictionary<Guid, long> _linkStamps = new();
+
+    public Task SetLinksAsync(Guid id, long nlink, long stamp, CancellationToken ct) => Write(() =>
+    {
+        if (!_inodes.TryGetValue(id, out var stored) || stamp <= _linkStamps.GetValueOrDefault(id, long.MinValue)) return;
+        _inodes[id] = stored with { Nlink = nlink };
+        _linkStamps[id] = stamp;
+    });
 
     public Task TouchAsync(Guid id, TouchedTimes times, CancellationToken ct) => Write(() =>
     {

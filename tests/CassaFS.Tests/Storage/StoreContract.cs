@@ -78,8 +78,11 @@ public abstract class StoreContract : IAsyncLifetime
     {
         var inode = NewInode(fence: 5);
         await Store.InsertInodeAsync(inode, default);
-        var changed = inode with { Nlink = 2, Size = 1, Fence = 9 };
+        var changed = inode with { Size = 1, Fence = 9 };
         Assert.Equal(FencedCommit.Applied, await Store.CommitInodeAsync(changed, 5, default));
+        Assert.Equal(changed, await Store.GetInodeAsync(inode.Id, default));
+        // A commit leaves the link count as stored: it goes by stamp (SetLinksAsync).
+        Assert.Equal(FencedCommit.Applied, await Store.CommitInodeAsync(changed with { Nlink = 5, Fence = 9 }, 9, default));
         Assert.Equal(changed, await Store.GetInodeAsync(inode.Id, default));
 
         var stale = inode with { Nlink = 7, Fence = 6 };
@@ -89,6 +92,27 @@ public abstract class StoreContract : IAsyncLifetime
         await Store.DeleteInodeAsync(inode.Id, default);
         Assert.Equal(FencedCommit.Gone, await Store.CommitInodeAsync(changed with { Fence = 10 }, 9, default));
         Assert.Equal(FencedCommit.Gone, await Store.CommitInodeAsync(NewInode(), 0, default));
+    }
+
+    [Fact]
+    public async Task Of_two_link_count_writes_the_higher_stamp_wins_in_either_order_and_every_stamp_beats_the_insert()
+    {
+        var inode = NewInode();
+        await Store.InsertInodeAsync(inode, default);
+        await Store.SetLinksAsync(inode.Id, 3, Stamp(2), default);
+        Assert.Equal(3, (await Store.GetInodeAsync(inode.Id, default))!.Nlink);
+        // A holder whose lock was lost writes late: its lower stamp loses; its write sent again changes nothing.
+        await Store.SetLinksAsync(inode.Id, 0, Stamp(1), default);
+        await Store.SetLinksAsync(inode.Id, 3, Stamp(2), default);
+        Assert.Equal(3, (await Store.GetInodeAsync(inode.Id, default))!.Nlink);
+        await Store.SetLinksAsync(inode.Id, 2, Stamp(2) + 1, default);
+        var stored = await Store.GetInodeAsync(inode.Id, default);
+        Assert.Equal(inode with { Nlink = 2 }, stored);
+        // A removed inode stays removed.
+        await Store.DeleteInodeAsync(inode.Id, default);
+        await Store.SetLinksAsync(inode.Id, 1, Stamp(3), default);
+        Assert.Null(await Store.GetInodeAsync(inode.Id, default));
+        Assert.DoesNotContain(await AllAsync(Store.AllInodesAsync(default)), i => i.Id == inode.Id);
     }
 
     [Fact]
