@@ -9,7 +9,7 @@ namespace CassaFS;
 /// <item>The conditional write (<see cref="CommitInodeAsync"/>) is linearizable per row, and answers for certain: a
 /// write whose reply was lost (a timeout, a dropped connection) is settled before the method returns, so the caller is
 /// told whether it happened and never sees the store's own errors for it.</item>
-/// <item>Directory entries, block, slice and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one
+/// <item>Directory entries, link counts, block, slice and block-index writes carry a stamp (<see cref="BlockStamps"/>): of two writes to one cell the one
 /// with the higher stamp wins whatever order they arrive in, and on equal stamps a delete wins.</item>
 /// <item>A block reads merged (<see cref="Slice.Overlay"/>): its row overlaid, in stamp order, with its slices stamped
 /// above the row's write; a slice no newer than the row was superseded by that whole-block write and never shows.</item>

@@ -66,6 +66,10 @@ public sealed class FailureTests(OwnRing ring)
         })).ToArray();
         // Kill only once the writers are in full swing (a busy thread pool may start them late).
         await OwnRing.EventuallyAsync(() => Task.FromResult(Volatile.Read(ref written) >= 64), 30, "64 writes before the kill");
+        // Paused first, so that requests are surely sent and unanswered when it dies (killed between two requests,
+        // every writer could find the node gone before sending, and none would be "in flight").
+        OwnRing.Signal(ring.Nodes[0], "STOP");
+        await Task.Delay(300);
         var killedAt = Stopwatch.StartNew();
         ring.Nodes[0].Kill();
         var all = Task.WhenAll(writers);
