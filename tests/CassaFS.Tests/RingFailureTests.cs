@@ -186,7 +186,21 @@ public sealed class RingFailureTests(RingFixture ring, Xunit.Abstractions.ITestO
         foreach (var node in ring.Nodes) options.ContactPoints.Add(node.ContactPoint);
         await using var reader = await CqlSession.ConnectAsync(options);
         await using var zk2 = await ZooKeeperClient.ConnectAsync(ring.ZooKeeper);
-        await using var check = await CassaFileSystem.OpenAsync(reader, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk2) });
+        // One coordinator serving QUORUM again does not mean every one does yet: a node just restarted may not have
+        // heard that its peer is back, and answers Unavailable until gossip tells it (seen in a clean-clone run).
+        CassaFileSystem? opened = null;
+        for (var attempt = 0; opened is null; attempt++)
+        {
+            try
+            {
+                opened = await CassaFileSystem.OpenAsync(reader, new FileSystemOptions { Keyspace = keyspace, Locks = new ZooKeeperLockProvider(zk2) });
+            }
+            catch (CqlUnavailableException) when (attempt < 60)
+            {
+                await Task.Delay(500);
+            }
+        }
+        await using var check = opened;
         int missing = 0, wrong = 0;
         foreach (var (name, data) in acknowledged)
         {
