@@ -57,7 +57,7 @@ public sealed partial class CassaFileSystem
         Inode dir;
         try
         {
-            dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+            dir = await KeptOrLoadDirectoryAsync(locks, parent, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -158,7 +158,7 @@ public sealed partial class CassaFileSystem
             Inode dir;
             try
             {
-                dir = locks.KeptDirectory(parent) ?? await LoadDirectoryAsync(parent, ct).ConfigureAwait(false);
+                dir = await KeptOrLoadDirectoryAsync(locks, parent, ct).ConfigureAwait(false);
                 Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, name);
                 locks.KeepDirectory(dir);
                 if (await nameRead.ConfigureAwait(false) != entry) continue; // changed under us: look again
@@ -250,7 +250,7 @@ public sealed partial class CassaFileSystem
             target = await LoadAsync(id, newName, ct).ConfigureAwait(false);
             if (target.IsDirectory) throw new FileSystemException(Errno.EPERM, newName, "directories cannot be hard-linked");
             if (target.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the file has been removed");
-            dir = locks.KeptDirectory(newParent) ?? await LoadDirectoryAsync(newParent, ct).ConfigureAwait(false);
+            dir = await KeptOrLoadDirectoryAsync(locks, newParent, ct).ConfigureAwait(false);
             if (dir.Nlink == 0) throw new FileSystemException(Errno.ENOENT, newName, "the directory has been removed");
             Permissions.Demand(dir, caller, AccessMode.Write | AccessMode.Execute, newName);
             locks.KeepDirectory(dir);

@@ -449,30 +449,23 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     // it atomic: every writer of names holds it) and stamped from that grant, so that other clients hear of every
     // change and a late write of a holder whose lock was lost loses to every later holder's.
 
-    internal async Task WriteEntryAsync(LockSet locks, Guid dir, DirectoryEntry entry, CancellationToken ct)
-    {
-        locks.ThrowIfLost(entry.Name);
-        var stamp = locks.Stamp(dir);
-        await locks.WritingNameAsync(dir, entry.Name, entry, () => _store.WriteEntryAsync(dir, entry, stamp, ct)).ConfigureAwait(false);
-        _feed.Changed(dir, entry.Name);
-    }
+    internal Task WriteEntryAsync(LockSet locks, Guid dir, DirectoryEntry entry, CancellationToken ct) =>
+        WriteNamesAsync(locks, dir, [(entry.Name, entry)], stamp => _store.WriteEntryAsync(dir, entry, stamp, ct));
 
-    internal async Task RemoveEntryAsync(LockSet locks, Guid dir, string name, CancellationToken ct)
-    {
-        locks.ThrowIfLost(name);
-        var stamp = locks.Stamp(dir);
-        await locks.WritingNameAsync(dir, name, null, () => _store.RemoveEntryAsync(dir, name, stamp, ct)).ConfigureAwait(false);
-        _feed.Changed(dir, name);
-    }
+    internal Task RemoveEntryAsync(LockSet locks, Guid dir, string name, CancellationToken ct) =>
+        WriteNamesAsync(locks, dir, [(name, null)], stamp => _store.RemoveEntryAsync(dir, name, stamp, ct));
 
     /// <summary>A rename within one directory: the new name and the old one's removal in one write.</summary>
-    internal async Task MoveEntryAsync(LockSet locks, Guid dir, string oldName, DirectoryEntry entry, CancellationToken ct)
+    internal Task MoveEntryAsync(LockSet locks, Guid dir, string oldName, DirectoryEntry entry, CancellationToken ct) =>
+        WriteNamesAsync(locks, dir, [(entry.Name, entry), (oldName, null)], stamp => _store.MoveEntryAsync(dir, oldName, entry, stamp, ct));
+
+    /// <summary>One write of names (each with what it makes the name, null for a removal), stamped from the directory's grant and announced.</summary>
+    private async Task WriteNamesAsync(LockSet locks, Guid dir, IReadOnlyList<(string Name, DirectoryEntry? Now)> names, Func<long, Task> store)
     {
-        locks.ThrowIfLost(entry.Name);
+        locks.ThrowIfLost(names[0].Name);
         var stamp = locks.Stamp(dir);
-        await locks.WritingNamesAsync(dir, [(entry.Name, entry), (oldName, null)], () => _store.MoveEntryAsync(dir, oldName, entry, stamp, ct)).ConfigureAwait(false);
-        _feed.Changed(dir, entry.Name);
-        _feed.Changed(dir, oldName);
+        await locks.WritingNamesAsync(dir, names, () => store(stamp)).ConfigureAwait(false);
+        foreach (var (name, _) in names) _feed.Changed(dir, name);
     }
 
     /// <summary>fsck's repair of a name: removed under its directory's lock if it still points at <paramref name="inode"/>.</summary>

@@ -116,13 +116,10 @@ internal sealed class LockSet : IAsyncDisposable
     public KeptLocks.NameLook? ListingWanted(Guid dir) => Loan(dir) is { State: LockState.Held, Unlisted: true } loan ? loan.ListingLook() : null;
 
     /// <summary>
-    /// Runs the write of <paramref name="name"/> in <paramref name="dir"/> (<paramref name="now"/>: what it makes
-    /// the name, null for a removal), with the kept lock it is made under (if borrowed) told of it, so that what this
-    /// client knows of the directory's names stays true.
+    /// Runs a write of <paramref name="names"/> in <paramref name="dir"/> (each with what it makes the name, null for
+    /// a removal), with the kept lock it is made under (if borrowed) told of it, so that what this client knows of the
+    /// directory's names stays true.
     /// </summary>
-    public Task WritingNameAsync(Guid dir, string name, DirectoryEntry? now, Func<Task> write) => WritingNamesAsync(dir, [(name, now)], write);
-
-    /// <summary><see cref="WritingNameAsync"/> for a write of several names at once.</summary>
     public async Task WritingNamesAsync(Guid dir, IReadOnlyList<(string Name, DirectoryEntry? Now)> names, Func<Task> write)
     {
         var loan = Loan(dir);
