@@ -124,7 +124,8 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         if (Mount is not { } mount || !_nodes.TryGetId(change.Inode, out var node)) return;
         if (change.Name is { } name)
         {
-            mount.InvalidateEntry(node, name);
+            if (await EntryStillStoredAsync(node, change.Inode, name).ConfigureAwait(false)) mount.InvalidateAttributes(node);
+            else mount.InvalidateEntry(node, name);
             return;
         }
         mount.InvalidateAttributes(node);
@@ -139,13 +140,41 @@ public sealed class CassaFuseFileSystem : FuseFileSystem
         }
     }
 
+    /// <summary>
+    /// Whether the kernel's entry for <paramref name="name"/> already leads to the inode stored under it. A notice is
+    /// read a poll or more after its change (seconds on a busy machine), so this mount may have looked the name up
+    /// since; dropping that entry would cost more than a lookup: FUSE evicts an inode with its last entry, and the
+    /// file's cached pages with it. Notices go out only once their change is stored, so a later change brings its own.
+    /// </summary>
+    private async ValueTask<bool> EntryStillStoredAsync(ulong dir, Guid dirId, string name)
+    {
+        if (_nodes.Child(dir, name) is not { } known) return false;
+        try
+        {
+            return (await _fs.LookupAsync(dirId, name, Caller.Root).ConfigureAwait(false)).Id == known;
+        }
+        catch (FileSystemException)
+        {
+            return false; // gone, or unreadable now: the kernel looks again
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ attributes and names
 
     public override void Forget(ulong ino, ulong lookupCount) => _nodes.Forget(ino, lookupCount);
 
     public override async ValueTask<FuseResult<FuseEntry>> LookupAsync(FuseRequestContext context, ulong parent, string name)
     {
-        var inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        Inode inode;
+        try
+        {
+            inode = await _fs.LookupAsync(InodeOf(parent), name, CallerOf(context)).ConfigureAwait(false);
+        }
+        catch (FileSystemException e) when (e.Errno == FsErrno.ENOENT)
+        {
+            _nodes.Unnamed(parent, name); // the kernel now keeps the name as absent: a notice must not take it for current
+            throw;
+        }
         NoteStored(_nodes.Peek(inode.Id), inode);
         return Entry(inode, parent, name);
     }

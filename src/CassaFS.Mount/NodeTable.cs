@@ -94,6 +94,12 @@ public sealed class NodeTable
         }
     }
 
+    /// <summary>The inode the kernel last found under <paramref name="name"/> in <paramref name="parent"/>; null when it found none there (or since forgot it).</summary>
+    public Guid? Child(ulong parent, string name)
+    {
+        lock (_gate) return _byName.TryGetValue((parent, name), out var id) && _byId.TryGetValue(id, out var node) ? node.Inode : null;
+    }
+
     /// <summary>The path (from the mount's root) the kernel last reached node <paramref name="id"/> by; null when a name on the way is unknown.</summary>
     public string? PathOf(ulong id)
     {

@@ -115,6 +115,26 @@ public sealed class MultiMountTests(MountFixture fixture)
     }
 
     [Fact]
+    public async Task A_file_read_on_the_other_mount_before_its_create_notice_arrives_keeps_its_pages()
+    {
+        // A clean-clone CI run: B read the file before its poll brought A's notice of the create; the notice then
+        // dropped B's entry, and FUSE evicts an inode with its last entry, taking the pages B had just read.
+        var dir = NewDirectory(fixture.MountA, "late");
+        await Task.Delay(1000); // the directory's own notice is read on B before this test looks
+        var r = await Cli.ShAsync(fixture.MountA, $$"""
+            set -e
+            pages() { fincore -n -o PAGES "$1" | tr -d ' '; }
+            for i in 1 2 3 4 5; do
+              printf 'content' > '{{dir}}/f'$i
+              cat '{{fixture.MountB}}/{{dir}}/f'$i > /dev/null
+            done
+            sleep 1.5
+            for i in 1 2 3 4 5; do echo "f$i on B: $(pages '{{fixture.MountB}}/{{dir}}/f'$i)"; done
+            """, TimeSpan.FromMinutes(2));
+        Assert.Equal("f1 on B: 1\nf2 on B: 1\nf3 on B: 1\nf4 on B: 1\nf5 on B: 1\n", r.ShouldSucceed("read on B at once").Out);
+    }
+
+    [Fact]
     public async Task A_descriptor_open_on_one_mount_reads_the_other_mounts_change_once_a_stat_finds_it()
     {
         // The kernel's own check (auto_inval_data) is off so that a mount's own writes keep its pages: the mount must
