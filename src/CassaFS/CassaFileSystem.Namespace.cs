@@ -190,7 +190,7 @@ public sealed partial class CassaFileSystem
     /// </summary>
     private Task<DirectoryEntry?> EntryAsync(Guid dir, string name, CancellationToken ct, LockSet? locks = null)
     {
-        var known = locks is not null ? locks.Known(dir, name) : _kept?.Peek(LockKey.ForInode(dir), name) ?? default;
+        var known = locks is not null ? locks.Known(dir, name) : _kept?.Peek(LockKey.ForInode(dir), name).Known ?? default;
         return known.Known ? Task.FromResult(known.Entry) : _store.GetEntryAsync(dir, name, ct);
     }
 

@@ -104,16 +104,15 @@ public sealed partial class CassaFileSystem : IAsyncDisposable
     public async Task<Inode> LookupAsync(Guid parent, string name, Caller caller, CancellationToken ct = default)
     {
         // Under this client's kept lock on the directory, what it knows of the name answers without reading the name.
-        var known = _kept is not null && Names.IsEntry(name) ? _kept.Peek(LockKey.ForInode(parent), name) : default;
+        // A name found absent under this client's kept lock on the directory is remembered there (look), for a create that follows.
+        var (known, look) = _kept is not null && Names.IsEntry(name) ? _kept.Peek(LockKey.ForInode(parent), name) : default;
         if (known is { Known: true, Directory: { } keptDirectory })
         {
             Permissions.Demand(keptDirectory, caller, AccessMode.Execute, name);
             if (known.Entry is null) throw new FileSystemException(Errno.ENOENT, name);
             return WithOpenState(await _store.GetInodeAsync(known.Entry.Inode, ct).ConfigureAwait(false) ?? throw new FileSystemException(Errno.ENOENT, name));
         }
-        // The entry is read beside the directory (one round trip, not two); the errors keep their order. A name found
-        // absent under this client's kept lock on the directory is remembered there, for a create that follows.
-        var look = Names.IsEntry(name) ? _kept?.BeforeNameRead(LockKey.ForInode(parent)) : null;
+        // The entry is read beside the directory (one round trip, not two); the errors keep their order.
         var early = Names.IsEntry(name) ? _store.GetEntryAsync(parent, name, ct) : null;
         Inode dir;
         try

@@ -139,19 +139,6 @@ internal sealed class KeptLocks : IAsyncDisposable
         return new Lent(this, entry);
     }
 
-    /// <summary>
-    /// Called just before reading a name of the directory whose lock is <paramref name="key"/>: the look to pass to
-    /// <see cref="NoteAbsent"/> if the read finds the name absent, or null when the lock is not kept here (or a name
-    /// write is under way).
-    /// </summary>
-    public NameLook? BeforeNameRead(LockKey key)
-    {
-        Entry? entry;
-        lock (_gate) entry = Keeps(key);
-        if (entry is null) return null;
-        lock (entry) return entry.NameWritesInFlight == 0 ? new NameLook(entry, entry.NameWrites) : null;
-    }
-
     /// <summary>A read begun at <paramref name="look"/> found <paramref name="name"/> absent: remembered, if the grant still stands and wrote no name since.</summary>
     public static void NoteAbsent(NameLook look, string name) => Note(look, entry =>
     {
@@ -177,12 +164,21 @@ internal sealed class KeptLocks : IAsyncDisposable
         }
     }
 
-    /// <summary>What this client knows of <paramref name="name"/> in the directory whose kept lock is <paramref name="key"/> (nothing unless kept here and held).</summary>
-    public NameKnowledge Peek(LockKey key, string name)
+    /// <summary>
+    /// What this client knows of <paramref name="name"/> in the directory whose kept lock is <paramref name="key"/>
+    /// (nothing unless kept here and held); when nothing, the look to pass to <see cref="NoteAbsent"/> if the read
+    /// made now finds the name absent (null when the lock is not kept here, or a name write is under way).
+    /// </summary>
+    public (NameKnowledge Known, NameLook? Look) Peek(LockKey key, string name)
     {
         Entry? entry;
         lock (_gate) entry = Keeps(key);
-        return entry is null ? default : Peek(entry, name);
+        if (entry is null) return default;
+        lock (entry)
+        {
+            var known = Peek(entry, name);
+            return (known, known.Known || entry.NameWritesInFlight > 0 ? null : new NameLook(entry, entry.NameWrites));
+        }
     }
 
     private static NameKnowledge Peek(Entry entry, string name)
